@@ -1,0 +1,184 @@
+"""Command line: ``python -m charrnn {gradcheck,train,sample,pdf}`` (``--help`` on each).
+
+Bad input ends with one line ``charrnn: error: ...`` on stderr and exit status 2, before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+__all__ = ["main"]
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty() and os.environ.get("TQDM_DISABLE", "") in ("", "0")
+
+
+def cmd_gradcheck(args) -> int:
+    from .data import Vocabulary, read_text
+    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
+    from .files import write_json
+
+    text = read_text(args.data, min_length=args.seq_length + 1)
+    vocab = Vocabulary.from_text(text)
+    book = vocab.encode(text[: args.seq_length + 1])
+    results = gradcheck_suite(book, vocab.K, m=args.m, seq_length=args.seq_length,
+                              seed=args.seed, numeric=not args.no_numeric)
+    for preset, r in results.items():
+        print(f"{preset} preset: loss {r['config']['reduction']} over {args.seq_length} steps, "
+              f"m = {args.m}, K = {vocab.K}")
+        print(f"  {'param':5} {'shape':>9} {'vs':8} {'max abs diff':>13} {'max rel err':>12} "
+              f"{'mean rel err':>12}  ok")
+        for against, tol in (("torch", TOL_TORCH), ("numeric", TOL_NUMERIC)):
+            for name, row in r.get(against, {}).items():
+                shape = "x".join(map(str, row["shape"]))
+                print(f"  {name:5} {shape:>9} {against:8} {row['max_abs_diff']:13.3e} "
+                      f"{row['max_rel_err']:12.3e} {row['mean_rel_err']:12.3e}  "
+                      f"{'yes' if row['passed'] else 'NO (tol %.0e)' % tol}")
+        for T, block in r["by_seq_length"].items():
+            worst = max(row["max_rel_err"] for a in ("torch", "numeric") for row in block.get(a, {}).values())
+            print(f"  seq_length {T}: worst max rel err {worst:.3e}")
+    ok = all_passed(results)
+    if args.json:
+        write_json(args.json, {"tolerances": {"torch": TOL_TORCH, "numeric": TOL_NUMERIC},
+                               "data": os.fspath(args.data), **results})
+    print("all gradients agree" if ok else "GRADIENT CHECK FAILED")
+    return 0 if ok else 1
+
+
+def cmd_train(args) -> int:
+    from .data import read_text
+    from .runs import prepare_run_dir, run_config, save_run
+    from .train import TrainConfig, train
+
+    overrides = {k: v for k, v in {
+        "seed": args.seed, "n_updates": args.n_updates, "m": args.m,
+        "seq_length": args.seq_length, "eta": args.eta, "engine": args.engine,
+        "sample_every": args.sample_every, "temperature": args.temperature,
+        "top_p": args.top_p}.items() if v is not None}
+    if args.grad_clip is not None:
+        overrides["grad_clip"] = args.grad_clip or None
+    cfg = TrainConfig.from_preset(args.preset, **overrides).validate()
+    text = read_text(args.data, min_length=cfg.seq_length + 1)
+    out = prepare_run_dir(args.out, run_config(cfg, args.data), force=args.force)
+    result = train(text, cfg, progress=_progress())
+    save_run(result, out, args.data)
+    m = result.metrics
+    print(f"K = {m['K']}, {m['n_chars']:,} characters, {m['updates_per_epoch']:,} updates per "
+          f"epoch; {m['n_updates']:,} updates in {m['wall_time_s']:.1f} s "
+          f"({m['updates_per_s']:,.0f} updates/s)")
+    print(f"best smooth loss {m['best_smooth_loss']:.4f} at update {m['best_update']:,}; "
+          f"final {m['final_smooth_loss']:.4f}; written to {out}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from .checkpoint import load_model
+    from .data import check_positive_int
+    from .sampling import check_sampling_args, synthesize
+
+    n = check_positive_int("-n (sample length)", args.n)
+    check_sampling_args(args.temperature, args.top_p)
+    model = load_model(args.checkpoint)
+    h, x0 = model.hprev, model.x0
+    if args.prime is not None:
+        if not args.prime:
+            raise ValueError("--prime must not be empty")
+        idx = model.vocab.encode(args.prime)  # names characters not in the vocabulary
+        p = model.params
+        h = np.zeros(model.m)
+        for x in idx[:-1]:
+            h = np.tanh(p["W"] @ h + p["U"][:, x] + p["b"])
+        x0 = int(idx[-1])
+    rng = np.random.default_rng(args.seed)
+    text = model.vocab.decode(synthesize(model.params, h, x0, n, rng, args.temperature,
+                                         args.top_p))
+    sys.stdout.write((args.prime or "") + text + "\n")
+    return 0
+
+
+def cmd_pdf(args) -> int:
+    from .report import notebook_to_pdf
+
+    pdf = notebook_to_pdf(args.notebook, args.pdf)
+    print(f"wrote {pdf}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .train import ENGINES, PRESETS
+
+    p = argparse.ArgumentParser(prog="charrnn", description="Character-level vanilla RNN "
+                                "(KTH DD2424 Assignment 4) in NumPy.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("gradcheck", help="check the NumPy gradients against PyTorch float64 "
+                       "autograd and centered differences, for both presets' losses")
+    g.add_argument("--data", default=None, help="text whose first seq_length+1 characters are "
+                   "used (default: data/goblet_book.txt if present, else data/shakespeare.txt)")
+    g.add_argument("--m", type=int, default=10, help="hidden units (default 10)")
+    g.add_argument("--seq-length", type=int, default=25, help="sequence length (default 25)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the random parameters")
+    g.add_argument("--no-numeric", action="store_true", help="skip centered differences")
+    g.add_argument("--json", metavar="PATH", help="also write the tables as JSON")
+    g.set_defaults(func=cmd_gradcheck)
+
+    t = sub.add_parser("train", help="train on a text and write a run folder")
+    t.add_argument("--data", default=None, help="UTF-8 training text (default: "
+                   "data/goblet_book.txt if present, else data/shakespeare.txt)")
+    t.add_argument("--preset", default="adam", choices=list(PRESETS),
+                   help="adam (2025/26 handout) or adagrad (older handout)")
+    t.add_argument("--seed", type=int, help="seed (default 1)")
+    t.add_argument("--n-updates", type=int, help="number of updates (default 150000)")
+    t.add_argument("--m", type=int, help="hidden units (default 100)")
+    t.add_argument("--seq-length", type=int, help="characters per update (default 25)")
+    t.add_argument("--eta", type=float, help="learning rate (default: the preset's)")
+    t.add_argument("--grad-clip", type=float, help="element-wise gradient clip; 0 = off "
+                   "(default: the preset's)")
+    t.add_argument("--sample-every", type=int, help="updates between samples (default 10000)")
+    t.add_argument("--temperature", type=float, help="sampling temperature (default 1)")
+    t.add_argument("--top-p", type=float, help="nucleus sampling mass (default 1)")
+    t.add_argument("--engine", choices=list(ENGINES), help="training loop implementation")
+    t.add_argument("--out", required=True, help="run folder to write, e.g. runs/NAME")
+    t.add_argument("--force", action="store_true", help="overwrite a folder holding another run")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="sample text from a saved model")
+    s.add_argument("--checkpoint", required=True, help="a best.npz written by `train`")
+    s.add_argument("-n", type=int, default=1000, help="characters to sample (default 1000)")
+    s.add_argument("--temperature", type=float, default=1.0, help="T > 0 (default 1)")
+    s.add_argument("--top-p", type=float, default=1.0, help="nucleus mass in (0, 1] (default 1)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the sampling generator")
+    s.add_argument("--prime", help="text to run through the model first (from h = 0); "
+                   "sampling continues after it")
+    s.set_defaults(func=cmd_sample)
+
+    r = sub.add_parser("pdf", help="print an executed notebook to PDF (code hidden)")
+    r.add_argument("notebook")
+    r.add_argument("pdf")
+    r.set_defaults(func=cmd_pdf)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if getattr(args, "data", "unset") is None:
+            from .runs import default_data_path
+
+            args.data = str(default_data_path())
+        return args.func(args)
+    except ValueError as err:
+        parser.exit(2, f"charrnn: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "charrnn: interrupted\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Text, vocabulary and the handout's sequence arithmetic.
+
+The book is read as UTF-8 (HANDOUT req. 1 and "Data facts": ``goblet_book.txt`` gives
+1,107,542 characters and K = 80; read as bytes or latin-1 it wrongly gives K = 83).
+The vocabulary is ``sorted(set(text))``: the handout's ``list(set(book_data))`` changes
+order between Python processes (string-hash randomisation), so a saved model could not
+be reloaded. Indices run 0..K-1 (``char_to_ind``, ``ind_to_char``).
+
+Training positions (HANDOUT reqs. 12-13): the update at position ``e`` reads inputs
+``book_data[e : e + seq_length]`` and targets ``book_data[e + 1 : e + seq_length + 1]``;
+``e`` advances by ``seq_length`` and an epoch ends when ``e > n - seq_length - 1``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Vocabulary",
+    "read_text",
+    "updates_per_epoch",
+    "check_positive_int",
+]
+
+
+def check_positive_int(name: str, value) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` naming ``name``.
+
+    Accepts Python and NumPy integers (and bools are refused). Raises ``ValueError`` when the
+    value is not an integer or is <= 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
+    return int(value)
+
+
+def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
+    """Read a text file as UTF-8 and return it unchanged (str).
+
+    Raises ``ValueError`` with one sentence naming the problem, before any other work: the file
+    is missing, is a directory, is empty, is not valid UTF-8 (with the byte offset of the first
+    bad byte), or holds fewer than ``min_length`` characters (training needs
+    ``seq_length + 1``).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"text file not found: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"expected a text file but {path} is a directory")
+    with open(path, "rb") as f:
+        raw = f.read()
+    if not raw:
+        raise ValueError(f"text file is empty: {path}")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not valid UTF-8: byte 0x{raw[err.start]:02x} at byte offset {err.start} "
+            f"({err.reason}); convert it first, e.g. `iconv -f latin1 -t utf-8 IN > OUT`"
+        ) from None
+    if len(text) < min_length:
+        raise ValueError(
+            f"{path} holds {len(text)} characters; at least {min_length} are needed "
+            f"(seq_length + 1)"
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The K distinct characters of a text in sorted (code point) order.
+
+    ``chars`` is a tuple of K one-character strings; ``char_to_ind`` and ``ind_to_char`` are the
+    handout's maps (HANDOUT req. 1) with indices 0..K-1.
+    """
+
+    chars: tuple[str, ...]
+    char_to_ind: dict[str, int] = field(init=False, repr=False, compare=False)
+    _codes: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        chars = tuple(self.chars)
+        if not chars:
+            raise ValueError("a vocabulary needs at least one character")
+        if any(not isinstance(ch, str) or len(ch) != 1 for ch in chars):
+            raise ValueError("every vocabulary entry must be a single character")
+        if list(chars) != sorted(set(chars)):
+            raise ValueError("vocabulary characters must be distinct and sorted")
+        object.__setattr__(self, "chars", chars)
+        object.__setattr__(self, "char_to_ind", {ch: i for i, ch in enumerate(chars)})
+        object.__setattr__(self, "_codes", np.array([ord(ch) for ch in chars], dtype=np.uint32))
+
+    @classmethod
+    def from_text(cls, text: str) -> "Vocabulary":
+        """The vocabulary ``sorted(set(text))`` of ``text``."""
+        return cls(tuple(sorted(set(text))))
+
+    @property
+    def K(self) -> int:
+        """Vocabulary size K."""
+        return len(self.chars)
+
+    @property
+    def ind_to_char(self) -> dict[int, str]:
+        """Index -> character map."""
+        return dict(enumerate(self.chars))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Indices of ``text``'s characters: int64 array of shape (len(text),).
+
+        Raises ``ValueError`` naming the characters that are not in the vocabulary.
+        """
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        idx = np.searchsorted(self._codes, codes)
+        idx_c = np.minimum(idx, self.K - 1)
+        bad = self._codes[idx_c] != codes
+        if bad.any():
+            missing = sorted({chr(c) for c in codes[bad]})
+            raise ValueError(
+                f"{len(missing)} character(s) not in the vocabulary: "
+                + ", ".join(repr(ch) for ch in missing)
+            )
+        return idx_c.astype(np.int64)
+
+    def decode(self, indices) -> str:
+        """The string of the characters at ``indices`` (ints in 0..K-1)."""
+        return "".join(self.chars[int(i)] for i in indices)
+
+    def difference(self, other: "Vocabulary") -> tuple[list[str], list[str]]:
+        """(characters only in self, characters only in other), each sorted."""
+        a, b = set(self.chars), set(other.chars)
+        return sorted(a - b), sorted(b - a)
+
+
+def updates_per_epoch(n_chars: int, seq_length: int) -> int:
+    """Number of updates in one epoch under the handout's reset rule (HANDOUT req. 13).
+
+    Positions e = 0, seq_length, 2 seq_length, ... while e <= n_chars - seq_length - 1.
+    For the book (n_chars = 1,107,542) and seq_length 25 this is 44,301.
+    Raises ``ValueError`` if the text is shorter than seq_length + 1.
+    """
+    n_chars = check_positive_int("n_chars", n_chars)
+    seq_length = check_positive_int("seq_length", seq_length)
+    if n_chars < seq_length + 1:
+        raise ValueError(
+            f"text of {n_chars} characters is shorter than seq_length + 1 = {seq_length + 1}"
+        )
+    return (n_chars - seq_length - 1) // seq_length + 1

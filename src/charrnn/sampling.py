@@ -1,0 +1,76 @@
+"""Text synthesis from the RNN (HANDOUT req. 6 and bonus B-N3).
+
+At each step the model computes p_t (eqs. 1-4) from the previous character, optionally sharpened
+or flattened by a temperature T (p = softmax(o_t / T)) and truncated by nucleus / top-p sampling
+(Holtzman et al., "The Curious Case of Neural Text Degeneration", ICLR 2020: keep the smallest set
+of characters whose total probability reaches p, renormalise). The next index is drawn by inverse
+CDF: one uniform u in [0, 1), the first index whose cumulative probability exceeds u.
+Defaults T = 1 and top_p = 1 give the handout's plain sampling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities"]
+
+
+def check_sampling_args(temperature: float, top_p: float) -> None:
+    """Raise ``ValueError`` unless temperature > 0 and 0 < top_p <= 1 (both finite numbers)."""
+    if not isinstance(temperature, (int, float, np.floating)) or isinstance(temperature, bool) \
+            or not np.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    if not isinstance(top_p, (int, float, np.floating)) or isinstance(top_p, bool) \
+            or not np.isfinite(top_p) or not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
+
+
+def probabilities(o: np.ndarray, temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:
+    """Sampling distribution (K,) float64 from scores ``o`` (K,): softmax(o / T), then top-p."""
+    z = o / temperature
+    z = np.exp(z - z.max())
+    p = z / z.sum()
+    return top_p_filter(p, top_p) if top_p < 1.0 else p
+
+
+def top_p_filter(p: np.ndarray, top_p: float) -> np.ndarray:
+    """Nucleus filter: keep the smallest set of entries whose mass reaches ``top_p``.
+
+    ``p`` (K,) is a probability vector. Entries are taken in decreasing probability (ties by
+    lower index) until their sum is >= top_p (up to 1e-12 for rounding); the rest are set to zero
+    and the kept ones renormalised. Example: p = [0.5, 0.3, 0.2], top_p = 0.8 gives
+    [0.625, 0.375, 0]. Returns a new (K,) float64 array.
+    """
+    order = np.argsort(-p, kind="stable")
+    cum = np.cumsum(p[order])
+    k = int(np.searchsorted(cum, top_p - 1e-12, side="left")) + 1
+    keep = order[: min(k, len(p))]
+    q = np.zeros_like(p, dtype=np.float64)
+    q[keep] = p[keep]
+    return q / q.sum()
+
+
+def synthesize(params, h0, x0: int, n: int, rng: np.random.Generator,
+               temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:
+    """Sample ``n`` character indices, starting from hidden state ``h0`` (m,) and input ``x0``.
+
+    ``x0`` is the first input index (a "dummy" like a full stop, or the current sequence's first
+    character, HANDOUT req. 15). Returns an int64 array of shape (n,). Uses one ``rng.random()``
+    draw per character. Raises ``ValueError`` for n <= 0, temperature <= 0 or top_p outside
+    (0, 1].
+    """
+    from .data import check_positive_int
+
+    n = check_positive_int("sample length n", n)
+    check_sampling_args(temperature, top_p)
+    b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
+    h = np.array(h0, dtype=np.float64)
+    x = int(x0)
+    out = np.empty(n, dtype=np.int64)
+    for t in range(n):
+        h = np.tanh(W @ h + U[:, x] + b)  # eqs. 1-2
+        p = probabilities(V @ h + c, temperature, top_p)  # eqs. 3-4
+        cp = np.cumsum(p)
+        x = min(int(np.searchsorted(cp, rng.random() * cp[-1], side="right")), len(p) - 1)
+        out[t] = x
+    return out

@@ -1,0 +1,54 @@
+"""Markdown and HTML snippets for the notebooks and the report (no computation here)."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+__all__ = ["gradcheck_markdown", "sample_html", "seeds_markdown", "fmt"]
+
+
+def fmt(x: float) -> str:
+    """A relative error or difference in short scientific notation, e.g. ``3.1e-14``."""
+    return "0" if x == 0 else f"{x:.1e}"
+
+
+def gradcheck_markdown(block: dict) -> str:
+    """A Markdown table of one :func:`charrnn.gradcheck.check_gradients` result: one row per
+    parameter, with the PyTorch and the centered-difference comparisons side by side."""
+    against = [a for a in ("torch", "numeric") if a in block]
+    names = {"torch": "PyTorch", "numeric": "differences"}
+    head = "| parameter | shape | " + " | ".join(
+        f"{names[a]}: max abs diff | max rel err | mean rel err" for a in against) + " | passed |"
+    lines = [head, "|---|---|" + "---:|---:|---:|" * len(against) + ":---:|"]
+    for name in block[against[0]]:
+        rows = [block[a][name] for a in against]
+        cells = " | ".join(f"{fmt(r['max_abs_diff'])} | {fmt(r['max_rel_err'])} | "
+                           f"{fmt(r['mean_rel_err'])}" for r in rows)
+        shape = "×".join(map(str, rows[0]["shape"]))
+        ok = all(r["passed"] for r in rows)
+        lines.append(f"| {name} | {shape} | {cells} | {'yes' if ok else '**no**'} |")
+    return "\n".join(lines)
+
+
+def sample_html(text: str, title: str | None = None) -> str:
+    """A sample as an escaped, wrapped ``<pre>`` block (MathJax and Markdown leave it alone)."""
+    head = f"<p><b>{html.escape(title)}</b></p>" if title else ""
+    return f'{head}<pre class="sample">{html.escape(text)}</pre>'
+
+
+def seeds_markdown(runs: list[dict]) -> str:
+    """Best and final smooth loss per seed, with mean and (sample) std over seeds."""
+    lines = ["| seed | best smooth loss | at update | final smooth loss | updates/s |",
+             "|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        m = r["metrics"]
+        lines.append(f"| {m['seed']} | {m['best_smooth_loss']:.4f} | {m['best_update']:,} | "
+                     f"{m['final_smooth_loss']:.4f} | {m['updates_per_s']:,.0f} |")
+    if len(runs) > 1:
+        best = np.array([r["metrics"]["best_smooth_loss"] for r in runs])
+        final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
+        lines.append(f"| mean ± std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
+                     f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
+    return "\n".join(lines)
