@@ -1,0 +1,300 @@
+"""Speed benchmark: training updates per second of several implementations, side by side.
+
+Each implementation runs in its own subprocess with ``OMP_NUM_THREADS=1`` and
+``OPENBLAS_NUM_THREADS=1`` (and ``torch.set_num_threads(1)``), on the same text, from the same
+starting parameters (``init_params`` with the same seed), with the handout's settings (m = 100,
+seq_length = 25, Adam, float64 unless stated). Implementations:
+
+* ``classic``: the per-time-step loop of the well-known minimal char-RNN scripts
+  (``benchmarks/classic.py``, one-hot column vectors): the anchor of the ratios;
+* ``numpy``: the readable vectorized reference (:mod:`charrnn.rnn`, :mod:`charrnn.optim`);
+* ``numba``: the compiled training loop (:mod:`charrnn.engine`), compile time reported apart;
+* ``torch64`` / ``torch32``: PyTorch ``nn.RNN`` + ``nn.Linear`` + ``torch.optim.Adam`` at batch 1,
+  float64 and float32, the same equations (``bias_hh`` fixed at 0).
+
+Before timing, every implementation's losses of the first ``n_check`` updates are compared with
+the NumPy reference's. Timing: ``reps`` repetitions of ``n_updates`` updates each (continuing the
+same run), median updates/s. Also the time to sample 1,000 characters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["IMPLEMENTATIONS", "run_benchmark", "format_table", "worker"]
+
+IMPLEMENTATIONS = ("classic", "numpy", "numba", "torch64", "torch32")
+M, SEQ_LENGTH = 100, 25
+
+
+def _setup(data: str, seed: int):
+    from .data import Vocabulary, read_text
+    from .rnn import init_params
+
+    text = read_text(data, min_length=SEQ_LENGTH + 1)
+    vocab = Vocabulary.from_text(text)
+    book = vocab.encode(text)
+    flat, params = init_params(vocab.K, M, np.random.default_rng(seed))
+    return book, vocab.K, flat, params
+
+
+def _runner_charrnn(engine: str, book, K, flat, params):
+    from .train import TrainConfig, TrainState, _advance_numpy
+    from .optim import Adam
+
+    cfg = TrainConfig(m=M, seq_length=SEQ_LENGTH, engine=engine)
+    state = TrainState(flat=flat, params=params, optimizer=Adam(flat.size), hprev=np.zeros(M),
+                       best_flat=flat.copy(), best_hprev=np.zeros(M))
+    if engine == "numba":
+        from . import engine as eng
+
+        advance = eng.advance
+    else:
+        advance = _advance_numpy
+
+    def run(n):
+        losses, smooth, epochs = np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
+        advance(state, book, cfg, n, losses, smooth, epochs)
+        return losses
+
+    def sample():
+        from .sampling import synthesize
+
+        return synthesize(state.params, state.hprev, int(book[0]), 1000,
+                          np.random.default_rng(0))
+
+    return run, sample
+
+
+def _runner_classic(book, K, flat, params):
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+    sys.path.insert(0, str(root))
+    import classic  # benchmarks/classic.py
+
+    P = classic.from_charrnn(params)
+    st = classic.new_state(P)
+    pos = {"e": 0, "h": np.zeros(M)}
+
+    def run(n):
+        losses = np.empty(n)
+        for i in range(n):
+            if pos["e"] > len(book) - SEQ_LENGTH - 1:
+                pos["e"], pos["h"] = 0, np.zeros(M)
+            e = pos["e"]
+            losses[i], pos["h"], _ = classic.classic_update(
+                P, book[e : e + SEQ_LENGTH], book[e + 1 : e + SEQ_LENGTH + 1], pos["h"], st)
+            pos["e"] = e + SEQ_LENGTH
+        return losses
+
+    def sample():  # the classic per-step sampler: one-hot column input, np.random.choice
+        rng = np.random.default_rng(0)
+        h = pos["h"].reshape(M, 1)
+        x = np.zeros((K, 1))
+        x[book[0]] = 1
+        out = []
+        for _ in range(1000):
+            h = np.tanh(P["U"] @ x + P["W"] @ h + P["b"])
+            o = P["V"] @ h + P["c"]
+            p = np.exp(o - o.max()) / np.sum(np.exp(o - o.max()))
+            ix = rng.choice(K, p=p.ravel())
+            x = np.zeros((K, 1))
+            x[ix] = 1
+            out.append(ix)
+        return out
+
+    return run, sample
+
+
+def _runner_torch(dtype_name: str, book, K, flat, params):
+    import torch
+
+    torch.set_num_threads(1)
+    dtype = torch.float64 if dtype_name == "torch64" else torch.float32
+    rnn = torch.nn.RNN(K, M, nonlinearity="tanh", bias=True, dtype=dtype)
+    out = torch.nn.Linear(M, K, dtype=dtype)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.as_tensor(params["U"]))
+        rnn.weight_hh_l0.copy_(torch.as_tensor(params["W"]))
+        rnn.bias_ih_l0.copy_(torch.as_tensor(params["b"]))
+        rnn.bias_hh_l0.zero_()
+        out.weight.copy_(torch.as_tensor(params["V"]))
+        out.bias.copy_(torch.as_tensor(params["c"]))
+    rnn.bias_hh_l0.requires_grad_(False)  # one bias b, as in the handout
+    trainable = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, out.weight, out.bias]
+    opt = torch.optim.Adam(trainable, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    book_t = torch.as_tensor(book)
+    eye = torch.eye(K, dtype=dtype)
+    pos = {"e": 0, "h": torch.zeros(1, 1, M, dtype=dtype)}
+
+    def run(n):
+        losses = np.empty(n)
+        for i in range(n):
+            if pos["e"] > len(book) - SEQ_LENGTH - 1:
+                pos["e"], pos["h"] = 0, torch.zeros(1, 1, M, dtype=dtype)
+            e = pos["e"]
+            X = eye[book_t[e : e + SEQ_LENGTH]].unsqueeze(1)  # (T, 1, K) one-hot
+            Y = book_t[e + 1 : e + SEQ_LENGTH + 1]
+            H, hN = rnn(X, pos["h"])
+            loss = torch.nn.functional.cross_entropy(out(H.squeeze(1)), Y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            pos["h"] = hN.detach()
+            pos["e"] = e + SEQ_LENGTH
+            losses[i] = loss.item()
+        return losses
+
+    def sample():
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            h = pos["h"]
+            x = int(book[0])
+            res = []
+            for _ in range(1000):
+                H, h = rnn(eye[x].view(1, 1, K), h)
+                p = torch.softmax(out(H.view(1, M)), dim=1)
+                x = int(torch.multinomial(p, 1, generator=gen))
+                res.append(x)
+        return res
+
+    return run, sample
+
+
+def worker(name: str, data: str, n_updates: int, reps: int, n_check: int, seed: int) -> dict:
+    """Run one implementation in this process; return its measurements (see module doc)."""
+    book, K, flat, params = _setup(data, seed)
+    compile_s = 0.0
+    if name in ("numpy", "numba"):
+        if name == "numba":
+            from .engine import compile_engine
+
+            compile_s = compile_engine()
+        run, sample = _runner_charrnn(name, book, K, flat, params)
+    elif name == "classic":
+        run, sample = _runner_classic(book, K, flat, params)
+    elif name in ("torch64", "torch32"):
+        run, sample = _runner_torch(name, book, K, flat, params)
+    else:
+        raise ValueError(f"unknown implementation {name!r}; expected one of {IMPLEMENTATIONS}")
+    check_losses = run(n_check)  # also warms caches
+    rates = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        run(n_updates)
+        rates.append(n_updates / (time.perf_counter() - t0))
+    sample()  # warm
+    t0 = time.perf_counter()
+    sample()
+    sample_s = time.perf_counter() - t0
+    return {"check_losses": check_losses.tolist(), "updates_per_s": float(np.median(rates)),
+            "updates_per_s_all": rates, "compile_s": compile_s, "sample_1000_s": sample_s}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def run_benchmark(data, n_updates: int = 2000, reps: int = 5, n_check: int = 20, seed: int = 1,
+                  implementations=IMPLEMENTATIONS, progress=None) -> dict:
+    """Run every implementation in its own single-threaded subprocess; return the results.
+
+    Raises ``RuntimeError`` if a worker fails and ``ValueError`` for bad arguments.
+    """
+    from .data import check_positive_int, read_text
+
+    for name, v in (("n_updates", n_updates), ("reps", reps), ("n_check", n_check)):
+        check_positive_int(name, v)
+    read_text(data, min_length=SEQ_LENGTH + 1)  # fail early on a bad file
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1", TQDM_DISABLE="1")
+    results = {}
+    for name in implementations:
+        if progress:
+            progress(name)
+        cmd = [sys.executable, "-m", "charrnn.bench", "--worker", name, "--data", os.fspath(data),
+               "--n-updates", str(n_updates), "--reps", str(reps), "--n-check", str(n_check),
+               "--seed", str(seed)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark worker {name} failed: {proc.stderr.strip()[-1500:]}")
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    ref = np.array(results["numpy"]["check_losses"]) if "numpy" in results else None
+    anchor = results.get("classic", {}).get("updates_per_s")
+    for name, r in results.items():
+        losses = np.array(r.pop("check_losses"))
+        r["max_abs_loss_diff_vs_numpy"] = float(np.max(np.abs(losses - ref))) \
+            if ref is not None else None
+        tol = 1e-3 if name == "torch32" else 1e-9
+        r["agrees"] = bool(r["max_abs_loss_diff_vs_numpy"] is None
+                           or r["max_abs_loss_diff_vs_numpy"] <= tol)
+        r["agreement_tolerance"] = tol
+        r["chars_per_s"] = r["updates_per_s"] * SEQ_LENGTH
+        r["ratio_to_classic"] = r["updates_per_s"] / anchor if anchor else None
+        r["projected_150k_s"] = 150_000 / r["updates_per_s"]
+    import numba
+    import scipy
+
+    machine = {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+               "numpy": np.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
+               "threads": "OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1)"}
+    try:
+        import torch
+
+        machine["torch"] = torch.__version__
+    except ImportError:
+        pass
+    return {"machine": machine,
+            "settings": {"m": M, "seq_length": SEQ_LENGTH, "optimizer": "adam", "dtype": "float64",
+                         "n_updates": n_updates, "reps": reps, "n_check": n_check, "seed": seed,
+                         "data": os.fspath(data)},
+            "results": results}
+
+
+def format_table(bench: dict) -> str:
+    """A plain-text table of :func:`run_benchmark`'s results."""
+    head = (f"{'implementation':15} {'updates/s':>10} {'chars/s':>10} {'x classic':>9} "
+            f"{'150k updates':>12} {'1000 chars':>10} {'agrees':>7}")
+    lines = [head, "-" * len(head)]
+    for name, r in bench["results"].items():
+        ratio = f"{r['ratio_to_classic']:.1f}" if r["ratio_to_classic"] else "-"
+        lines.append(f"{name:15} {r['updates_per_s']:10,.0f} {r['chars_per_s']:10,.0f} "
+                     f"{ratio:>9} {r['projected_150k_s']:11,.1f}s "
+                     f"{r['sample_1000_s'] * 1e3:8.1f}ms {'yes' if r['agrees'] else 'NO':>7}")
+    m = bench["machine"]
+    lines.append(f"CPU: {m['cpu']} ({m['cores']} cores); {m['threads']}")
+    comp = bench["results"].get("numba", {}).get("compile_s")
+    if comp is not None:
+        lines.append(f"numba compile/cache load: {comp:.2f} s (not in the timings)")
+    return "\n".join(lines)
+
+
+def _main(argv=None):
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m charrnn.bench")
+    p.add_argument("--worker", required=True, choices=IMPLEMENTATIONS)
+    p.add_argument("--data", required=True)
+    p.add_argument("--n-updates", type=int, default=2000)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--n-check", type=int, default=20)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args(argv)
+    print(json.dumps(worker(a.worker, a.data, a.n_updates, a.reps, a.n_check, a.seed)))
+
+
+if __name__ == "__main__":
+    _main()
