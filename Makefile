@@ -63,7 +63,7 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	  -p data_path $(abspath $(DATA)) -p seed $* -p n_updates $(N_UPDATES) \
 	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True
 
-$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(PKG)/plots.py $(PKG)/tables.py | $(SETUP)
+$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(wildcard $(REPORTS)/bench.json) $(PKG)/plots.py $(PKG)/tables.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json)
@@ -76,6 +76,9 @@ report: $(SETUP) system-deps $(REPORTS)/report.pdf  ## gradient check, train SEE
 
 test: $(SETUP) system-deps  ## run the test suite
 	$(PY) -m pytest
+
+bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by side, write reports/bench.json
+	$(PY) -m charrnn bench --data $(DATA) --json $(REPORTS)/bench.json
 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
 	$(VENV)/bin/jupyter lab notebooks/

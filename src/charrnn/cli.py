@@ -102,6 +102,22 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import format_table, run_benchmark
+    from .files import write_json
+
+    names = args.only.split(",") if args.only else None
+    kwargs = {"implementations": names} if names else {}
+    bench = run_benchmark(args.data, n_updates=args.n_updates, reps=args.reps, seed=args.seed,
+                          progress=lambda name: print(f"timing {name} ...", file=sys.stderr),
+                          **kwargs)
+    print(format_table(bench))
+    if args.json:
+        write_json(args.json, bench)
+        print(f"wrote {args.json}")
+    return 0 if all(r["agrees"] for r in bench["results"].values()) else 1
+
+
 def cmd_pdf(args) -> int:
     from .report import notebook_to_pdf
 
@@ -157,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prime", help="text to run through the model first (from h = 0); "
                    "sampling continues after it")
     s.set_defaults(func=cmd_sample)
+
+    bch = sub.add_parser("bench", help="time the training implementations side by side "
+                         "(classic loop, NumPy, numba, PyTorch) in single-threaded subprocesses")
+    bch.add_argument("--data", default=None, help="text to train on (default as for train)")
+    bch.add_argument("--n-updates", type=int, default=2000, help="updates per repetition")
+    bch.add_argument("--reps", type=int, default=5, help="repetitions; the median is reported")
+    bch.add_argument("--seed", type=int, default=1, help="seed of the common starting point")
+    bch.add_argument("--only", help="comma-separated subset of classic,numpy,numba,torch64,torch32")
+    bch.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    bch.set_defaults(func=cmd_bench)
 
     r = sub.add_parser("pdf", help="print an executed notebook to PDF (code hidden)")
     r.add_argument("notebook")

@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-__all__ = ["gradcheck_markdown", "sample_html", "seeds_markdown", "fmt"]
+__all__ = ["gradcheck_markdown", "sample_html", "seeds_markdown", "bench_markdown", "fmt"]
 
 
 def fmt(x: float) -> str:
@@ -51,4 +51,33 @@ def seeds_markdown(runs: list[dict]) -> str:
         final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
         lines.append(f"| mean ± std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
                      f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
+    return "\n".join(lines)
+
+
+BENCH_NAMES = {"classic": "classic per-step loop (one-hot columns)",
+               "numpy": "NumPy, vectorized (charrnn reference)",
+               "numba": "numba-compiled loop (charrnn default)",
+               "torch64": "PyTorch nn.RNN, batch 1, float64",
+               "torch32": "PyTorch nn.RNN, batch 1, float32"}
+
+
+def bench_markdown(bench: dict) -> str:
+    """The benchmark table of :func:`charrnn.bench.run_benchmark` as Markdown, with the machine."""
+    lines = ["| implementation | updates/s | characters/s | × classic | 150,000 updates | "
+             "1,000 characters sampled | agrees with NumPy |", "|---|---:|---:|---:|---:|---:|---|"]
+    for name, r in bench["results"].items():
+        ratio = f"{r['ratio_to_classic']:.1f}" if r.get("ratio_to_classic") else "–"
+        diff = r.get("max_abs_loss_diff_vs_numpy")
+        agree = ("yes" if r["agrees"] else "**no**") + (f" ({fmt(diff)})" if diff is not None else "")
+        lines.append(f"| {BENCH_NAMES.get(name, name)} | {r['updates_per_s']:,.0f} | "
+                     f"{r['chars_per_s']:,.0f} | {ratio} | {r['projected_150k_s']:,.1f} s | "
+                     f"{r['sample_1000_s'] * 1e3:.1f} ms | {agree} |")
+    m, st = bench["machine"], bench["settings"]
+    comp = bench["results"].get("numba", {}).get("compile_s")
+    lines.append("")
+    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; {m['threads']}. Median of "
+                 f"{st['reps']} repetitions of {st['n_updates']:,} updates; agreement: largest "
+                 f"difference of the first {st['n_check']} losses from the NumPy reference's."
+                 + (f" numba compilation (or loading its disk cache) took {comp:.1f} s, outside "
+                    "the timings." if comp is not None else ""))
     return "\n".join(lines)

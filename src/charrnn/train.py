@@ -269,34 +269,42 @@ def train(text: str, config: TrainConfig, progress: bool = False, _compiled: boo
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.n_updates, unit="upd", smoothing=0.1)
+    # One BLAS thread: the 100x100 products are too small to share, and the results then do not
+    # depend on the machine's thread count.
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=1, user_api="blas")
     t0 = time.perf_counter()
     sample_time = 0.0
-    while True:
-        if state.update % cfg.sample_every == 0:
-            ts = time.perf_counter()
-            state.wrap_epoch(N, s)
-            idx = synthesize(state.params, state.hprev, int(book[state.e]), cfg.sample_length,
-                             sample_rng, cfg.temperature, cfg.top_p)
-            samples.append({"update": state.update, "text": vocab.decode(idx)})
-            sample_time += time.perf_counter() - ts
-        if state.update >= cfg.n_updates:
-            break
-        next_stop = min(cfg.n_updates, (state.update // cfg.sample_every + 1) * cfg.sample_every,
-                        state.update + chunk)
-        n = next_stop - state.update
-        first = state.update + 1
-        advance(state, book, cfg, n, loss_buf, smooth_buf, epoch_buf)
-        # history rows: update 1 and every log_every-th update of this chunk
-        for i in range(n):
-            u = first + i
-            if u == 1 or u % cfg.log_every == 0:
-                hist["update"].append(u)
-                hist["loss"].append(loss_buf[i])
-                hist["smooth_loss"].append(smooth_buf[i])
-                hist["epoch"].append(epoch_buf[i])
-        if bar is not None:
-            bar.update(n)
-            bar.set_postfix(smooth_loss=f"{state.smooth_loss:.4f}", refresh=False)
+    try:
+        while True:
+            if state.update % cfg.sample_every == 0:
+                ts = time.perf_counter()
+                state.wrap_epoch(N, s)
+                idx = synthesize(state.params, state.hprev, int(book[state.e]), cfg.sample_length,
+                                 sample_rng, cfg.temperature, cfg.top_p)
+                samples.append({"update": state.update, "text": vocab.decode(idx)})
+                sample_time += time.perf_counter() - ts
+            if state.update >= cfg.n_updates:
+                break
+            next_stop = min(cfg.n_updates, (state.update // cfg.sample_every + 1) * cfg.sample_every,
+                            state.update + chunk)
+            n = next_stop - state.update
+            first = state.update + 1
+            advance(state, book, cfg, n, loss_buf, smooth_buf, epoch_buf)
+            # history rows: update 1 and every log_every-th update of this chunk
+            for i in range(n):
+                u = first + i
+                if u == 1 or u % cfg.log_every == 0:
+                    hist["update"].append(u)
+                    hist["loss"].append(loss_buf[i])
+                    hist["smooth_loss"].append(smooth_buf[i])
+                    hist["epoch"].append(epoch_buf[i])
+            if bar is not None:
+                bar.update(n)
+                bar.set_postfix(smooth_loss=f"{state.smooth_loss:.4f}", refresh=False)
+    finally:
+        limiter.restore_original_limits()
     wall = time.perf_counter() - t0 - sample_time
     if bar is not None:
         bar.close()
