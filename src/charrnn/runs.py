@@ -26,12 +26,14 @@ __all__ = ["project_root", "resolve", "default_data_path", "run_name", "prepare_
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
-    """The nearest folder at or above ``start`` (default: the cwd) holding ``pyproject.toml``
-    and ``notebooks/``; falls back to the cwd. Lets notebooks run from any working directory."""
+    """The project folder: the nearest folder at or above ``start`` (default: the cwd), else
+    above this package's source (an editable install), holding ``pyproject.toml`` and
+    ``notebooks/``; falls back to the cwd. Lets notebooks run from any working directory."""
     here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
-            return folder
+    for base in (here, Path(__file__).resolve().parent):
+        for folder in (base, *base.parents):
+            if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+                return folder
     return here
 
 

@@ -17,10 +17,11 @@ __all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities"]
 
 def check_sampling_args(temperature: float, top_p: float) -> None:
     """Raise ``ValueError`` unless temperature > 0 and 0 < top_p <= 1 (both finite numbers)."""
-    if not isinstance(temperature, (int, float, np.floating)) or isinstance(temperature, bool) \
+    if not isinstance(temperature, (int, float, np.integer, np.floating)) \
+            or isinstance(temperature, bool) \
             or not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    if not isinstance(top_p, (int, float, np.floating)) or isinstance(top_p, bool) \
+    if not isinstance(top_p, (int, float, np.integer, np.floating)) or isinstance(top_p, bool) \
             or not np.isfinite(top_p) or not 0 < top_p <= 1:
         raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
 
@@ -56,8 +57,8 @@ def synthesize(params, h0, x0: int, n: int, rng: np.random.Generator,
 
     ``x0`` is the first input index (a "dummy" like a full stop, or the current sequence's first
     character, HANDOUT req. 15). Returns an int64 array of shape (n,). Uses one ``rng.random()``
-    draw per character. Raises ``ValueError`` for n <= 0, temperature <= 0 or top_p outside
-    (0, 1].
+    draw per character. Raises ``ValueError`` for n <= 0, x0 outside 0..K-1, temperature <= 0
+    or top_p outside (0, 1].
     """
     from .data import check_positive_int
 
@@ -66,6 +67,8 @@ def synthesize(params, h0, x0: int, n: int, rng: np.random.Generator,
     b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
     h = np.array(h0, dtype=np.float64)
     x = int(x0)
+    if not 0 <= x < len(c):
+        raise ValueError(f"x0 = {x0} is not a character index in 0..{len(c) - 1}")
     out = np.empty(n, dtype=np.int64)
     for t in range(n):
         h = np.tanh(W @ h + U[:, x] + b)  # eqs. 1-2

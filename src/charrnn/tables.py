@@ -6,7 +6,7 @@ import html
 
 import numpy as np
 
-__all__ = ["gradcheck_markdown", "sample_html", "seeds_markdown", "bench_markdown", "fmt"]
+__all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt"]
 
 
 def fmt(x: float) -> str:
@@ -14,22 +14,24 @@ def fmt(x: float) -> str:
     return "0" if x == 0 else f"{x:.1e}"
 
 
-def gradcheck_markdown(block: dict) -> str:
-    """A Markdown table of one :func:`charrnn.gradcheck.check_gradients` result: one row per
-    parameter, with the PyTorch and the centered-difference comparisons side by side."""
+def gradcheck_html(block: dict) -> str:
+    """An HTML table of one :func:`charrnn.gradcheck.check_gradients` result: one row per
+    parameter, the PyTorch and the centered-difference comparisons side by side."""
     against = [a for a in ("torch", "numeric") if a in block]
-    names = {"torch": "PyTorch", "numeric": "differences"}
-    head = "| parameter | shape | " + " | ".join(
-        f"{names[a]}: max abs diff | max rel err | mean rel err" for a in against) + " | passed |"
-    lines = [head, "|---|---|" + "---:|---:|---:|" * len(against) + ":---:|"]
+    names = {"torch": "vs PyTorch float64 autograd", "numeric": "vs centered differences"}
+    top = "".join(f'<th colspan="3" style="text-align:center">{names[a]}</th>' for a in against)
+    sub = "<th>max abs diff</th><th>max rel err</th><th>mean rel err</th>" * len(against)
+    rows = []
     for name in block[against[0]]:
-        rows = [block[a][name] for a in against]
-        cells = " | ".join(f"{fmt(r['max_abs_diff'])} | {fmt(r['max_rel_err'])} | "
-                           f"{fmt(r['mean_rel_err'])}" for r in rows)
-        shape = "×".join(map(str, rows[0]["shape"]))
-        ok = all(r["passed"] for r in rows)
-        lines.append(f"| {name} | {shape} | {cells} | {'yes' if ok else '**no**'} |")
-    return "\n".join(lines)
+        r = [block[a][name] for a in against]
+        cells = "".join(f"<td>{fmt(x['max_abs_diff'])}</td><td>{fmt(x['max_rel_err'])}</td>"
+                        f"<td>{fmt(x['mean_rel_err'])}</td>" for x in r)
+        ok = "yes" if all(x["passed"] for x in r) else "<b>no</b>"
+        rows.append(f"<tr><td><i>{name}</i></td><td>{'×'.join(map(str, r[0]['shape']))}</td>"
+                    f"{cells}<td>{ok}</td></tr>")
+    return ('<table class="gradcheck"><thead><tr><th rowspan="2">parameter</th>'
+            f'<th rowspan="2">shape</th>{top}<th rowspan="2">passed</th></tr><tr>{sub}</tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def sample_html(text: str, title: str | None = None) -> str:

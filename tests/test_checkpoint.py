@@ -1,0 +1,114 @@
+"""Saving and loading models and run folders."""
+
+import json
+
+import numpy as np
+import pytest
+
+from charrnn.checkpoint import FORMAT_VERSION, check_vocab, load_model, save_model
+from charrnn.data import Vocabulary
+from charrnn.rnn import init_params
+from charrnn.runs import load_run, prepare_run_dir, save_run
+from charrnn.train import TrainConfig, train
+
+
+@pytest.fixture
+def model(tmp_path):
+    vocab = Vocabulary.from_text("hello world\n")
+    _, params = init_params(vocab.K, 6, np.random.default_rng(0))
+    hprev = np.linspace(-0.5, 0.5, 6)
+    path = tmp_path / "m.npz"
+    save_model(path, params, vocab, hprev, x0=3, meta={"update": 7})
+    return path, params, vocab, hprev
+
+
+def test_round_trip_without_pickle(model):
+    path, params, vocab, hprev = model
+    m = load_model(path)
+    for k, v in params.items():
+        assert np.array_equal(m.params[k], v)
+    assert m.vocab == vocab and m.x0 == 3 and m.meta == {"update": 7}
+    assert np.array_equal(m.hprev, hprev)
+    with np.load(path, allow_pickle=False) as z:  # every array loads without pickle
+        assert int(z["format_version"]) == FORMAT_VERSION
+        assert "".join(z["vocab"]) == "".join(vocab.chars)
+
+
+def test_truncated_file_gets_a_clear_error(model, tmp_path):
+    path = model[0]
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="not a readable charrnn checkpoint"):
+        load_model(bad)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(ValueError, match="not a readable charrnn checkpoint"):
+        load_model(junk)
+    with pytest.raises(ValueError, match="not found"):
+        load_model(tmp_path / "missing.npz")
+
+
+def test_wrong_version_and_missing_keys_are_refused(model, tmp_path):
+    path = model[0]
+    with np.load(path) as z:
+        data = dict(z)
+    data["format_version"] = np.int64(99)
+    np.savez(tmp_path / "v.npz", **data)
+    with pytest.raises(ValueError, match="format version 99"):
+        load_model(tmp_path / "v.npz")
+    del data["W"]
+    data["format_version"] = np.int64(FORMAT_VERSION)
+    np.savez(tmp_path / "k.npz", **data)
+    with pytest.raises(ValueError, match="missing W"):
+        load_model(tmp_path / "k.npz")
+
+
+def test_non_finite_parameters_are_never_written(model, tmp_path):
+    _, params, vocab, hprev = model
+    params = dict(params, W=params["W"].copy())
+    params["W"][0, 0] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        save_model(tmp_path / "nan.npz", params, vocab, hprev)
+    assert not (tmp_path / "nan.npz").exists()
+    assert list(tmp_path.glob(".nan.npz*")) == []
+
+
+def test_vocabulary_mismatch_names_the_characters():
+    a = Vocabulary.from_text("abc")
+    with pytest.raises(ValueError, match=r"the text has 'd'.*lacks"):
+        check_vocab(a, Vocabulary.from_text("abcd"))
+    with pytest.raises(ValueError, match=r"the checkpoint has 'c'"):
+        check_vocab(a, Vocabulary.from_text("ab"))
+    check_vocab(a, Vocabulary.from_text("cab"))
+
+
+def test_run_folder_round_trip(tmp_path):
+    text = "the cat sat on the mat. " * 20
+    cfg = TrainConfig(m=12, n_updates=120, sample_every=50, log_every=10)
+    res = train(text, cfg)
+    out = save_run(res, tmp_path / "run", "t.txt")
+    run = load_run(out)
+    assert run["metrics"]["n_updates"] == 120 and run["metrics"]["K"] == len(set(text))
+    assert [s["update"] for s in run["samples"]] == [0, 50, 100]
+    assert all(len(s["text"]) == cfg.sample_length for s in run["samples"])
+    assert np.array_equal(run["history"]["update"], [1, *range(10, 121, 10)])
+    np.testing.assert_array_equal(run["history"]["smooth_loss"], res.history["smooth_loss"])
+    assert run["config"]["data"] == "t.txt" and run["config"]["m"] == 12
+    best = load_model(out / "best.npz")
+    assert best.meta["update"] == res.state.best_update
+    assert np.array_equal(best.params["W"], res.best_params["W"])
+    assert json.loads((out / "best_sample.json").read_text())["text"] == res.final_sample
+    assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_output_folder_holding_another_run_is_refused(tmp_path):
+    out = tmp_path / "run"
+    prepare_run_dir(out, {"seed": 1})
+    (out / "config.json").write_text(json.dumps({"seed": 1}))
+    prepare_run_dir(out, {"seed": 1})  # the same run may be written again
+    with pytest.raises(ValueError, match="holds a different run"):
+        prepare_run_dir(out, {"seed": 2})
+    prepare_run_dir(out, {"seed": 2}, force=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="not a folder"):
+        prepare_run_dir(tmp_path / "file", {})

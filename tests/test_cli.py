@@ -1,0 +1,109 @@
+"""The command line: real subprocesses, exit codes and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "charrnn", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    text = d / "t.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    r = cli("train", "--data", text, "--n-updates", 300, "--m", 16, "--sample-every", 100,
+            "--out", d / "run")
+    assert r.returncode == 0, r.stderr
+    return d, text, r
+
+
+def test_train_writes_a_run(trained):
+    d, _, r = trained
+    assert "K = " in r.stdout and "best smooth loss" in r.stdout
+    for name in ("config.json", "history.csv", "samples.json", "metrics.json", "best.npz",
+                 "best_sample.json"):
+        assert (d / "run" / name).is_file(), name
+    m = json.loads((d / "run" / "metrics.json").read_text())
+    assert m["n_updates"] == 300 and m["best_smooth_loss"] < m["K"] ** 0 * 4.5
+
+
+def test_sample_is_deterministic_and_primed(trained):
+    d = trained[0]
+    a = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 80, "--seed", 5)
+    b = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 80, "--seed", 5)
+    assert a.returncode == 0 and a.stdout == b.stdout and len(a.stdout) == 81
+    p = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 20, "--prime", "To be",
+            "--temperature", 0.5, "--top-p", 0.9)
+    assert p.returncode == 0 and p.stdout.startswith("To be") and len(p.stdout) == 26
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sample", "-n", 0], "must be a positive integer"),
+    (["sample", "--temperature", 0], "temperature must be a number > 0"),
+    (["sample", "--top-p", 1.5], "top_p must be a number in (0, 1]"),
+    (["sample", "--prime", "Tobe€"], "not in the vocabulary: '€'"),
+])
+def test_bad_sample_arguments(trained, args, message):
+    d = trained[0]
+    r = cli(*args[:1], "--checkpoint", d / "run" / "best.npz", *args[1:])
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_bad_training_input_fails_before_any_work(tmp_path, trained):
+    d, text, _ = trained
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("Oü est Madame Maxime".encode("latin-1"))
+    short = tmp_path / "short.txt"
+    short.write_text("abc", encoding="utf-8")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    cases = [
+        (["--data", tmp_path / "nope.txt"], "not found"),
+        (["--data", tmp_path], "is a directory"),
+        (["--data", empty], "empty"),
+        (["--data", latin], "byte offset 1"),
+        (["--data", short], "at least 26 are needed"),
+        (["--data", text, "--m", 0], "m must be a positive integer"),
+        (["--data", text, "--seq-length", -3], "seq_length must be a positive integer"),
+        (["--data", text, "--eta", 0], "eta must be a finite number > 0"),
+        (["--data", text, "--n-updates", 0], "n_updates must be a positive integer"),
+    ]
+    for args, message in cases:
+        out = tmp_path / "out"
+        r = cli("train", *args, "--out", out)
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert not out.exists(), args  # nothing written
+    # a folder that holds another run is refused unless --force
+    r = cli("train", "--data", text, "--n-updates", 10, "--seed", 9, "--out", d / "run")
+    assert r.returncode == 2 and "holds a different run" in r.stderr
+
+
+def test_gradcheck_json(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    r = cli("gradcheck", "--data", text, "--json", tmp_path / "g.json", "--no-numeric")
+    assert r.returncode == 0, r.stderr
+    g = json.loads((tmp_path / "g.json").read_text())
+    for preset in ("adam", "adagrad"):
+        for name in ("b", "c", "U", "W", "V"):
+            row = g[preset]["torch"][name]
+            assert set(row) >= {"shape", "max_abs_diff", "max_rel_err", "mean_rel_err"}
+            assert row["max_rel_err"] <= 1e-10
+    assert g["adam"]["torch"]["U"]["shape"] == [10, len(set(TEXT))]
+
+
+def test_help():
+    for cmd in ("train", "sample", "gradcheck", "bench", "pdf"):
+        r = cli(cmd, "--help")
+        assert r.returncode == 0 and "usage" in r.stdout

@@ -1,0 +1,88 @@
+"""Papermill smoke runs of each notebook with small parameters, as a user would run them."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+papermill = pytest.importorskip("papermill")
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = ("'Harry -- did you put your name in the goblet?' asked Hermione.\n"
+        "'No,' said Harry. 'I didn't.'\n") * 40
+
+
+def run(name, out, **parameters):
+    return papermill.execute_notebook(str(ROOT / "notebooks" / name), str(out),
+                                      parameters=parameters, kernel_name="python3",
+                                      cwd=str(out.parent), progress_bar=False)
+
+
+@pytest.fixture(scope="module")
+def text(tmp_path_factory):
+    p = tmp_path_factory.mktemp("nb") / "text.txt"
+    p.write_text(TEXT, encoding="utf-8")
+    return p
+
+
+def test_gradient_check_notebook(tmp_path, text):
+    run("01_gradient_check.ipynb", tmp_path / "01.ipynb", data_path=str(text), m=4,
+        out_json=str(tmp_path / "g.json"))
+    g = json.loads((tmp_path / "g.json").read_text())
+    assert g["adam"]["torch"]["W"]["max_rel_err"] <= 1e-10
+    assert g["adagrad"]["numeric"]["V"]["max_rel_err"] <= 1e-6
+    assert set(g["adam"]["by_seq_length"]) == {"1", "2"}
+
+
+@pytest.mark.parametrize("preset", ["adam", "adagrad"])
+def test_train_notebook_with_a_preset_file(tmp_path, text, preset):
+    import yaml
+
+    params = yaml.safe_load((ROOT / "notebooks" / "params" / f"{preset}.yaml").read_text())
+    out = tmp_path / "run"
+    run("02_train.ipynb", tmp_path / "02.ipynb", data_path=str(text), seed=7, n_updates=200,
+        m=16, sample_every=100, run_dir=str(out), **params)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["seed"] == 7 and cfg["optimizer"] == preset and cfg["preset"] == preset
+    assert cfg["grad_clip"] == params["grad_clip"]
+    samples = json.loads((out / "samples.json").read_text())
+    assert [s["update"] for s in samples] == [0, 100, 200]
+    nb = json.loads((tmp_path / "02.ipynb").read_text())
+    assert not any(o.get("output_type") == "error" for c in nb["cells"]
+                   for o in c.get("outputs", []))
+
+
+def test_train_notebook_default_run_folder_and_report(tmp_path, text):
+    # run_dir left empty: runs/<data>-<preset>-n<N>-seed<S> under the project root
+    name = "text-adam-n150-seed3"
+    target = ROOT / "runs" / name
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    try:
+        run("02_train.ipynb", tmp_path / "02.ipynb", data_path=str(text), seed=3, n_updates=150,
+            m=8, sample_every=50)
+        assert (target / "metrics.json").is_file()
+        run("01_gradient_check.ipynb", tmp_path / "01.ipynb", data_path=str(text), m=3,
+            out_json=str(tmp_path / "g.json"))
+        report = run("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=str(target),
+                     gradcheck_json=str(tmp_path / "g.json"),
+                     bench_json=str(tmp_path / "missing.json"))
+        html = json.dumps(report["cells"])
+        assert "We believe the gradients are correct" in html
+        assert "No benchmark yet" in html
+    finally:
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def test_bad_input_fails_with_the_library_message(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"abc\xff\xfedef" * 10)
+    with pytest.raises(papermill.PapermillExecutionError, match="not valid UTF-8"):
+        run("02_train.ipynb", tmp_path / "02.ipynb", data_path=str(bad), n_updates=10,
+            run_dir=str(tmp_path / "run"))
+    assert not (tmp_path / "run").exists()

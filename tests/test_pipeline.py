@@ -1,0 +1,62 @@
+"""`make report` end to end on a small text: the PDF has the report's sections, rendered math,
+and a second `make report` does nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = ("Mr and Mrs Dursley, of number four, Privet Drive, were proud to say that they were "
+        "perfectly normal, thank you very much.\n") * 60
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("runs make with the project's .venv (make test)")
+    tmp = tmp_path_factory.mktemp("pipeline")
+    data = tmp / "small.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    args = ["make", "-C", str(ROOT), "report", f"DATA={data}", "N_UPDATES=300", "SEEDS=1 2",
+            "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}"]
+    env = dict(os.environ, TQDM_DISABLE="1")
+    first = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    pdf = tmp / "reports" / "report.pdf"
+    mtime = pdf.stat().st_mtime_ns
+    second = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr[-2000:]
+    return tmp, pdf, mtime, second
+
+
+def test_pdf_has_the_four_items_and_rendered_math(report):
+    from pypdf import PdfReader
+
+    _, pdf, _, _ = report
+    import unicodedata
+
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    text = unicodedata.normalize("NFKC", text)  # the PDF's fonts use ligatures such as "fi"
+    for heading in ("(i) Gradient check", "(ii) Smooth loss", "(iii) Evolution of the synthesized",
+                    "(iv) A passage from the best model", "Seeds", "Data and settings"):
+        assert heading in text, heading
+    assert "We believe the gradients are correct" in text
+    assert "mean ± std" in text  # two seeds give the seed table's summary row
+    assert "$" not in text  # MathJax rendered every formula
+    assert "after 300 updates" in text and "before the first update" in text
+    assert "then every 100 updates" in text
+
+
+def test_runs_have_their_files_and_the_second_make_does_nothing(report):
+    tmp, pdf, mtime, second = report
+    for seed in (1, 2):
+        run = tmp / "runs" / f"small-adam-n300-seed{seed}"
+        for name in ("02_train.ipynb", "config.json", "history.csv", "samples.json",
+                     "metrics.json", "best.npz"):
+            assert (run / name).is_file(), (seed, name)
+    assert (tmp / "runs" / "gradcheck-small" / "gradcheck.json").is_file()
+    assert pdf.stat().st_mtime_ns == mtime
+    assert "papermill" not in second.stdout
