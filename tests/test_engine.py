@@ -40,7 +40,7 @@ def _pair(preset, n_updates, **kw):
 def test_parameters_after_1000_adam_updates_agree():
     ref, fast = _pair("adam", 1000)
     # the text is short, so 1,000 updates cross many epoch boundaries (hprev resets)
-    assert ref.state.epoch > 5
+    assert ref.history["epoch"][-1] > 5
     assert np.max(np.abs(ref.state.flat - fast.state.flat)) <= 1e-9
     assert np.max(np.abs(ref.history["loss"] - fast.history["loss"])) <= 1e-9
     assert np.max(np.abs(ref.history["smooth_loss"] - fast.history["smooth_loss"])) <= 1e-9
@@ -49,7 +49,6 @@ def test_parameters_after_1000_adam_updates_agree():
     assert np.max(np.abs(ref.state.best_flat - fast.state.best_flat)) <= 1e-9
     np.testing.assert_allclose(fast.state.best_hprev, ref.state.best_hprev, atol=1e-9)
     assert ref.state.best_x0 == fast.state.best_x0
-    assert ref.state.e == fast.state.e
 
 
 def test_adagrad_with_clipping_agrees_over_the_first_updates():

@@ -51,7 +51,7 @@ def _runner_charrnn(engine: str, book, K, flat, params):
     from .optim import Adam
 
     cfg = TrainConfig(m=M, seq_length=SEQ_LENGTH, engine=engine)
-    state = TrainState(flat=flat, params=params, optimizer=Adam(flat.size), hprev=np.zeros(M),
+    state = TrainState(flat=flat, params=params, optimizer=Adam(flat.size), hprev=np.zeros((1, M)),
                        best_flat=flat.copy(), best_hprev=np.zeros(M))
     if engine == "numba":
         from . import engine as eng
@@ -60,15 +60,20 @@ def _runner_charrnn(engine: str, book, K, flat, params):
     else:
         advance = _advance_numpy
 
+    from .orders import Reader
+
+    reader = Reader(len(book), SEQ_LENGTH)
+
     def run(n):
-        losses, smooth, epochs = np.empty(n), np.empty(n), np.empty(n, dtype=np.int64)
-        advance(state, book, cfg, n, losses, smooth, epochs)
+        losses, smooth = np.empty(n), np.empty(n)
+        starts, resets, _ = reader.next(n)
+        advance(state, book, cfg, starts, resets, np.full(n, cfg.eta), losses, smooth)
         return losses
 
     def sample():
         from .sampling import synthesize
 
-        return synthesize(state.params, state.hprev, int(book[0]), 1000,
+        return synthesize(state.params, state.hprev[0], int(book[0]), 1000,
                           np.random.default_rng(0))
 
     return run, sample

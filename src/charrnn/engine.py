@@ -153,14 +153,14 @@ if njit is not None:
                 dst[j] = src[j] - eta * gj / math.sqrt(Gj + eps)
 
     @njit(cache=True, error_model="numpy")
-    def _advance(book, n, s, e, update, epoch, smooth, hprev, flat, K, m,
-                 g, gb, gc, gU, gW, gV, opt_kind, eta, beta1, beta2, eps, ostate1, ostate2,
-                 t_opt, clip, mean, best_smooth, best_flat, best_hprev, best_x0, best_update,
-                 loss_out, smooth_out, epoch_out):
+    def _advance(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m,
+                 g, gb, gc, gU, gW, gV, opt_kind, beta1, beta2, eps, ostate1, ostate2,
+                 t_opt, clip, mean, track_best, best_smooth, best_flat, best_hprev, best_x0,
+                 best_update, loss_out, smooth_out):
         """``n`` updates; parameters rotate through three buffers, so that keeping the best
         model costs no copy per improvement: the optimizer writes the new parameters into a
         buffer that holds neither the current nor the best ones."""
-        N = book.shape[0]
+        n = starts.shape[0]
         nparam = flat.shape[0]
         o_c, o_U = m, m + K
         o_W = o_U + m * K
@@ -175,10 +175,9 @@ if njit is not None:
         dA = np.empty((s, m))
         hlast = np.empty(m)
         for it in range(n):
-            if e > N - s - 1:  # epoch end (HANDOUT req. 13)
-                e = 0
+            e = starts[it]
+            if resets[it]:  # a new epoch or chunk starts from h = 0 (HANDOUT req. 13)
                 hprev[:] = 0.0
-                epoch += 1
             p = bufs[cur]
             b = p[0:o_c]
             c = p[o_c:o_U]
@@ -199,7 +198,7 @@ if njit is not None:
                 smooth = loss
             else:
                 smooth = 0.999 * smooth + 0.001 * loss
-            if smooth < best_smooth:
+            if track_best and smooth < best_smooth:
                 best_smooth = smooth
                 best = cur
                 best_hprev[:] = hprev
@@ -209,19 +208,17 @@ if njit is not None:
             while nxt == cur or nxt == best:
                 nxt += 1
             t_opt += 1
-            _optimizer_step(bufs[cur], bufs[nxt], g, ostate1, ostate2, opt_kind, eta, beta1,
-                            beta2, eps, t_opt)
+            _optimizer_step(bufs[cur], bufs[nxt], g, ostate1, ostate2, opt_kind, etas[it],
+                            beta1, beta2, eps, t_opt)
             cur = nxt
             hprev[:] = hlast
-            e += s
             update += 1
             loss_out[it] = loss
             smooth_out[it] = smooth
-            epoch_out[it] = epoch
         flat[:] = bufs[cur]
         if best >= 0:
             best_flat[:] = bufs[best]
-        return e, update, epoch, smooth, t_opt, best_smooth, best_x0, best_update
+        return update, smooth, t_opt, best_smooth, best_x0, best_update
 
 
 def _views(flat: np.ndarray, K: int, m: int):
@@ -256,10 +253,12 @@ def loss_and_grads(params, x, y, h0, reduction: str = "mean"):
     return loss, {"b": gb, "c": gc, "U": gU, "W": gW, "V": gV}, hlast
 
 
-def advance(state, book: np.ndarray, cfg, n: int, loss_out, smooth_out, epoch_out) -> None:
-    """Run ``n`` updates of ``state`` (a :class:`charrnn.train.TrainState`) in compiled code.
-
-    Same contract as the NumPy loop in :mod:`charrnn.train`.
+def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out) -> None:
+    """Run ``len(starts)`` updates of ``state`` (a :class:`charrnn.train.TrainState`, B = 1)
+    in compiled code: update i reads ``book[starts[i]:starts[i]+seq_length]``, from h = 0 when
+    ``resets[i]``, with learning rate ``etas[i]`` (``starts``, ``resets`` of shape (n,) or
+    (n, 1)). Same contract as the NumPy loop in
+    :mod:`charrnn.train`.
     """
     _require()
     K = state.params["c"].shape[0]
@@ -271,20 +270,19 @@ def advance(state, book: np.ndarray, cfg, n: int, loss_out, smooth_out, epoch_ou
         kind, s1, s2 = 0, opt.m, opt.v
     else:
         kind, s1, s2 = 1, opt.G, np.zeros(1)
-    beta1 = getattr(opt, "beta1", 0.0)
-    beta2 = getattr(opt, "beta2", 0.0)
-    out = _advance(book, n, cfg.seq_length, state.e, state.update, state.epoch,
-                   float(state.smooth_loss) if state.update else 0.0, state.hprev, state.flat,
-                   K, m, g, gb, gc, gU, gW, gV, kind,
-                   float(opt.eta), float(beta1), float(beta2), float(opt.eps), s1, s2, opt.t,
-                   float(cfg.grad_clip or 0.0), cfg.loss == "mean", float(state.best_smooth_loss),
-                   state.best_flat, state.best_hprev, state.best_x0, state.best_update,
-                   loss_out, smooth_out, epoch_out)
-    (state.e, state.update, state.epoch, state.smooth_loss, opt.t, state.best_smooth_loss,
-     state.best_x0, state.best_update) = out
-    state.e, state.update, state.epoch = int(state.e), int(state.update), int(state.epoch)
-    opt.t, state.best_x0, state.best_update = int(opt.t), int(state.best_x0), int(state.best_update)
-    state.smooth_loss, state.best_smooth_loss = float(state.smooth_loss), float(state.best_smooth_loss)
+    out = _advance(book, np.ascontiguousarray(np.asarray(starts).reshape(-1), dtype=np.int64),
+                   np.ascontiguousarray(np.asarray(resets).reshape(-1), dtype=np.bool_),
+                   np.ascontiguousarray(etas, dtype=np.float64), cfg.seq_length, state.update,
+                   float(state.smooth_loss) if state.update else 0.0, state.hprev[0], state.flat,
+                   K, m, g, gb, gc, gU, gW, gV, kind, float(getattr(opt, "beta1", 0.0)),
+                   float(getattr(opt, "beta2", 0.0)), float(opt.eps), s1, s2, opt.t,
+                   float(cfg.grad_clip or 0.0), cfg.loss == "mean", state.track_smooth_best,
+                   float(state.best_smooth_loss), state.best_flat, state.best_hprev,
+                   state.best_x0, state.best_update, loss_out, smooth_out)
+    update, smooth, t_opt, best_smooth, best_x0, best_update = out
+    state.update, opt.t = int(update), int(t_opt)
+    state.smooth_loss, state.best_smooth_loss = float(smooth), float(best_smooth)
+    state.best_x0, state.best_update = int(best_x0), int(best_update)
 
 
 def compile_engine() -> float:
