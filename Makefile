@@ -14,6 +14,8 @@ PRESET ?= adam
 SEEDS ?= 1
 N_UPDATES ?= 150000
 SAMPLE_EVERY ?= 10000
+EXPERIMENT_CHARS ?= 10000000
+EXPERIMENTS ?= sequential random chunks B8 B32 m256 best
 RUNS ?= runs
 REPORTS ?= reports
 
@@ -21,11 +23,13 @@ DATA_NAME := $(basename $(notdir $(DATA)))
 RUN_PREFIX := $(RUNS)/$(DATA_NAME)-$(PRESET)-n$(N_UPDATES)-seed
 RUN_DIRS := $(foreach s,$(SEEDS),$(RUN_PREFIX)$(s))
 GRADCHECK := $(RUNS)/gradcheck-$(DATA_NAME)/gradcheck.json
+EXPERIMENTS_DIR := $(RUNS)/experiments-$(DATA_NAME)-$(EXPERIMENT_CHARS)
 SETUP := $(VENV)/.installed
 PKG := src/charrnn
-CORE_SRC := $(addprefix $(PKG)/,data.py rnn.py optim.py sampling.py train.py runs.py checkpoint.py files.py)
+CORE_SRC := $(addprefix $(PKG)/,data.py rnn.py batch.py optim.py orders.py sampling.py train.py \
+  engine.py evaluate.py runs.py checkpoint.py files.py)
 
-.PHONY: help setup system-deps data report test lab bench clean
+.PHONY: help setup system-deps data experiments report test lab bench clean
 
 help:  ## show this menu
 	@echo "charrnn: a character-level vanilla RNN (DD2424 Assignment 4) and its report"
@@ -63,15 +67,24 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	  -p data_path $(abspath $(DATA)) -p seed $* -p n_updates $(N_UPDATES) \
 	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True
 
-$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(wildcard $(REPORTS)/bench.json) $(PKG)/plots.py $(PKG)/tables.py | $(SETUP)
+$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(CORE_SRC) $(PKG)/experiments.py | $(SETUP)
+	@mkdir -p $(@D)
+	$(PAPERMILL) notebooks/04_experiments.ipynb $(@D)/04_experiments.ipynb \
+	  -p data_path $(abspath $(DATA)) -p chars $(EXPERIMENT_CHARS) -p variants "$(EXPERIMENTS)" \
+	  -p out_dir $(abspath $(@D))
+
+experiments: $(EXPERIMENTS_DIR)/summary.json  ## train the comparison variants (EXPERIMENT_CHARS each)
+
+$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(EXPERIMENTS_DIR)/summary.json $(wildcard $(REPORTS)/bench.json) $(PKG)/plots.py $(PKG)/tables.py $(PKG)/textmetrics.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
-	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json)
+	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
+	  -p experiments_dir $(abspath $(EXPERIMENTS_DIR))
 
 $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@
 
-report: $(SETUP) system-deps $(REPORTS)/report.pdf  ## gradient check, train SEEDS on DATA, write reports/report.pdf
+report: $(SETUP) system-deps $(REPORTS)/report.pdf  ## gradient check, training, experiments: reports/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
 test: $(SETUP) system-deps  ## run the test suite

@@ -21,7 +21,8 @@ def report(tmp_path_factory):
     data = tmp / "small.txt"
     data.write_text(TEXT, encoding="utf-8")
     args = ["make", "-C", str(ROOT), "report", f"DATA={data}", "N_UPDATES=300", "SEEDS=1 2",
-            "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}"]
+            "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}",
+            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential chunks B8"]
     env = dict(os.environ, TQDM_DISABLE="1")
     first = subprocess.run(args, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -41,7 +42,8 @@ def test_pdf_has_the_four_items_and_rendered_math(report):
     text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
     text = unicodedata.normalize("NFKC", text)  # the PDF's fonts use ligatures such as "fi"
     for heading in ("(i) Gradient check", "(ii) Smooth loss", "(iii) Evolution of the synthesized",
-                    "(iv) A passage from the best model", "Seeds", "Data and settings"):
+                    "(iv) A passage from the best model", "Seeds", "Data and settings",
+                    "Sampling strategies", "Experiments: training order", "Winner:"):
         assert heading in text, heading
     assert "We believe the gradients are correct" in text
     assert "mean ± std" in text  # two seeds give the seed table's summary row

@@ -51,10 +51,13 @@ def loss_and_grads_batch(params, X, Y, H0, reduction: str = "mean"):
     for t in range(T - 1, -1, -1):
         da = (dH[t] + da @ W) * (1.0 - H[t] ** 2)  # da @ W = (W^T da) for each sequence
         dA[t] = da
-    H_prev = np.concatenate([H0[None], H[:-1]])  # (T, B, m)
     dAf = dA.reshape(T * B, m)
-    dW = dAf.T @ H_prev.reshape(T * B, m)
+    # dW = sum_t da_t h_{t-1}^T over all sequences: h_{t-1} is H0 at t = 0, else H[t - 1]
+    dW = dAf[B:].T @ Hf[:-B] + dA[0].T @ H0
     db = dAf.sum(axis=0)
-    dUT = np.zeros((K, m))
-    np.add.at(dUT, X.reshape(-1), dAf)
-    return loss, {"b": db, "c": dc, "U": dUT.T.copy(), "W": dW, "V": dV}, H[-1].copy()
+    # dU: column x of U collects the da_t of the steps whose input is x (one product with the
+    # (K, T B) indicator matrix is faster here than np.add.at over T B rows)
+    onehot = np.zeros((K, T * B))
+    onehot[X.reshape(-1), np.arange(T * B)] = 1.0
+    dU = (onehot @ dAf).T
+    return loss, {"b": db, "c": dc, "U": np.ascontiguousarray(dU), "W": dW, "V": dV}, H[-1].copy()

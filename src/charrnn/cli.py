@@ -58,7 +58,10 @@ def cmd_train(args) -> int:
         "seed": args.seed, "n_updates": args.n_updates, "m": args.m,
         "seq_length": args.seq_length, "eta": args.eta, "engine": args.engine,
         "sample_every": args.sample_every, "temperature": args.temperature,
-        "top_p": args.top_p}.items() if v is not None}
+        "top_p": args.top_p, "order": args.order, "batch_size": args.batch_size,
+        "n_chunks": args.n_chunks, "holdout": args.holdout, "eval_every": args.eval_every,
+        "lr_schedule": args.lr_schedule, "warmup": args.warmup,
+        "blas_threads": args.blas_threads}.items() if v is not None}
     if args.grad_clip is not None:
         overrides["grad_clip"] = args.grad_clip or None
     cfg = TrainConfig.from_preset(args.preset, **overrides).validate()
@@ -72,6 +75,9 @@ def cmd_train(args) -> int:
           f"({m['updates_per_s']:,.0f} updates/s)")
     print(f"best smooth loss {m['best_smooth_loss']:.4f} at update {m['best_update']:,}; "
           f"final {m['final_smooth_loss']:.4f}; written to {out}")
+    if "best_val_loss" in m:
+        print(f"best validation loss {m['best_val_loss']:.4f} nats/char "
+              f"({m['best_val_bits_per_char']:.4f} bits/char) at update {m['best_val_update']:,}")
     return 0
 
 
@@ -118,6 +124,32 @@ def cmd_bench(args) -> int:
     return 0 if all(r["agrees"] for r in bench["results"].values()) else 1
 
 
+def cmd_evaluate(args) -> int:
+    from .checkpoint import check_vocab, load_model
+    from .data import Vocabulary, check_positive_int, read_text
+    from .evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
+    from .orders import split_chunks
+
+    n_chunks = check_positive_int("--n-chunks", args.n_chunks)
+    seq_length = check_positive_int("--seq-length", args.seq_length)
+    model = load_model(args.checkpoint)
+    text = read_text(args.data)
+    check_vocab(model.vocab, Vocabulary.from_text(text))
+    book = model.vocab.encode(text)
+    if args.split == "all":
+        part, what = book, "the whole text"
+    else:
+        start = int(split_chunks(len(book), n_chunks)[-2])
+        part, what = book[start:], f"the last 1/{n_chunks} of the text"
+    modes = ["stateful", "windowed"] if args.mode == "both" else [args.mode]
+    for mode in modes:
+        loss = stateful_loss(model.params, part) if mode == "stateful" \
+            else windowed_loss(model.params, part, seq_length)
+        print(f"{mode}: {loss:.4f} nats/char = {loss * BITS_PER_NAT:.4f} bits/char "
+              f"on {len(part):,} characters ({what})")
+    return 0
+
+
 def cmd_pdf(args) -> int:
     from .report import notebook_to_pdf
 
@@ -127,7 +159,8 @@ def cmd_pdf(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train import ENGINES, PRESETS
+    from .orders import ORDERS
+    from .train import ENGINES, PRESETS, SCHEDULES
 
     p = argparse.ArgumentParser(prog="charrnn", description="Character-level vanilla RNN "
                                 "(KTH DD2424 Assignment 4) in NumPy.")
@@ -159,7 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=int, help="updates between samples (default 10000)")
     t.add_argument("--temperature", type=float, help="sampling temperature (default 1)")
     t.add_argument("--top-p", type=float, help="nucleus sampling mass (default 1)")
-    t.add_argument("--engine", choices=list(ENGINES), help="training loop implementation")
+    t.add_argument("--engine", choices=list(ENGINES), help="training loop implementation "
+                   "(default auto: numba for one sequence per update, else NumPy)")
+    t.add_argument("--order", choices=list(ORDERS), help="training order (default sequential)")
+    t.add_argument("--batch-size", type=int, help="sequences per update (default 1)")
+    t.add_argument("--n-chunks", type=int, help="chunks the text is cut into (default 20)")
+    t.add_argument("--holdout", type=int, help="last chunks held out for validation (default 0)")
+    t.add_argument("--eval-every", type=int, help="updates between validation losses "
+                   "(default 0: none; needs --holdout)")
+    t.add_argument("--lr-schedule", choices=list(SCHEDULES), help="constant (default) or cosine")
+    t.add_argument("--warmup", type=int, help="updates of learning-rate warm-up (cosine)")
+    t.add_argument("--blas-threads", type=int, help="BLAS threads (default 1)")
     t.add_argument("--out", required=True, help="run folder to write, e.g. runs/NAME")
     t.add_argument("--force", action="store_true", help="overwrite a folder holding another run")
     t.set_defaults(func=cmd_train)
@@ -173,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prime", help="text to run through the model first (from h = 0); "
                    "sampling continues after it")
     s.set_defaults(func=cmd_sample)
+
+    ev = sub.add_parser("evaluate", help="validation loss of a saved model on held-out text")
+    ev.add_argument("--checkpoint", required=True, help="a best.npz written by `train`")
+    ev.add_argument("--data", required=True, help="the UTF-8 text (same vocabulary)")
+    ev.add_argument("--split", choices=["holdout", "all"], default="holdout",
+                    help="holdout: the last 1/N-CHUNKS of the text (default); all: all of it")
+    ev.add_argument("--n-chunks", type=int, default=20, help="N for --split holdout (default 20)")
+    ev.add_argument("--mode", choices=["stateful", "windowed", "both"], default="stateful",
+                    help="stateful: h carried over the whole part (default); windowed: "
+                    "non-overlapping windows of --seq-length from h = 0")
+    ev.add_argument("--seq-length", type=int, default=25, help="window length (default 25)")
+    ev.set_defaults(func=cmd_evaluate)
 
     bch = sub.add_parser("bench", help="time the training implementations side by side "
                          "(classic loop, NumPy, numba, PyTorch) in single-threaded subprocesses")

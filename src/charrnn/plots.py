@@ -42,3 +42,27 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", bbox_to_anchor=(1, 0.9), fontsize=8)
     return ax
+
+
+def plot_validation(runs: list[dict], x: str = "chars", ax=None):
+    """Validation loss (stateful, nats per character) of several runs against ``x``:
+    ``"chars"`` (training characters processed) or ``"train_time_s"`` (seconds of training).
+
+    ``runs`` are dicts from :func:`charrnn.experiments.load_variant`. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    for run in runs:
+        v = run["validation"]
+        if v is None:
+            continue
+        xs = v[x] / (1e6 if x == "chars" else 1.0)
+        ax.plot(xs, v["val_loss"], lw=1.3, marker=".", ms=3,
+                label=f"{run['name']}: {run.get('description', '')}")
+    ax.set_xlabel("training characters (millions)" if x == "chars" else "training time (s)")
+    ax.set_ylabel("validation loss (nats per character)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax

@@ -91,8 +91,10 @@ def save_run(result, out_dir, data_path=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     st = result.state
     config = run_config(result.config, data_path)
-    save_model(out / "best.npz", result.best_params, result.vocab, st.best_hprev, st.best_x0,
-               meta={"update": st.best_update, "smooth_loss": st.best_smooth_loss,
+    best = result.best
+    save_model(out / "best.npz", result.best_params, result.vocab, best["hprev"], best["x0"],
+               meta={"update": best["update"], "criterion": best["criterion"],
+                     "loss": best["loss"], "smooth_loss": st.best_smooth_loss,
                      "config": config})
     h = result.history
     buf = io.StringIO()
@@ -101,9 +103,20 @@ def save_run(result, out_dir, data_path=None) -> Path:
     for u, l, s, e in zip(h["update"], h["loss"], h["smooth_loss"], h["epoch"]):
         w.writerow([int(u), repr(float(l)), repr(float(s)), int(e)])
     write_text(out / "history.csv", buf.getvalue())
+    if result.validation:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        cols = ["update", "chars", "train_time_s", "val_loss", "val_loss_windowed"]
+        w.writerow(cols)
+        for row in result.validation:
+            w.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in cols])
+        write_text(out / "validation.csv", buf.getvalue())
     write_json(out / "samples.json", result.samples)
-    write_json(out / "best_sample.json", {"update": st.best_update,
-                                          "smooth_loss": st.best_smooth_loss,
+    write_json(out / "best_sample.json", {"update": best["update"],
+                                          "criterion": best["criterion"],
+                                          "smooth_loss": st.best_smooth_loss
+                                          if best["criterion"] == "smooth_loss" else None,
+                                          "loss": best["loss"],
                                           "text": result.final_sample})
     write_json(out / "metrics.json", result.metrics)
     write_json(out / "config.json", config)  # last: its presence marks a complete run
@@ -130,6 +143,12 @@ def load_run(run_dir) -> dict:
     rows = np.genfromtxt(d / "history.csv", delimiter=",", names=True, dtype=None,
                          encoding="utf-8")
     history = {k: np.atleast_1d(rows[k]) for k in rows.dtype.names}
+    validation = None
+    if (d / "validation.csv").is_file():
+        v = np.genfromtxt(d / "validation.csv", delimiter=",", names=True, dtype=None,
+                          encoding="utf-8")
+        validation = {k: np.atleast_1d(v[k]) for k in v.dtype.names}
     return {"name": d.name, "dir": d, "config": read("config.json"),
             "metrics": read("metrics.json"), "samples": read("samples.json"),
-            "best_sample": read("best_sample.json"), "history": history}
+            "best_sample": read("best_sample.json"), "history": history,
+            "validation": validation}

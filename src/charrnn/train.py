@@ -83,6 +83,7 @@ class TrainConfig:
     eval_every: int = 0  # updates between validation evaluations; 0 = none
     lr_schedule: str = "constant"  # "constant" or "cosine" (decay to 0 at n_updates)
     warmup: int = 0  # updates of linear learning-rate warm-up (cosine schedule)
+    blas_threads: int = 1  # BLAS threads; 1 keeps B = 1 fast and results machine-independent
 
     @classmethod
     def from_preset(cls, preset: str = "adam", **overrides) -> "TrainConfig":
@@ -118,6 +119,7 @@ class TrainConfig:
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; expected one of "
                              f"{SCHEDULES}")
         check_positive_int("batch_size", self.batch_size)
+        check_positive_int("blas_threads", self.blas_threads)
         check_positive_int("n_chunks", self.n_chunks)
         for name in ("holdout", "eval_every", "warmup"):
             v = getattr(self, name)
@@ -364,11 +366,11 @@ def train(text: str, config: TrainConfig, progress: bool = False, _compiled: boo
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.n_updates, unit="upd", smoothing=0.1)
-    # One BLAS thread: the 100x100 products are too small to share, and the results then do not
-    # depend on the machine's thread count.
+    # One BLAS thread by default: the 100x100 products are too small to share, and the results
+    # then do not depend on the machine's thread count.
     from threadpoolctl import threadpool_limits
 
-    limiter = threadpool_limits(limits=1, user_api="blas")
+    limiter = threadpool_limits(limits=cfg.blas_threads, user_api="blas")
     t0 = time.perf_counter()
     side_time = 0.0  # sampling and validation, not counted as training time
     try:
