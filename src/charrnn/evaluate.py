@@ -30,6 +30,9 @@ def stateful_loss(params, data: np.ndarray, block: int = 4096) -> float:
 
     ``data`` int array (N,), N >= 2. Raises ``ValueError`` if shorter.
     """
+    from .data import check_positive_int
+
+    check_positive_int("block", block)
     data = np.asarray(data)
     if len(data) < 2:
         raise ValueError("validation text needs at least 2 characters")
@@ -55,6 +58,9 @@ def windowed_loss(params, data: np.ndarray, seq_length: int = 25) -> float:
 
     Raises ``ValueError`` if ``data`` holds fewer than seq_length + 1 characters.
     """
+    from .data import check_positive_int
+
+    seq_length = check_positive_int("seq_length", seq_length)
     data = np.asarray(data)
     n_win = (len(data) - 1) // seq_length
     if n_win < 1:

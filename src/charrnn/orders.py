@@ -47,8 +47,12 @@ class Reader:
 
     def __init__(self, n_train: int, seq_length: int, batch_size: int = 1,
                  order: str = "sequential", bounds=None, seed: int = 0):
+        from .data import check_positive_int
+
         if order not in ORDERS:
             raise ValueError(f"unknown order {order!r}; expected one of {ORDERS}")
+        check_positive_int("seq_length", seq_length)
+        check_positive_int("batch_size", batch_size)
         self.n_train, self.s, self.B, self.order = int(n_train), int(seq_length), int(batch_size), order
         self.rng = np.random.default_rng([seed, 2])
         self.epoch = 1

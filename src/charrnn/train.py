@@ -125,6 +125,9 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+        if self.warmup and self.warmup >= self.n_updates:
+            raise ValueError(f"warmup must be smaller than n_updates = {self.n_updates}, "
+                             f"got {self.warmup}")
         if self.holdout >= self.n_chunks:
             raise ValueError(f"holdout must be smaller than n_chunks = {self.n_chunks}, "
                              f"got {self.holdout}")
