@@ -84,8 +84,13 @@ def test_bad_training_input_fails_before_any_work(tmp_path, trained):
         assert r.returncode == 2, (args, r.stderr)
         assert message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
         assert not out.exists(), args  # nothing written
-    # a folder that holds another run is refused unless --force
+    # a folder that holds another run is refused unless --resume or --force
     r = cli("train", "--data", text, "--n-updates", 10, "--seed", 9, "--out", d / "run")
+    assert r.returncode == 2 and "holds a checkpoint" in r.stderr and "--resume" in r.stderr
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"seed": 123}')
+    r = cli("train", "--data", text, "--n-updates", 10, "--out", other)
     assert r.returncode == 2 and "holds a different run" in r.stderr
 
 

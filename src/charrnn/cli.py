@@ -49,25 +49,76 @@ def cmd_gradcheck(args) -> int:
     return 0 if ok else 1
 
 
-def cmd_train(args) -> int:
-    from .data import read_text
-    from .runs import prepare_run_dir, run_config, save_run
-    from .train import TrainConfig, train
+TRAIN_OPTIONS = ("preset", "seed", "m", "seq_length", "eta", "grad_clip", "sample_every",
+                 "temperature", "top_p", "engine", "order", "batch_size", "n_chunks", "holdout",
+                 "eval_every", "lr_schedule", "warmup", "blas_threads")
 
-    overrides = {k: v for k, v in {
-        "seed": args.seed, "n_updates": args.n_updates, "m": args.m,
-        "seq_length": args.seq_length, "eta": args.eta, "engine": args.engine,
-        "sample_every": args.sample_every, "temperature": args.temperature,
-        "top_p": args.top_p, "order": args.order, "batch_size": args.batch_size,
-        "n_chunks": args.n_chunks, "holdout": args.holdout, "eval_every": args.eval_every,
-        "lr_schedule": args.lr_schedule, "warmup": args.warmup,
-        "blas_threads": args.blas_threads}.items() if v is not None}
-    if args.grad_clip is not None:
-        overrides["grad_clip"] = args.grad_clip or None
-    cfg = TrainConfig.from_preset(args.preset, **overrides).validate()
-    text = read_text(args.data, min_length=cfg.seq_length + 1)
-    out = prepare_run_dir(args.out, run_config(cfg, args.data), force=args.force)
-    result = train(text, cfg, progress=_progress())
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from .data import check_positive_int, read_text
+    from .runs import prepare_run_dir, run_config, save_run
+    from .train import TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted
+
+    every = check_positive_int("--checkpoint-every", args.checkpoint_every)
+    if args.resume:
+        out = Path(args.resume)
+        given = [f"--{k.replace('_', '-')}" for k in TRAIN_OPTIONS if getattr(args, k) is not None]
+        if given:
+            raise ValueError(f"--resume continues the saved configuration; drop {', '.join(given)}"
+                             " (only --data, --n-updates and --checkpoint-every may be given)")
+        ckpt = out / "checkpoint.npz"
+        if not ckpt.is_file():
+            raise ValueError(f"nothing to resume: {ckpt} does not exist")
+        if args.data is None:
+            import json
+
+            args.data = json.loads((out / "config.json").read_text(encoding="utf-8"))["data"] \
+                if (out / "config.json").is_file() else None
+        if args.data is None:
+            raise ValueError("give --data: the run folder does not say which text it used")
+        text = read_text(args.data)
+        trainer = Trainer.load(ckpt, text, args.n_updates)
+        from .runs import remove_stale_temporaries
+
+        remove_stale_temporaries(out)
+        print(f"resuming {out} at update {trainer.state.update:,} of "
+              f"{trainer.cfg.n_updates:,}", file=sys.stderr)
+    else:
+        if args.out is None:
+            raise ValueError("give --out DIR (a new run) or --resume DIR (continue one)")
+        if args.data is None:
+            from .runs import default_data_path
+
+            args.data = str(default_data_path())
+        overrides = {k: getattr(args, k) for k in TRAIN_OPTIONS
+                     if getattr(args, k) is not None and k not in ("preset", "grad_clip")}
+        if args.n_updates is not None:
+            overrides["n_updates"] = args.n_updates
+        if args.grad_clip is not None:
+            overrides["grad_clip"] = args.grad_clip or None
+        cfg = TrainConfig.from_preset(args.preset or "adam", **overrides).validate()
+        text = read_text(args.data, min_length=cfg.seq_length + 1)
+        trainer = Trainer(text, cfg)  # checks the text against the config before any writing
+        out = Path(args.out)
+        if (out / "checkpoint.npz").is_file() and not args.force:
+            raise ValueError(f"{out} holds a checkpoint; continue it with --resume {out} or "
+                             "start over with --force")
+        prepare_run_dir(out, run_config(cfg, args.data), force=args.force)
+    from .files import write_json
+
+    write_json(out / "config.json", run_config(trainer.cfg, args.data))
+    try:
+        result = trainer.run(progress=_progress(), checkpoint=out / "checkpoint.npz",
+                             checkpoint_every=every, handle_signals=True)
+    except TrainingInterrupted as err:
+        print(f"charrnn: {err}; continue with: charrnn train --resume {out}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as err:
+        print(f"charrnn: error: {err} ({out / 'checkpoint.npz'}); lower --eta or set "
+              "--grad-clip", file=sys.stderr)
+        return 1
     save_run(result, out, args.data)
     m = result.metrics
     print(f"K = {m['K']}, {m['n_chars']:,} characters, {m['updates_per_epoch']:,} updates per "
@@ -180,8 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train on a text and write a run folder")
     t.add_argument("--data", default=None, help="UTF-8 training text (default: "
                    "data/goblet_book.txt if present, else data/shakespeare.txt)")
-    t.add_argument("--preset", default="adam", choices=list(PRESETS),
-                   help="adam (2025/26 handout) or adagrad (older handout)")
+    t.add_argument("--preset", choices=list(PRESETS),
+                   help="adam (2025/26 handout, the default) or adagrad (older handout)")
     t.add_argument("--seed", type=int, help="seed (default 1)")
     t.add_argument("--n-updates", type=int, help="number of updates (default 150000)")
     t.add_argument("--m", type=int, help="hidden units (default 100)")
@@ -203,8 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr-schedule", choices=list(SCHEDULES), help="constant (default) or cosine")
     t.add_argument("--warmup", type=int, help="updates of learning-rate warm-up (cosine)")
     t.add_argument("--blas-threads", type=int, help="BLAS threads (default 1)")
-    t.add_argument("--out", required=True, help="run folder to write, e.g. runs/NAME")
+    t.add_argument("--out", help="run folder to write, e.g. runs/NAME")
     t.add_argument("--force", action="store_true", help="overwrite a folder holding another run")
+    t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its "
+                   "checkpoint.npz, bit-identically to an uninterrupted run")
+    t.add_argument("--checkpoint-every", type=int, default=10_000,
+                   help="updates between checkpoints in OUT/checkpoint.npz (default 10000)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="sample text from a saved model")
@@ -250,7 +305,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "data", "unset") is None:
+        if getattr(args, "data", "unset") is None and args.command != "train":
             from .runs import default_data_path
 
             args.data = str(default_data_path())

@@ -28,6 +28,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", **kwargs):
                                dir=folder)
     if "b" not in mode:
         kwargs.setdefault("encoding", "utf-8")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
     try:
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f

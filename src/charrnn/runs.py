@@ -22,7 +22,7 @@ from .checkpoint import save_model
 from .files import write_json, write_text
 
 __all__ = ["project_root", "resolve", "default_data_path", "run_name", "prepare_run_dir",
-           "save_run", "load_run"]
+           "remove_stale_temporaries", "save_run", "load_run"]
 
 
 def project_root(start: str | os.PathLike | None = None) -> Path:
@@ -82,7 +82,15 @@ def prepare_run_dir(out_dir, config: dict, force: bool = False) -> Path:
             raise ValueError(f"output folder {out} holds a different run; choose another folder "
                              f"or pass --force (force = True) to overwrite it")
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out)
     return out
+
+
+def remove_stale_temporaries(folder) -> None:
+    """Delete ``.NAME.XXXX.tmp`` files that a killed writer left in ``folder`` (they are never
+    outputs: every output is renamed into place only once complete)."""
+    for tmp in Path(folder).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def save_run(result, out_dir, data_path=None) -> Path:

@@ -303,6 +303,339 @@ def split_text(n_chars: int, cfg: TrainConfig):
     return n_train, bounds[: cfg.n_chunks - cfg.holdout + 1]
 
 
+class TrainingInterrupted(Exception):
+    """Raised by :meth:`Trainer.run` after Ctrl-C or SIGTERM, once the checkpoint is saved."""
+
+    def __init__(self, update: int, checkpoint):
+        self.update, self.checkpoint = update, checkpoint
+        where = f"; checkpoint saved to {checkpoint}" if checkpoint else ""
+        super().__init__(f"interrupted after update {update:,}{where}")
+
+
+class TrainingDiverged(Exception):
+    """Raised by :meth:`Trainer.run` when a loss or parameter becomes non-finite."""
+
+    def __init__(self, update: int, last_good: int | None):
+        self.update, self.last_good = update, last_good
+        keep = (f"; the last good checkpoint is from update {last_good:,}"
+                if last_good is not None else "")
+        super().__init__(f"training diverged: non-finite loss or parameters at update "
+                         f"{update:,}{keep}")
+
+
+CHECKPOINT_VERSION = 1
+CHUNK = 2000  # updates between returns to Python (signal checks, history, checkpoints)
+
+
+class Trainer:
+    """One training run, resumable: :meth:`run` trains to ``config.n_updates``; :meth:`save`
+    and :meth:`load` write and read everything needed to continue bit-identically (parameters,
+    optimizer state, hidden states, training order and both generators' states, smooth loss,
+    best models, history, samples, validation rows).
+
+    Raises ``ValueError`` for an invalid config or a text too short for it, before any work.
+    """
+
+    def __init__(self, text: str, config: TrainConfig):
+        import hashlib
+
+        cfg = config.validate()
+        if not isinstance(text, str):
+            raise ValueError(f"text must be a str, got {type(text).__name__}")
+        if len(text) < cfg.seq_length + 1:
+            raise ValueError(f"text of {len(text)} characters is shorter than seq_length + 1 = "
+                             f"{cfg.seq_length + 1}")
+        self.cfg = cfg
+        self.text_md5 = hashlib.md5(text.encode("utf-8")).hexdigest()
+        self.vocab = Vocabulary.from_text(text)
+        self.book = self.vocab.encode(text)
+        N, s, B = len(self.book), cfg.seq_length, cfg.batch_size
+        self.n_train, train_bounds = split_text(N, cfg)
+        self.val = self.book[self.n_train:]
+        if cfg.holdout and len(self.val) < s + 1:
+            raise ValueError(f"the held-out chunk has {len(self.val)} characters; it needs at "
+                             f"least seq_length + 1 = {s + 1}")
+        self.reader = Reader(self.n_train, s, B, cfg.order, train_bounds, cfg.seed)
+        self.per_epoch = updates_per_epoch(int(np.diff(self.reader.seg).min()), s) \
+            if cfg.order == "sequential" else max(1, self.n_train // (s * B))
+        self.engine = cfg.resolved_engine
+        self.state = new_state(cfg, self.vocab.K)
+        self.sample_rng = np.random.default_rng([cfg.seed, 1])
+        self.validating = bool(cfg.holdout and cfg.eval_every)
+        self.best = {"flat": self.state.best_flat, "hprev": self.state.best_hprev, "x0": 0,
+                     "update": 0, "criterion": "smooth_loss", "loss": float("inf")}
+        if self.validating:
+            self.best.update(flat=self.state.flat.copy(), hprev=np.zeros(cfg.m),
+                             criterion="val_loss")
+        self.validation: list[dict] = []
+        self.hist = {"update": [], "loss": [], "smooth_loss": [], "epoch": []}
+        self.samples: list[dict] = []
+        self.train_time = 0.0
+        self.side_time = 0.0
+        self.compile_time = 0.0
+        self.stop_requested = False
+        self.last_checkpoint_update = None
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path) -> None:
+        """Write the whole state to ``path`` (.npz, no pickle) atomically."""
+        import json
+
+        from .files import atomic_open
+
+        st, opt = self.state, self.state.optimizer
+        meta = {"version": CHECKPOINT_VERSION, "config": self.cfg.to_dict(),
+                "text_md5": self.text_md5, "update": st.update, "smooth_loss": st.smooth_loss,
+                "best_smooth_loss": st.best_smooth_loss, "best_update": st.best_update,
+                "best_x0": st.best_x0, "opt_t": opt.t, "reader": self.reader.state(),
+                "sample_rng": self.sample_rng.bit_generator.state,
+                "best": {k: v for k, v in self.best.items() if k not in ("flat", "hprev")},
+                "validation": self.validation, "samples": self.samples,
+                "history": {k: [float(x) if k in ("loss", "smooth_loss") else int(x)
+                                for x in v] for k, v in self.hist.items()},
+                "train_time": self.train_time}
+        arrays = {"flat": st.flat, "hprev": st.hprev, "best_flat": st.best_flat,
+                  "best_hprev": st.best_hprev, "vbest_flat": self.best["flat"],
+                  "vbest_hprev": self.best["hprev"],
+                  "vocab": np.array(self.vocab.chars, dtype="<U1"),
+                  "meta": np.array(json.dumps(meta, allow_nan=True))}
+        for k, v in opt.state().items():
+            arrays[f"opt_{k}"] = np.asarray(v)
+        for k, v in arrays.items():
+            if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+                raise ValueError(f"refusing to write a checkpoint whose {k} is not finite")
+        with atomic_open(path, "wb") as f:
+            np.savez(f, **arrays)
+        self.last_checkpoint_update = st.update
+
+    @classmethod
+    def load(cls, path, text: str, n_updates: int | None = None) -> "Trainer":
+        """A Trainer continuing the checkpoint at ``path`` on ``text``.
+
+        ``n_updates`` may raise the run's length. Raises ``ValueError`` when the file is not a
+        readable checkpoint, or ``text`` is not the text it was trained on (naming the
+        characters when the vocabularies differ).
+        """
+        import json
+        import zipfile
+
+        from .checkpoint import check_vocab
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                data = {k: z[k] for k in z.files}
+            meta = json.loads(str(data["meta"]))
+        except FileNotFoundError:
+            raise ValueError(f"checkpoint not found: {path}") from None
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as err:
+            raise ValueError(f"{path} is not a readable training checkpoint (truncated or "
+                             f"corrupted?): {err}") from None
+        if meta.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"{path} has checkpoint version {meta.get('version')}; this "
+                             f"charrnn reads version {CHECKPOINT_VERSION}")
+        check_vocab(Vocabulary(tuple(str(c) for c in data["vocab"])),
+                    Vocabulary.from_text(text))
+        config = dict(meta["config"])
+        if n_updates is not None:
+            check_positive_int("n_updates", n_updates)
+            if n_updates < meta["update"]:
+                raise ValueError(f"n_updates = {n_updates} is below the {meta['update']} "
+                                 "updates the checkpoint has done")
+            config["n_updates"] = n_updates
+        self = cls(text, TrainConfig(**config))
+        if self.text_md5 != meta["text_md5"]:
+            raise ValueError("the text differs from the one this run was trained on (same "
+                             "characters, other content); resume with the same --data file")
+        st = self.state
+        st.flat[...] = data["flat"]
+        st.hprev[...] = data["hprev"]
+        st.best_flat[...] = data["best_flat"]
+        st.best_hprev[...] = data["best_hprev"]
+        st.update, st.smooth_loss = int(meta["update"]), float(meta["smooth_loss"])
+        st.best_smooth_loss, st.best_update = float(meta["best_smooth_loss"]), int(meta["best_update"])
+        st.best_x0 = int(meta["best_x0"])
+        st.optimizer.load_state({k[4:]: data[k] for k in data if k.startswith("opt_")})
+        self.reader.load_state(meta["reader"])
+        self.sample_rng.bit_generator.state = meta["sample_rng"]
+        if self.validating:
+            self.best = {**meta["best"], "flat": data["vbest_flat"].copy(),
+                         "hprev": data["vbest_hprev"].copy()}
+        else:
+            self.best.update(meta["best"])
+        self.validation, self.samples = meta["validation"], meta["samples"]
+        self.hist = {k: list(v) for k, v in meta["history"].items()}
+        self.train_time = float(meta["train_time"])
+        self.last_checkpoint_update = st.update
+        return self
+
+    # ------------------------------------------------------------------ training
+    def _next_window(self):
+        start, reset = self.reader.peek()
+        return (np.zeros(self.cfg.m) if reset else self.state.hprev[0].copy()), \
+            int(self.book[start])
+
+    def run(self, progress: bool = False, checkpoint=None, checkpoint_every: int = 10_000,
+            handle_signals: bool = False, stop_at: int | None = None,
+            _compiled: bool = False) -> TrainResult:
+        """Train until ``config.n_updates``; return the :class:`TrainResult`.
+
+        With ``checkpoint`` (a path), the state is saved there every ``checkpoint_every``
+        updates and at the end. With ``handle_signals``, Ctrl-C and SIGTERM stop training at
+        the next chunk boundary (at most a few seconds), save the checkpoint and raise
+        :class:`TrainingInterrupted`. ``stop_at`` stops the same way once that many updates are
+        done (for tests of resuming). A non-finite loss raises :class:`TrainingDiverged`; the
+        checkpoint on disk is then the last good one.
+        """
+        import contextlib
+        import signal
+
+        from .evaluate import stateful_loss, windowed_loss
+
+        cfg, st, book = self.cfg, self.state, self.book
+        s, B = cfg.seq_length, cfg.batch_size
+        checkpoint_every = check_positive_int("checkpoint_every", checkpoint_every)
+        if self.engine == "numba":
+            from . import engine
+
+            engine._require()
+            advance = engine.advance
+            if not _compiled:
+                self.compile_time = engine.compile_engine()
+        else:
+            advance = _advance_numpy
+        chunk = CHUNK
+        loss_buf, smooth_buf = np.empty(chunk), np.empty(chunk)
+
+        def stop(signum, frame):
+            self.stop_requested = True
+
+        handlers = {}
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError):  # not in the main thread
+                    handlers[sig] = signal.signal(sig, stop)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=cfg.n_updates, initial=st.update, unit="upd", smoothing=0.1)
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(limits=cfg.blas_threads, user_api="blas")
+        try:
+            while True:
+                u = st.update
+                if u % cfg.sample_every == 0 and not any(x["update"] == u for x in self.samples):
+                    ts = time.perf_counter()
+                    h0, x0 = self._next_window()
+                    idx = synthesize(st.params, h0, x0, cfg.sample_length, self.sample_rng,
+                                     cfg.temperature, cfg.top_p)
+                    self.samples.append({"update": u, "text": self.vocab.decode(idx)})
+                    self.side_time += time.perf_counter() - ts
+                if self.validating and u > 0 and (u % cfg.eval_every == 0 or u == cfg.n_updates) \
+                        and not any(r["update"] == u for r in self.validation):
+                    ts = time.perf_counter()
+                    vl = stateful_loss(st.params, self.val)
+                    vw = windowed_loss(st.params, self.val, s)
+                    self.validation.append({"update": u, "chars": u * s * B,
+                                            "train_time_s": self.train_time,
+                                            "val_loss": vl, "val_loss_windowed": vw})
+                    if vl < self.best["loss"]:
+                        h0, x0 = self._next_window()
+                        self.best.update(loss=vl, update=u, x0=x0, hprev=h0)
+                        self.best["flat"][...] = st.flat
+                    self.side_time += time.perf_counter() - ts
+                if checkpoint is not None and u % checkpoint_every == 0 and u > 0 \
+                        and self.last_checkpoint_update != u:
+                    self.save(checkpoint)
+                if u >= cfg.n_updates:
+                    break
+                if self.stop_requested or (stop_at is not None and u >= stop_at):
+                    if checkpoint is not None and self.last_checkpoint_update != u:
+                        self.save(checkpoint)
+                    raise TrainingInterrupted(u, checkpoint)
+                stops = [cfg.n_updates, (u // cfg.sample_every + 1) * cfg.sample_every,
+                         u + chunk, (u // checkpoint_every + 1) * checkpoint_every]
+                if stop_at is not None and stop_at > u:
+                    stops.append(stop_at)
+                if self.validating:
+                    stops.append((u // cfg.eval_every + 1) * cfg.eval_every)
+                n = min(stops) - u
+                reader_before = self.reader.state()
+                starts, resets, epochs = self.reader.next(n)
+                etas = learning_rates(cfg, u + 1, n)
+                t0 = time.perf_counter()
+                advance(st, book, cfg, starts, resets, etas, loss_buf, smooth_buf)
+                self.train_time += time.perf_counter() - t0
+                bad = ~np.isfinite(loss_buf[:n])
+                if bad.any() or not np.all(np.isfinite(st.flat)):
+                    first = u + 1 + int(np.argmax(bad)) if bad.any() else u + n
+                    self.reader.load_state(reader_before)
+                    raise TrainingDiverged(first, self.last_checkpoint_update)
+                for i in range(n):  # history: update 1 and every log_every-th update
+                    v = u + 1 + i
+                    if v == 1 or v % cfg.log_every == 0:
+                        self.hist["update"].append(v)
+                        self.hist["loss"].append(float(loss_buf[i]))
+                        self.hist["smooth_loss"].append(float(smooth_buf[i]))
+                        self.hist["epoch"].append(int(epochs[i]))
+                if bar is not None:
+                    bar.update(n)
+                    bar.set_postfix(smooth_loss=f"{st.smooth_loss:.4f}", refresh=False)
+        finally:
+            limiter.restore_original_limits()
+            if bar is not None:
+                bar.close()
+            for sig, h in handlers.items():
+                signal.signal(sig, h)
+        if checkpoint is not None and self.last_checkpoint_update != st.update:
+            self.save(checkpoint)
+        return self.result()
+
+    def result(self) -> TrainResult:
+        """The :class:`TrainResult` of the run so far (samples the final passage)."""
+        cfg, st = self.cfg, self.state
+        best = dict(self.best)
+        if not self.validating:
+            best.update(flat=st.best_flat, hprev=st.best_hprev, x0=st.best_x0,
+                        update=st.best_update, loss=st.best_smooth_loss)
+        _, best_p = new_params(self.vocab.K, cfg.m)
+        _unflatten_into(best_p, best["flat"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self.sample_rng.bit_generator.state  # do not consume it
+        final = self.vocab.decode(synthesize(best_p, best["hprev"], best["x0"],
+                                             cfg.final_sample_length, rng, cfg.temperature,
+                                             cfg.top_p))
+        history = {
+            "update": np.asarray(self.hist["update"], dtype=np.int64),
+            "loss": np.asarray(self.hist["loss"], dtype=np.float64),
+            "smooth_loss": np.asarray(self.hist["smooth_loss"], dtype=np.float64),
+            "epoch": np.asarray(self.hist["epoch"], dtype=np.int64),
+        }
+        wall = self.train_time
+        s, B = cfg.seq_length, cfg.batch_size
+        metrics = {
+            "K": self.vocab.K, "n_chars": len(self.book), "n_train_chars": self.n_train,
+            "updates_per_epoch": self.per_epoch, "n_updates": st.update,
+            "epochs": st.update / self.per_epoch,
+            "best_smooth_loss": float(st.best_smooth_loss), "best_update": int(st.best_update),
+            "final_smooth_loss": float(st.smooth_loss), "wall_time_s": wall,
+            "updates_per_s": st.update / wall if wall > 0 else float("inf"),
+            "chars_per_s": st.update * s * B / wall if wall > 0 else float("inf"),
+            "sample_and_eval_time_s": self.side_time, "compile_time_s": self.compile_time,
+            "seed": cfg.seed, "preset": cfg.preset, "engine": self.engine,
+            "best_model": best["criterion"],
+        }
+        if self.validation:
+            vbest = min(self.validation, key=lambda r: r["val_loss"])
+            metrics.update(best_val_loss=vbest["val_loss"], best_val_update=vbest["update"],
+                           best_val_bits_per_char=vbest["val_loss"] / np.log(2),
+                           final_val_loss=self.validation[-1]["val_loss"],
+                           final_val_loss_windowed=self.validation[-1]["val_loss_windowed"])
+        return TrainResult(cfg, self.vocab, st, history, list(self.samples), final, metrics,
+                           best, list(self.validation))
+
+
 def train(text: str, config: TrainConfig, progress: bool = False, _compiled: bool = False
           ) -> TrainResult:
     """Train the RNN on ``text`` (str) with ``config``; return a :class:`TrainResult`.
@@ -311,156 +644,7 @@ def train(text: str, config: TrainConfig, progress: bool = False, _compiled: boo
     own generator ``default_rng([seed, 1])`` and the training order ``default_rng([seed, 2])``,
     so samples never shift the training numbers. ``progress`` shows a tqdm bar (also off when
     ``TQDM_DISABLE=1``). Raises ``ValueError`` for an invalid config or a text too short for it,
-    before any work is done.
+    before any work is done; :class:`TrainingDiverged` when the loss becomes non-finite. For
+    checkpoints and resuming, use :class:`Trainer`.
     """
-    from .evaluate import stateful_loss, windowed_loss
-
-    cfg = config.validate()
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a str, got {type(text).__name__}")
-    if len(text) < cfg.seq_length + 1:
-        raise ValueError(
-            f"text of {len(text)} characters is shorter than seq_length + 1 = "
-            f"{cfg.seq_length + 1}"
-        )
-    vocab = Vocabulary.from_text(text)
-    book = vocab.encode(text)
-    N, s, B = len(book), cfg.seq_length, cfg.batch_size
-    n_train, train_bounds = split_text(N, cfg)
-    val = book[n_train:]
-    if cfg.holdout and len(val) < s + 1:
-        raise ValueError(f"the held-out chunk has {len(val)} characters; it needs at least "
-                         f"seq_length + 1 = {s + 1}")
-    reader = Reader(n_train, s, B, cfg.order, train_bounds, cfg.seed)  # checks segment sizes
-    per_epoch = updates_per_epoch(int(np.diff(reader.seg).min()), s) \
-        if cfg.order == "sequential" else max(1, n_train // (s * B))
-    engine_name = cfg.resolved_engine
-    compile_time = 0.0
-    if engine_name == "numba":
-        from . import engine
-
-        engine._require()
-        advance = engine.advance
-        if not _compiled:
-            compile_time = engine.compile_engine()
-    else:
-        advance = _advance_numpy
-    state = new_state(cfg, vocab.K)
-    sample_rng = np.random.default_rng([cfg.seed, 1])
-    validating = bool(cfg.holdout and cfg.eval_every)
-    best = {"flat": state.best_flat, "hprev": state.best_hprev, "x0": 0, "update": 0,
-            "criterion": "smooth_loss", "loss": float("inf")}
-    if validating:
-        best.update(flat=state.flat.copy(), hprev=np.zeros(cfg.m), criterion="val_loss")
-    validation = []
-
-    hist = {"update": [], "loss": [], "smooth_loss": [], "epoch": []}
-    samples = []
-    chunk = max(1, min(cfg.sample_every, cfg.eval_every or 10_000, 10_000))
-    loss_buf = np.empty(chunk)
-    smooth_buf = np.empty(chunk)
-
-    def next_window():
-        start, reset = reader.peek()
-        return (np.zeros(cfg.m) if reset else state.hprev[0].copy()), int(book[start])
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=cfg.n_updates, unit="upd", smoothing=0.1)
-    # One BLAS thread by default: the 100x100 products are too small to share, and the results
-    # then do not depend on the machine's thread count.
-    from threadpoolctl import threadpool_limits
-
-    limiter = threadpool_limits(limits=cfg.blas_threads, user_api="blas")
-    t0 = time.perf_counter()
-    side_time = 0.0  # sampling and validation, not counted as training time
-    try:
-        while True:
-            u = state.update
-            if u % cfg.sample_every == 0:
-                ts = time.perf_counter()
-                h0, x0 = next_window()
-                idx = synthesize(state.params, h0, x0, cfg.sample_length, sample_rng,
-                                 cfg.temperature, cfg.top_p)
-                samples.append({"update": u, "text": vocab.decode(idx)})
-                side_time += time.perf_counter() - ts
-            if validating and u > 0 and (u % cfg.eval_every == 0 or u == cfg.n_updates):
-                ts = time.perf_counter()
-                vl = stateful_loss(state.params, val)
-                vw = windowed_loss(state.params, val, s)
-                validation.append({"update": u, "chars": u * s * B,
-                                   "train_time_s": ts - t0 - side_time,
-                                   "val_loss": vl, "val_loss_windowed": vw})
-                if vl < best["loss"]:
-                    h0, x0 = next_window()
-                    best.update(loss=vl, update=u, x0=x0, hprev=h0)
-                    best["flat"][...] = state.flat
-                side_time += time.perf_counter() - ts
-            if u >= cfg.n_updates:
-                break
-            next_stop = min(cfg.n_updates, (u // cfg.sample_every + 1) * cfg.sample_every,
-                            u + chunk)
-            if validating:
-                next_stop = min(next_stop, (u // cfg.eval_every + 1) * cfg.eval_every)
-            n = next_stop - u
-            starts, resets, epochs = reader.next(n)
-            etas = learning_rates(cfg, u + 1, n)
-            advance(state, book, cfg, starts, resets, etas, loss_buf, smooth_buf)
-            # history rows: update 1 and every log_every-th update of this chunk
-            for i in range(n):
-                v = u + 1 + i
-                if v == 1 or v % cfg.log_every == 0:
-                    hist["update"].append(v)
-                    hist["loss"].append(loss_buf[i])
-                    hist["smooth_loss"].append(smooth_buf[i])
-                    hist["epoch"].append(epochs[i])
-            if bar is not None:
-                bar.update(n)
-                bar.set_postfix(smooth_loss=f"{state.smooth_loss:.4f}", refresh=False)
-    finally:
-        limiter.restore_original_limits()
-        if bar is not None:
-            bar.close()
-    wall = time.perf_counter() - t0 - side_time
-
-    if not validating:
-        best.update(x0=state.best_x0, update=state.best_update, loss=state.best_smooth_loss)
-    _, best_p = new_params(vocab.K, cfg.m)
-    _unflatten_into(best_p, best["flat"])
-    final = vocab.decode(synthesize(best_p, best["hprev"], best["x0"], cfg.final_sample_length,
-                                    sample_rng, cfg.temperature, cfg.top_p))
-    history = {
-        "update": np.asarray(hist["update"], dtype=np.int64),
-        "loss": np.asarray(hist["loss"]),
-        "smooth_loss": np.asarray(hist["smooth_loss"]),
-        "epoch": np.asarray(hist["epoch"], dtype=np.int64),
-    }
-    metrics = {
-        "K": vocab.K,
-        "n_chars": N,
-        "n_train_chars": n_train,
-        "updates_per_epoch": per_epoch,
-        "n_updates": cfg.n_updates,
-        "epochs": cfg.n_updates / per_epoch,
-        "best_smooth_loss": float(state.best_smooth_loss),
-        "best_update": int(state.best_update),
-        "final_smooth_loss": float(state.smooth_loss),
-        "wall_time_s": wall,
-        "updates_per_s": cfg.n_updates / wall if wall > 0 else float("inf"),
-        "chars_per_s": cfg.n_updates * s * B / wall if wall > 0 else float("inf"),
-        "sample_and_eval_time_s": side_time,
-        "compile_time_s": compile_time,
-        "seed": cfg.seed,
-        "preset": cfg.preset,
-        "engine": engine_name,
-        "best_model": best["criterion"],
-    }
-    if validation:
-        vbest = min(validation, key=lambda r: r["val_loss"])
-        metrics.update(best_val_loss=vbest["val_loss"], best_val_update=vbest["update"],
-                       best_val_bits_per_char=vbest["val_loss"] / np.log(2),
-                       final_val_loss=validation[-1]["val_loss"],
-                       final_val_loss_windowed=validation[-1]["val_loss_windowed"])
-    return TrainResult(cfg, vocab, state, history, samples, final, metrics, best, validation)
+    return Trainer(text, config).run(progress=progress, _compiled=_compiled)

@@ -1,0 +1,232 @@
+"""Reliability: resuming bit-identically, surviving SIGINT/SIGTERM/SIGKILL, numerical faults."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from charrnn.checkpoint import load_model
+from charrnn.data import updates_per_epoch
+from charrnn.runs import load_run
+from charrnn.train import TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted
+
+TEXT = ("Harry had never been so glad to see the Dursleys. The owl swooped in through the window "
+        "and dropped a letter onto Uncle Vernon's plate; he sputtered.\n") * 12
+
+
+def result_fingerprint(res):
+    return {"flat": res.state.flat.copy(), "hist": {k: v.copy() for k, v in res.history.items()},
+            "samples": res.samples, "final": res.final_sample, "best_flat": res.best["flat"].copy(),
+            "best": {k: v for k, v in res.best.items() if k not in ("flat", "hprev")},
+            "best_hprev": np.array(res.best["hprev"]),
+            "validation": [{k: v for k, v in r.items() if k != "train_time_s"}  # a timing
+                           for r in res.validation],
+            "smooth": res.state.smooth_loss, "opt": {k: np.array(v) for k, v in
+                                                     res.state.optimizer.state().items()}}
+
+
+def assert_same(a, b):
+    assert np.array_equal(a["flat"], b["flat"])
+    for k in a["hist"]:
+        assert np.array_equal(a["hist"][k], b["hist"][k]), k
+    assert a["samples"] == b["samples"] and a["final"] == b["final"]
+    assert np.array_equal(a["best_flat"], b["best_flat"])
+    assert np.array_equal(a["best_hprev"], b["best_hprev"])
+    assert a["best"] == b["best"] and a["validation"] == b["validation"]
+    assert a["smooth"] == b["smooth"]
+    for k in a["opt"]:
+        assert np.array_equal(a["opt"][k], b["opt"][k]), k
+
+
+CONFIGS = {
+    "handout-numba": dict(m=24, seq_length=25, sample_every=40),
+    "handout-numpy": dict(m=16, seq_length=25, sample_every=40, engine="numpy"),
+    "chunks-B3-validation": dict(m=12, seq_length=10, batch_size=3, order="chunks", n_chunks=6,
+                                 holdout=1, eval_every=30, sample_every=50),
+    "random-adagrad-cosine": dict(m=12, seq_length=10, order="random", lr_schedule="cosine",
+                                  warmup=10, sample_every=35),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_resume_is_bit_identical(tmp_path, name):
+    preset = "adagrad" if "adagrad" in name else "adam"
+    cfg = TrainConfig.from_preset(preset, n_updates=150, seed=5, log_every=1,
+                                  **CONFIGS[name])
+    full = result_fingerprint(Trainer(TEXT, cfg).run())
+    per_epoch = updates_per_epoch(len(TEXT), 25)
+    stops = [1, 37, 149]
+    if name.startswith("handout"):
+        stops.append(per_epoch)  # exactly at an epoch boundary (the next update resets hprev)
+        assert per_epoch < 150
+    for stop in stops:
+        ckpt = tmp_path / f"{name}-{stop}.npz"
+        with pytest.raises(TrainingInterrupted) as info:
+            Trainer(TEXT, cfg).run(checkpoint=ckpt, checkpoint_every=1000, stop_at=stop)
+        assert info.value.update == stop
+        resumed = Trainer.load(ckpt, TEXT)
+        assert resumed.state.update == stop
+        assert_same(result_fingerprint(resumed.run(checkpoint=ckpt)), full)
+
+
+def test_resume_twice_and_extend(tmp_path):
+    cfg = TrainConfig(m=10, seq_length=20, n_updates=90, seed=2, sample_every=30, log_every=1)
+    full = result_fingerprint(Trainer(TEXT, TrainConfig(**{**cfg.to_dict(), "n_updates": 120}))
+                              .run())
+    ckpt = tmp_path / "c.npz"
+    with pytest.raises(TrainingInterrupted):
+        Trainer(TEXT, cfg).run(checkpoint=ckpt, stop_at=20)
+    with pytest.raises(TrainingInterrupted):
+        Trainer.load(ckpt, TEXT).run(checkpoint=ckpt, stop_at=55)
+    Trainer.load(ckpt, TEXT).run(checkpoint=ckpt)  # finishes at 90 and checkpoints
+    extended = Trainer.load(ckpt, TEXT, n_updates=120)  # a longer run continues exactly
+    assert_same(result_fingerprint(extended.run()), full)
+    with pytest.raises(ValueError, match="below the 90 updates"):
+        Trainer.load(ckpt, TEXT, n_updates=50)
+
+
+def test_checkpoint_refuses_other_texts_and_broken_files(tmp_path):
+    ckpt = tmp_path / "c.npz"
+    Trainer(TEXT, TrainConfig(m=6, seq_length=10, n_updates=5)).run(checkpoint=ckpt)
+    with pytest.raises(ValueError, match=r"vocabulary mismatch: the text has '#'"):
+        Trainer.load(ckpt, TEXT + "#")
+    with pytest.raises(ValueError, match=r"the checkpoint has 'H'.*that the text lacks"):
+        Trainer.load(ckpt, TEXT.replace("H", "h"))
+    with pytest.raises(ValueError, match="text differs"):
+        Trainer.load(ckpt, TEXT[::-1])
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(ckpt.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="not a readable training checkpoint"):
+        Trainer.load(broken, TEXT)
+    with pytest.raises(ValueError, match="not found"):
+        Trainer.load(tmp_path / "none.npz", TEXT)
+    with np.load(ckpt, allow_pickle=False) as z:  # no pickle inside
+        assert all(z[k].dtype != object for k in z.files)
+
+
+def test_divergence_stops_with_the_update_and_keeps_the_last_good_checkpoint(tmp_path):
+    ckpt = tmp_path / "c.npz"
+    cfg = TrainConfig(m=16, seq_length=10, n_updates=400, eta=1e5, seed=1, sample_every=1000)
+    with pytest.raises(TrainingDiverged, match=r"non-finite loss or parameters at update \d+") \
+            as info:
+        Trainer(TEXT, cfg).run(checkpoint=ckpt, checkpoint_every=1)
+    bad = info.value.update
+    assert 1 <= bad <= 400 and info.value.last_good == bad - 1 or info.value.last_good < bad
+    with np.load(ckpt, allow_pickle=False) as z:
+        for k in z.files:
+            if z[k].dtype.kind == "f":
+                assert np.all(np.isfinite(z[k])), k
+    meta = json.loads(str(np.load(ckpt)["meta"]))
+    assert meta["update"] == info.value.last_good < bad
+
+
+def cli(*args):
+    return [sys.executable, "-m", "charrnn", *map(str, args)]
+
+
+ENV = dict(os.environ, TQDM_DISABLE="1")
+
+
+def wait_for(path, proc, timeout=60):
+    t0 = time.time()
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() - t0 < timeout
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_a_checkpoint_and_resume_matches(tmp_path, sig):
+    data = tmp_path / "t.txt"
+    data.write_text(TEXT * 20, encoding="utf-8")
+    common = ["--data", data, "--n-updates", 20000, "--m", 32, "--checkpoint-every", 2500,
+              "--sample-every", 5000, "--engine", "numpy"]
+    ref = subprocess.run(cli("train", *common, "--out", tmp_path / "full"), env=ENV,
+                         capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    proc = subprocess.Popen(cli("train", *common, "--out", tmp_path / "part"), env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(tmp_path / "part" / "checkpoint.npz", proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after update" in err and "--resume" in err
+    r = subprocess.run(cli("train", "--resume", tmp_path / "part"), env=ENV,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
+    for k in a["history"]:
+        assert np.array_equal(a["history"][k], b["history"][k])
+    assert a["samples"] == b["samples"] and a["best_sample"] == b["best_sample"]
+    ma, mb = load_model(tmp_path / "full" / "best.npz"), load_model(tmp_path / "part" / "best.npz")
+    for k in ma.params:
+        assert np.array_equal(ma.params[k], mb.params[k])
+
+
+def check_folder_is_complete(folder):
+    for f in folder.iterdir():
+        if f.name.endswith(".tmp"):  # a killed writer's temporary: never an output
+            continue
+        if f.suffix == ".npz":
+            with np.load(f, allow_pickle=False) as z:
+                for k in z.files:
+                    z[k]
+        elif f.suffix == ".json":
+            json.loads(f.read_text(encoding="utf-8"))
+        elif f.suffix == ".csv":
+            lines = f.read_text(encoding="utf-8").splitlines()
+            assert all(len(line.split(",")) == len(lines[0].split(",")) for line in lines)
+
+
+def test_sigkill_never_leaves_a_broken_file(tmp_path):
+    data = tmp_path / "t.txt"
+    data.write_text(TEXT * 20, encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["--data", data, "--n-updates", 6000, "--m", 48, "--checkpoint-every", 25,
+            "--sample-every", 500, "--engine", "numpy"]
+    rng = np.random.default_rng(0)
+    proc = subprocess.Popen(cli("train", *args, "--out", out), env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(out / "checkpoint.npz", proc)
+    kills = 0
+    while kills < 6:
+        time.sleep(float(rng.uniform(0.05, 0.6)))
+        if proc.poll() is not None:
+            break
+        proc.kill()
+        proc.wait()
+        kills += 1
+        check_folder_is_complete(out)
+        proc = subprocess.Popen(cli("train", "--resume", out), env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert kills >= 3
+    proc.communicate(timeout=300)
+    assert proc.returncode == 0
+    check_folder_is_complete(out)
+    assert not list(out.glob(".*.tmp"))
+    ref = tmp_path / "ref"
+    r = subprocess.run(cli("train", *args, "--out", ref), env=ENV, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    a, b = load_run(ref), load_run(out)
+    assert np.array_equal(a["history"]["smooth_loss"], b["history"]["smooth_loss"])
+    assert a["samples"] == b["samples"]
+    assert zipfile.is_zipfile(out / "best.npz")
+
+
+def test_cli_divergence_exit_code(tmp_path):
+    data = tmp_path / "t.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    r = subprocess.run(cli("train", "--data", data, "--n-updates", 300, "--m", 16, "--eta", 1e5,
+                           "--checkpoint-every", 1, "--out", tmp_path / "run"),
+                       env=ENV, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "training diverged: non-finite loss or parameters at update" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "run" / "best.npz").exists()  # nothing non-finite was written
