@@ -11,8 +11,9 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
     """Smooth loss against updates for one or more runs, with epoch boundaries marked.
 
     ``runs`` are dicts from :func:`charrnn.runs.load_run`. Epoch boundaries are dashed vertical
-    lines at multiples of ``updates_per_epoch``. ``reference`` maps update -> loss values to
-    show as markers (e.g. the handout's numbers). Returns the Axes.
+    lines at multiples of ``updates_per_epoch``; a run with a validation table also shows its
+    validation loss. ``reference`` maps update -> loss values to show as markers (e.g. the
+    handout's numbers). Returns the Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -21,13 +22,21 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
     for run in runs:
         h = run["history"]
         label = f"seed {run['metrics']['seed']}" if len(runs) > 1 else "smooth loss"
-        ax.plot(h["update"], h["smooth_loss"], lw=1.2, label=label)
+        line, = ax.plot(h["update"], h["smooth_loss"], lw=1.2, label=label)
+        v = run.get("validation")
+        if v is not None and run["config"].get("loss", "mean") == "mean":
+            ax.plot(v["update"], v["val_loss"], "s--", ms=3, lw=0.8, color=line.get_color(),
+                    label="validation loss (held-out chunk, stateful)"
+                    + (f", seed {run['metrics']['seed']}" if len(runs) > 1 else ""))
     first = runs[0]["metrics"]
     per_epoch, n = first["updates_per_epoch"], first["n_updates"]
-    for k in range(1, int(n // per_epoch) + 1):
-        ax.axvline(k * per_epoch, color="0.5", ls="--", lw=0.8)
-        ax.text(k * per_epoch, 0.98, f" epoch {k + 1}", transform=ax.get_xaxis_transform(),
-                va="top", ha="left", fontsize=8, color="0.35")
+    n_lines = int(n // per_epoch)
+    label_every = max(1, -(-n_lines // 6))  # at most about 6 labels
+    for k in range(1, n_lines + 1):
+        ax.axvline(k * per_epoch, color="0.5", ls="--", lw=0.8 if n_lines < 20 else 0.4)
+        if k % label_every == 0 or n_lines <= 6:
+            ax.text(k * per_epoch, 0.98, f" epoch {k + 1}", transform=ax.get_xaxis_transform(),
+                    va="top", ha="left", fontsize=8, color="0.35")
     if reference:
         u = np.array([k for k in sorted(reference) if k <= n])
         if len(u):
