@@ -19,7 +19,30 @@ EXPERIMENTS ?= sequential random chunks B8 B32 m256 best
 RUNS ?= runs
 REPORTS ?= reports
 
-DATA_NAME := $(basename $(notdir $(DATA)))
+BENCH_UPDATES ?= 2000
+BENCH_REPS ?= 5
+
+# Runs are named after the text's file name and the first 8 hex digits of its md5, so two
+# different files with the same name never share a run folder.
+DATA_NAME := $(basename $(notdir $(DATA)))$(if $(wildcard $(DATA)),-$(shell md5sum < "$(DATA)" | cut -c1-8))
+
+# Fail early, with a sentence, on settings that cannot work (only for targets that use them).
+ifneq ($(filter report experiments bench,$(MAKECMDGOALS)),)
+  ifeq ($(wildcard $(DATA)),)
+    ifneq ($(DATA),data/shakespeare.txt)
+      $(error DATA=$(DATA) does not exist: give a UTF-8 text file (see README.md, "The data"))
+    endif
+  endif
+  ifeq ($(wildcard notebooks/params/$(PRESET).yaml),)
+    $(error PRESET=$(PRESET) is unknown: use adam or adagrad)
+  endif
+  ifneq ($(shell echo "$(SEEDS) $(N_UPDATES) $(EXPERIMENT_CHARS)" | grep -Eq '^[0-9 ]+$$' && echo ok),ok)
+    $(error SEEDS, N_UPDATES and EXPERIMENT_CHARS must be whole numbers (got SEEDS="$(SEEDS)" N_UPDATES=$(N_UPDATES) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS)))
+  endif
+  ifneq ($(words $(DATA)),1)
+    $(error DATA must be a path without spaces; copy or link the text to one)
+  endif
+endif
 RUN_PREFIX := $(RUNS)/$(DATA_NAME)-$(PRESET)-n$(N_UPDATES)-seed
 RUN_DIRS := $(foreach s,$(SEEDS),$(RUN_PREFIX)$(s))
 GRADCHECK := $(RUNS)/gradcheck-$(DATA_NAME)/gradcheck.json
@@ -29,7 +52,13 @@ PKG := src/charrnn
 CORE_SRC := $(addprefix $(PKG)/,data.py rnn.py batch.py optim.py orders.py sampling.py train.py \
   engine.py evaluate.py runs.py checkpoint.py files.py)
 
-.PHONY: help setup system-deps data experiments report test lab bench clean
+.PHONY: help setup system-deps data experiments report test lab bench clean FORCE
+
+# The report's settings; the stamp changes (and the report is rebuilt) only when they do.
+SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS)
+$(REPORTS)/.settings: FORCE
+	@mkdir -p $(@D)
+	@echo '$(SETTINGS)' | cmp -s - $@ || echo '$(SETTINGS)' > $@
 
 help:  ## show this menu
 	@echo "charrnn: a character-level vanilla RNN (DD2424 Assignment 4) and its report"
@@ -75,7 +104,11 @@ $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(CORE_S
 
 experiments: $(EXPERIMENTS_DIR)/summary.json  ## train the comparison variants (EXPERIMENT_CHARS each)
 
-$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(EXPERIMENTS_DIR)/summary.json $(wildcard $(REPORTS)/bench.json) $(PKG)/plots.py $(PKG)/tables.py $(PKG)/textmetrics.py | $(SETUP)
+$(REPORTS)/bench.json: $(DATA) $(PKG)/engine.py $(PKG)/rnn.py $(PKG)/optim.py $(PKG)/train.py $(PKG)/bench.py benchmarks/classic.py | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn bench --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
+
+$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(EXPERIMENTS_DIR)/summary.json $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/textmetrics.py $(PKG)/experiments.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
@@ -84,14 +117,13 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(GRADCHECK) $(RUN_DIRS:%=%/m
 $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@
 
-report: $(SETUP) system-deps $(REPORTS)/report.pdf  ## gradient check, training, experiments: reports/report.pdf
+report: $(SETUP) system-deps $(REPORTS)/report.pdf  ## gradient check, training, experiments, benchmark: reports/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
 test: $(SETUP) system-deps  ## run the test suite
 	$(PY) -m pytest
 
-bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by side, write reports/bench.json
-	$(PY) -m charrnn bench --data $(DATA) --json $(REPORTS)/bench.json
+bench: $(REPORTS)/bench.json  ## time classic loop / NumPy / numba / PyTorch side by side (reports/bench.json)
 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
 	$(VENV)/bin/jupyter lab notebooks/

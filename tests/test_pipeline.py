@@ -22,7 +22,8 @@ def report(tmp_path_factory):
     data.write_text(TEXT, encoding="utf-8")
     args = ["make", "-C", str(ROOT), "report", f"DATA={data}", "N_UPDATES=300", "SEEDS=1 2",
             "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}",
-            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential chunks B8"]
+            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential chunks B8",
+            "BENCH_UPDATES=30", "BENCH_REPS=2"]
     env = dict(os.environ, TQDM_DISABLE="1")
     first = subprocess.run(args, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -49,16 +50,21 @@ def test_pdf_has_the_four_items_and_rendered_math(report):
     assert "mean ± std" in text  # two seeds give the seed table's summary row
     assert "$" not in text  # MathJax rendered every formula
     assert "after 300 updates" in text and "before the first update" in text
+    assert "Speed" in text and "numba" in text
     assert "then every 100 updates" in text
 
 
 def test_runs_have_their_files_and_the_second_make_does_nothing(report):
     tmp, pdf, mtime, second = report
+    import hashlib
+
+    digest = hashlib.md5((tmp / "small.txt").read_bytes()).hexdigest()[:8]
     for seed in (1, 2):
-        run = tmp / "runs" / f"small-adam-n300-seed{seed}"
+        run = tmp / "runs" / f"small-{digest}-adam-n300-seed{seed}"
         for name in ("02_train.ipynb", "config.json", "history.csv", "samples.json",
                      "metrics.json", "best.npz"):
             assert (run / name).is_file(), (seed, name)
-    assert (tmp / "runs" / "gradcheck-small" / "gradcheck.json").is_file()
+    assert (tmp / "runs" / f"gradcheck-small-{digest}" / "gradcheck.json").is_file()
+    assert (tmp / "reports" / "bench.json").is_file()
     assert pdf.stat().st_mtime_ns == mtime
     assert "papermill" not in second.stdout

@@ -223,7 +223,10 @@ def run_benchmark(data, n_updates: int = 2000, reps: int = 5, n_check: int = 20,
 
     for name, v in (("n_updates", n_updates), ("reps", reps), ("n_check", n_check)):
         check_positive_int(name, v)
-    read_text(data, min_length=SEQ_LENGTH + 1)  # fail early on a bad file
+    text = read_text(data, min_length=SEQ_LENGTH + 1)  # fail early on a bad file
+    unknown = sorted(set(implementations) - set(IMPLEMENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown implementation(s): {', '.join(unknown)}")
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                NUMBA_NUM_THREADS="1", TQDM_DISABLE="1")
     results = {}
@@ -263,7 +266,8 @@ def run_benchmark(data, n_updates: int = 2000, reps: int = 5, n_check: int = 20,
     except ImportError:
         pass
     return {"machine": machine,
-            "settings": {"m": M, "seq_length": SEQ_LENGTH, "optimizer": "adam", "dtype": "float64",
+            "settings": {"m": M, "seq_length": SEQ_LENGTH, "K": len(set(text)),
+                         "optimizer": "adam", "dtype": "float64",
                          "n_updates": n_updates, "reps": reps, "n_check": n_check, "seed": seed,
                          "data": os.fspath(data)},
             "results": results}

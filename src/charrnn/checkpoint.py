@@ -64,8 +64,13 @@ def load_model(path) -> Model:
     shapes do not fit one another or non-finite values.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"expected a checkpoint file but {path} is a directory")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable charrnn checkpoint (not an .npz archive, "
+                         "or truncated)")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -93,6 +98,8 @@ def load_model(path) -> Model:
     if data["hprev"].shape != (m,):
         raise ValueError(f"{path}: hprev has shape {data['hprev'].shape}, expected ({m},)")
     for k in (*PARAM_NAMES, "hprev"):
+        if data[k].dtype.kind != "f":
+            raise ValueError(f"{path}: {k} holds {data[k].dtype} values, not floats")
         if not np.all(np.isfinite(data[k])):
             raise ValueError(f"{path}: {k} holds non-finite values")
     x0 = int(data["x0"])

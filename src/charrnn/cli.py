@@ -22,6 +22,12 @@ def cmd_gradcheck(args) -> int:
     from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
     from .files import write_json
 
+    from .data import check_positive_int
+
+    check_positive_int("--m", args.m)
+    check_positive_int("--seq-length", args.seq_length)
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
     text = read_text(args.data, min_length=args.seq_length + 1)
     vocab = Vocabulary.from_text(text)
     book = vocab.encode(text[: args.seq_length + 1])
@@ -141,6 +147,8 @@ def cmd_sample(args) -> int:
 
     n = check_positive_int("-n (sample length)", args.n)
     check_sampling_args(args.temperature, args.top_p)
+    if args.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
     model = load_model(args.checkpoint)
     h, x0 = model.hprev, model.x0
     if args.prime is not None:
@@ -163,7 +171,13 @@ def cmd_bench(args) -> int:
     from .bench import format_table, run_benchmark
     from .files import write_json
 
+    from .bench import IMPLEMENTATIONS
+
     names = args.only.split(",") if args.only else None
+    unknown = sorted(set(names or []) - set(IMPLEMENTATIONS))
+    if unknown:
+        raise ValueError(f"unknown implementation(s) {', '.join(unknown)} in --only; expected "
+                         f"some of {', '.join(IMPLEMENTATIONS)}")
     kwargs = {"implementations": names} if names else {}
     bench = run_benchmark(args.data, n_updates=args.n_updates, reps=args.reps, seed=args.seed,
                           progress=lambda name: print(f"timing {name} ...", file=sys.stderr),
@@ -209,13 +223,21 @@ def cmd_pdf(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``charrnn: error: ...`` and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"charrnn: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .orders import ORDERS
     from .train import ENGINES, PRESETS, SCHEDULES
 
-    p = argparse.ArgumentParser(prog="charrnn", description="Character-level vanilla RNN "
-                                "(KTH DD2424 Assignment 4) in NumPy.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(prog="charrnn", description="Character-level vanilla RNN "
+                "(KTH DD2424 Assignment 4) in NumPy.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           parser_class=_Parser)
 
     g = sub.add_parser("gradcheck", help="check the NumPy gradients against PyTorch float64 "
                        "autograd and centered differences, for both presets' losses")
@@ -312,6 +334,11 @@ def main(argv=None) -> int:
         return args.func(args)
     except ValueError as err:
         parser.exit(2, f"charrnn: error: {err}\n")
+    except OSError as err:  # unwritable output, missing notebook, ...
+        where = f": {err.filename}" if getattr(err, "filename", None) else ""
+        parser.exit(2, f"charrnn: error: {err.strerror or err}{where}\n")
+    except MemoryError:
+        parser.exit(2, "charrnn: error: not enough memory for these sizes (m, batch_size?)\n")
     except KeyboardInterrupt:
         parser.exit(130, "charrnn: interrupted\n")
 

@@ -45,7 +45,7 @@ def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
     Raises ``ValueError`` with one sentence naming the problem, before any other work: the file
     is missing, is a directory, is empty, is not valid UTF-8 (with the byte offset of the first
     bad byte), or holds fewer than ``min_length`` characters (training needs
-    ``seq_length + 1``).
+    ``seq_length + 1``). A leading byte-order mark (U+FEFF) is dropped.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -63,6 +63,8 @@ def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
             f"{path} is not valid UTF-8: byte 0x{raw[err.start]:02x} at byte offset {err.start} "
             f"({err.reason}); convert it first, e.g. `iconv -f latin1 -t utf-8 IN > OUT`"
         ) from None
+    if text.startswith("\ufeff"):  # a byte-order mark is not part of the text
+        text = text[1:]
     if len(text) < min_length:
         raise ValueError(
             f"{path} holds {len(text)} characters; at least {min_length} are needed "

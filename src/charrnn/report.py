@@ -31,8 +31,10 @@ def find_chromium() -> str:
                        "apt-get install --no-install-recommends chromium (or run `make setup`)")
 
 
-def notebook_to_html(ipynb, html) -> Path:
-    """Convert an executed notebook to print-ready HTML without code cells."""
+def notebook_to_html(ipynb, html, title: str = "DD2424 Assignment 4: a character-level RNN"
+                     ) -> Path:
+    """Convert an executed notebook to print-ready HTML without code cells; ``title`` becomes
+    the page title (and so the PDF's title)."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -43,7 +45,7 @@ def notebook_to_html(ipynb, html) -> Path:
     exporter = HTMLExporter(template_name="print", extra_template_basedirs=[str(TEMPLATES)],
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, mathjax_url=MATHJAX_URL)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     from .files import write_text
 
     write_text(html, body)
@@ -72,7 +74,8 @@ def html_to_pdf(html, pdf, budget_ms: int = 15000, timeout_s: float = 120) -> Pa
 
 
 def notebook_to_pdf(ipynb, pdf, html=None) -> Path:
-    """Executed notebook -> HTML (beside the PDF unless ``html`` is given) -> PDF."""
+    """Executed notebook -> HTML -> PDF. The HTML is kept beside the PDF (same name, ``.html``)
+    unless ``html`` names another path; it is the same report for a browser."""
     pdf = Path(pdf)
     html = Path(html) if html else pdf.with_suffix(".html")
     notebook_to_html(ipynb, html)

@@ -79,8 +79,8 @@ def prepare_run_dir(out_dir, config: dict, force: bool = False) -> Path:
         except (OSError, ValueError):
             previous = None
         if previous != json.loads(json.dumps(config)):
-            raise ValueError(f"output folder {out} holds a different run; choose another folder "
-                             f"or pass --force (force = True) to overwrite it")
+            raise ValueError(f"output folder {out} holds a different run; choose another folder, "
+                             "or overwrite it with --force (in a notebook: force = True)")
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
     return out

@@ -9,9 +9,10 @@ import numpy as np
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt"]
 
 
-def fmt(x: float) -> str:
-    """A relative error or difference in short scientific notation, e.g. ``3.1e-14``."""
-    return "0" if x == 0 else f"{x:.1e}"
+def fmt(x: float, digits: int = 1) -> str:
+    """A small number in short scientific notation, e.g. ``3.1e‑14``, with a non-breaking
+    hyphen (U+2011) so that a line break never splits it."""
+    return "0" if x == 0 else f"{x:.{digits}e}".replace("-", "\u2011")
 
 
 def gradcheck_html(block: dict) -> str:
@@ -56,30 +57,32 @@ def seeds_markdown(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-BENCH_NAMES = {"classic": "classic per-step loop (one-hot columns)",
-               "numpy": "NumPy, vectorized (charrnn reference)",
-               "numba": "numba-compiled loop (charrnn default)",
-               "torch64": "PyTorch nn.RNN, batch 1, float64",
-               "torch32": "PyTorch nn.RNN, batch 1, float32"}
+BENCH_NAMES = {"classic": "classic per-step loop",
+               "numpy": "NumPy reference",
+               "numba": "numba engine (default)",
+               "torch64": "PyTorch nn.RNN, float64",
+               "torch32": "PyTorch nn.RNN, float32"}
 
 
 def bench_markdown(bench: dict) -> str:
     """The benchmark table of :func:`charrnn.bench.run_benchmark` as Markdown, with the machine."""
-    lines = ["| implementation | updates/s | characters/s | × classic | 150,000 updates | "
-             "1,000 characters sampled | agrees with NumPy |", "|---|---:|---:|---:|---:|---:|---|"]
+    lines = ["| implementation | updates/s | chars/s | × classic | 150k updates | 1,000 chars "
+             "sampled | loss diff vs NumPy |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in bench["results"].items():
         ratio = f"{r['ratio_to_classic']:.1f}" if r.get("ratio_to_classic") else "–"
         diff = r.get("max_abs_loss_diff_vs_numpy")
-        agree = ("yes" if r["agrees"] else "**no**") + (f" ({fmt(diff)})" if diff is not None else "")
+        agree = (fmt(diff) if diff is not None else "–") + ("" if r["agrees"] else " (**no**)")
         lines.append(f"| {BENCH_NAMES.get(name, name)} | {r['updates_per_s']:,.0f} | "
-                     f"{r['chars_per_s']:,.0f} | {ratio} | {r['projected_150k_s']:,.1f} s | "
-                     f"{r['sample_1000_s'] * 1e3:.1f} ms | {agree} |")
+                     f"{r['chars_per_s']:,.0f} | {ratio} | {r['projected_150k_s']:,.0f} s | "
+                     f"{r['sample_1000_s'] * 1e3:.0f} ms | {agree} |")
     m, st = bench["machine"], bench["settings"]
     comp = bench["results"].get("numba", {}).get("compile_s")
     lines.append("")
-    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; {m['threads']}. Median of "
-                 f"{st['reps']} repetitions of {st['n_updates']:,} updates; agreement: largest "
-                 f"difference of the first {st['n_check']} losses from the NumPy reference's."
+    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; {m['threads']}. m = {st['m']}, "
+                 f"seq_length = {st['seq_length']}" + (f", K = {st['K']}" if "K" in st else "")
+                 + f", float64 unless stated. Median of {st['reps']} repetitions of "
+                 f"{st['n_updates']:,} updates; the last column is the largest difference of the "
+                 f"first {st['n_check']} losses from the NumPy reference's, checked before timing."
                  + (f" numba compilation (or loading its disk cache) took {comp:.1f} s, outside "
                     "the timings." if comp is not None else ""))
     return "\n".join(lines)
