@@ -102,7 +102,10 @@ $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(CORE_S
 	  -p data_path $(abspath $(DATA)) -p chars $(EXPERIMENT_CHARS) -p variants "$(EXPERIMENTS)" \
 	  -p out_dir $(abspath $(@D))
 
-experiments: $(EXPERIMENTS_DIR)/summary.json  ## train the comparison variants (EXPERIMENT_CHARS each)
+# The public targets first make sure DATA exists (the default corpus may have to be built), then
+# run make again, so that the run names can include the text's md5.
+experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHARS each)
+	@$(MAKE) --no-print-directory $(EXPERIMENTS_DIR)/summary.json
 
 $(REPORTS)/bench.json: $(DATA) $(PKG)/engine.py $(PKG)/rnn.py $(PKG)/optim.py $(PKG)/train.py $(PKG)/bench.py benchmarks/classic.py | $(SETUP)
 	@mkdir -p $(@D)
@@ -117,13 +120,15 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(GRADCH
 $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@
 
-report: $(SETUP) system-deps $(REPORTS)/report.pdf  ## gradient check, training, experiments, benchmark: reports/report.pdf
+report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, benchmark: reports/report.pdf
+	@$(MAKE) --no-print-directory $(REPORTS)/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
 test: $(SETUP) system-deps  ## run the test suite
 	$(PY) -m pytest
 
-bench: $(REPORTS)/bench.json  ## time classic loop / NumPy / numba / PyTorch side by side (reports/bench.json)
+bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by side (reports/bench.json)
+	@$(MAKE) --no-print-directory $(REPORTS)/bench.json
 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
 	$(VENV)/bin/jupyter lab notebooks/

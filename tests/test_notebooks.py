@@ -1,7 +1,6 @@
 """Papermill smoke runs of each notebook with small parameters, as a user would run them."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest

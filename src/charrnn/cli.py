@@ -6,7 +6,6 @@ Bad input ends with one line ``charrnn: error: ...`` on stderr and exit status 2
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
