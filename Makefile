@@ -36,8 +36,8 @@ ifneq ($(filter report experiments bench,$(MAKECMDGOALS)),)
   ifeq ($(wildcard notebooks/params/$(PRESET).yaml),)
     $(error PRESET=$(PRESET) is unknown: use adam or adagrad)
   endif
-  ifneq ($(shell echo "$(SEEDS) $(N_UPDATES) $(EXPERIMENT_CHARS)" | grep -Eq '^[0-9 ]+$$' && echo ok),ok)
-    $(error SEEDS, N_UPDATES and EXPERIMENT_CHARS must be whole numbers (got SEEDS="$(SEEDS)" N_UPDATES=$(N_UPDATES) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS)))
+  ifneq ($(shell echo "$(SEEDS) $(N_UPDATES) $(EXPERIMENT_CHARS) $(BENCH_UPDATES) $(BENCH_REPS)" | grep -Eq '^[0-9 ]+$$' && echo ok),ok)
+    $(error SEEDS, N_UPDATES, EXPERIMENT_CHARS, BENCH_UPDATES and BENCH_REPS must be whole numbers)
   endif
   ifneq ($(words $(DATA)),1)
     $(error DATA must be a path without spaces; copy or link the text to one)
@@ -107,7 +107,12 @@ $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(CORE_S
 experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHARS each)
 	@$(MAKE) --no-print-directory $(EXPERIMENTS_DIR)/summary.json
 
-$(REPORTS)/bench.json: $(DATA) $(PKG)/engine.py $(PKG)/rnn.py $(PKG)/optim.py $(PKG)/train.py $(PKG)/bench.py benchmarks/classic.py | $(SETUP)
+BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
+$(REPORTS)/.bench-settings: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BENCH_SETTINGS)' | cmp -s - $@ || echo '$(BENCH_SETTINGS)' > $@
+
+$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(PKG)/engine.py $(PKG)/rnn.py $(PKG)/optim.py $(PKG)/train.py $(PKG)/bench.py benchmarks/classic.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn bench --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 

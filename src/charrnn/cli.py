@@ -211,6 +211,10 @@ def cmd_evaluate(args) -> int:
             else windowed_loss(model.params, part, seq_length)
         print(f"{mode}: {loss:.4f} nats/char = {loss * BITS_PER_NAT:.4f} bits/char "
               f"on {len(part):,} characters ({what})")
+    trained = model.meta.get("config") or {}
+    if args.split == "holdout" and trained.get("holdout", 1) == 0:
+        print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
+              "last part is not held-out data", file=sys.stderr)
     return 0
 
 

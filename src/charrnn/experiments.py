@@ -46,6 +46,8 @@ def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
     cfg = TrainConfig.from_preset("adam", **kw)
     per_update = cfg.batch_size * cfg.seq_length
     cfg.n_updates = max(1, chars // per_update)
+    if cfg.warmup:  # at most a tenth of the run, so that small budgets work too
+        cfg.warmup = min(cfg.warmup, cfg.n_updates // 10)
     cfg.eval_every = max(1, cfg.n_updates // n_evals)
     cfg.sample_every = cfg.n_updates
     cfg.log_every = max(1, min(100, cfg.n_updates // 200))

@@ -1,0 +1,65 @@
+"""The experiment definitions: budgets, caching of finished runs, the summary, the sampling study."""
+
+import numpy as np
+import pytest
+
+from charrnn.checkpoint import load_model
+from charrnn.experiments import (VARIANTS, run_variant, sampling_study, summarize,
+                                 variant_config)
+
+TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
+        "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_every_variant_gets_the_same_character_budget(name):
+    cfg = variant_config(name, 1_000_000)
+    per_update = cfg.batch_size * cfg.seq_length
+    assert cfg.n_updates == 1_000_000 // per_update
+    assert 1_000_000 - per_update < cfg.n_updates * per_update <= 1_000_000
+    assert cfg.holdout == 1 and cfg.n_chunks == 20 and cfg.eval_every == cfg.n_updates // 20
+    assert cfg.warmup <= cfg.n_updates // 10
+
+
+def test_small_budgets_scale_the_warmup_and_unknown_names_are_refused():
+    cfg = variant_config("best", 300_000)  # 187 updates: the fixed warm-up of 200 would not fit
+    assert cfg.n_updates == 187 and cfg.warmup == 18
+    with pytest.raises(ValueError, match="unknown variant 'nope'"):
+        variant_config("nope", 1000)
+
+
+def test_finished_runs_are_reused_and_other_texts_retrain(tmp_path):
+    kw = dict(chars=6000, n_evals=3, m=8)
+    a = run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
+    stamp = (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns
+    b = run_variant("sequential", TEXT, "elsewhere/t.txt", tmp_path, **kw)  # same text: reused
+    assert (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns == stamp
+    assert a["metrics"] == b["metrics"]
+    c = run_variant("sequential", TEXT.upper(), "t.txt", tmp_path, **kw)  # other text: retrained
+    assert c["metrics"]["K"] != a["metrics"]["K"]
+    assert len(c["validation"]["update"]) == 3
+
+
+def test_summary_names_the_lowest_validation_loss(tmp_path):
+    runs = [run_variant(n, TEXT, "t.txt", tmp_path, 5000, 2, m=8) for n in ("sequential", "B8")]
+    s = summarize(runs)
+    losses = {r["variant"]: r["best_val_loss"] for r in s["rows"]}
+    assert s["winner"] == min(losses, key=losses.get)
+    for r, run in zip(s["rows"], runs):
+        assert r["best_val_loss"] == pytest.approx(min(run["validation"]["val_loss"]))
+        assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss"] / np.log(2))
+    assert s["markdown"].count("\n| ") == len(runs)
+
+
+def test_sampling_study_is_deterministic_and_measured(tmp_path):
+    run_variant("sequential", TEXT, "t.txt", tmp_path, 5000, 2, m=8)
+    model = load_model(tmp_path / "sequential" / "best.npz")
+    a = sampling_study(model, TEXT, n=300)
+    b = sampling_study(model, TEXT, n=300)
+    assert a == b
+    assert [r["label"] for r in a][0].startswith("plain")
+    for r in a:
+        assert len(r["text"]) == 300 and 0.0 <= r["known_word_fraction"] <= 1.0
+    # at a very low temperature, nearly every generated word is a word of the text
+    cold = sampling_study(model, TEXT, n=300, settings=[("cold", 0.05, 1.0)])[0]
+    assert cold["known_word_fraction"] >= a[0]["known_word_fraction"]
