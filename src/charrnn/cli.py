@@ -21,12 +21,11 @@ def cmd_gradcheck(args) -> int:
     from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
     from .files import write_json
 
-    from .data import check_positive_int
+    from .data import check_nonneg_int, check_positive_int
 
     check_positive_int("--m", args.m)
     check_positive_int("--seq-length", args.seq_length)
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_nonneg_int("--seed", args.seed)
     text = read_text(args.data, min_length=args.seq_length + 1)
     vocab = Vocabulary.from_text(text)
     book = vocab.encode(text[: args.seq_length + 1])
@@ -141,13 +140,12 @@ def cmd_sample(args) -> int:
     import numpy as np
 
     from .checkpoint import load_model
-    from .data import check_positive_int
+    from .data import check_nonneg_int, check_positive_int
     from .sampling import check_sampling_args, synthesize
 
     n = check_positive_int("-n (sample length)", args.n)
     check_sampling_args(args.temperature, args.top_p)
-    if args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+    check_nonneg_int("--seed", args.seed)
     model = load_model(args.checkpoint)
     h, x0 = model.hprev, model.x0
     if args.prime is not None:

@@ -23,6 +23,7 @@ __all__ = [
     "read_text",
     "updates_per_epoch",
     "check_positive_int",
+    "check_nonneg_int",
 ]
 
 
@@ -36,6 +37,14 @@ def check_positive_int(name: str, value) -> int:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
+    return int(value)
+
+
+def check_nonneg_int(name: str, value) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` naming ``name`` unless it is an
+    integer >= 0 (bools are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return int(value)
 
 

@@ -155,7 +155,7 @@ if njit is not None:
     @njit(cache=True, error_model="numpy")
     def _advance(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m,
                  g, gb, gc, gU, gW, gV, opt_kind, beta1, beta2, eps, ostate1, ostate2,
-                 t_opt, clip, mean, track_best, best_smooth, best_flat, best_hprev, best_x0,
+                 t_opt, clip, mean, best_smooth, best_flat, best_hprev, best_x0,
                  best_update, loss_out, smooth_out):
         """``n`` updates; parameters rotate through three buffers, so that keeping the best
         model costs no copy per improvement: the optimizer writes the new parameters into a
@@ -198,7 +198,7 @@ if njit is not None:
                 smooth = loss
             else:
                 smooth = 0.999 * smooth + 0.001 * loss
-            if track_best and smooth < best_smooth:
+            if smooth < best_smooth:
                 best_smooth = smooth
                 best = cur
                 best_hprev[:] = hprev
@@ -222,14 +222,10 @@ if njit is not None:
 
 
 def _views(flat: np.ndarray, K: int, m: int):
-    from .rnn import PARAM_NAMES, param_shapes
+    from .rnn import PARAM_NAMES, param_views
 
-    shapes, out, start = param_shapes(K, m), [], 0
-    for name in PARAM_NAMES:
-        size = int(np.prod(shapes[name]))
-        out.append(flat[start : start + size].reshape(shapes[name]))
-        start += size
-    return out
+    views = param_views(flat, K, m)
+    return [views[k] for k in PARAM_NAMES]
 
 
 def loss_and_grads(params, x, y, h0, reduction: str = "mean"):
@@ -276,7 +272,7 @@ def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out) -> Non
                    float(state.smooth_loss) if state.update else 0.0, state.hprev[0], state.flat,
                    K, m, g, gb, gc, gU, gW, gV, kind, float(getattr(opt, "beta1", 0.0)),
                    float(getattr(opt, "beta2", 0.0)), float(opt.eps), s1, s2, opt.t,
-                   float(cfg.grad_clip or 0.0), cfg.loss == "mean", state.track_smooth_best,
+                   float(cfg.grad_clip or 0.0), cfg.loss == "mean",
                    float(state.best_smooth_loss), state.best_flat, state.best_hprev,
                    state.best_x0, state.best_update, loss_out, smooth_out)
     update, smooth, t_opt, best_smooth, best_x0, best_update = out

@@ -108,13 +108,12 @@ def check_gradients(book_data: np.ndarray, K: int, m: int = 10, seq_length: int 
     :func:`compare` (``"numeric"`` omitted when ``numeric`` is False).
     Raises ``ValueError`` if the text is too short.
     """
-    from .data import check_positive_int
+    from .data import check_nonneg_int, check_positive_int
     from .reference import torch_loss_and_grads
 
     check_positive_int("m", m)
     check_positive_int("seq_length", seq_length)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_nonneg_int("seed", seed)
     if len(book_data) < seq_length + 1:
         raise ValueError(f"need at least seq_length + 1 = {seq_length + 1} characters")
     _, params = init_params(K, m, np.random.default_rng(seed), init, sigma)
@@ -141,14 +140,9 @@ def gradcheck_suite(book_data: np.ndarray, K: int, m: int = 10, seq_length: int 
     sequences ``short`` (a missing recurrent term still passes at length 1, not at 2).
 
     Returns ``{preset: check_gradients(...) + {"by_seq_length": {"1": {...}, "2": {...}}}}``.
-    Raises ``ValueError`` for m, seq_length <= 0 or a negative seed, before any work.
+    Raises ``ValueError`` for m, seq_length <= 0 or a negative seed, before any work (the first
+    :func:`check_gradients` call checks them).
     """
-    from .data import check_positive_int
-
-    check_positive_int("m", m)
-    check_positive_int("seq_length", seq_length)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     out = {}
     for preset, (reduction, init) in LOSS_DEFINITIONS.items():
         r = check_gradients(book_data, K, m, seq_length, seed, reduction, init, numeric=numeric)

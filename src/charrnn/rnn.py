@@ -30,6 +30,7 @@ __all__ = [
     "PARAM_NAMES",
     "param_shapes",
     "new_params",
+    "param_views",
     "init_params",
     "ForwardCache",
     "forward",
@@ -54,14 +55,19 @@ def new_params(K: int, m: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     Returns ``(flat, params)``: ``flat`` of shape (m + K + mK + m^2 + Km,) and a dict of views
     (b, c, U, W, V in that order), so an optimizer can update all of them with a few ufuncs.
     """
-    shapes = param_shapes(K, m)
-    flat = np.zeros(sum(int(np.prod(s)) for s in shapes.values()), dtype=np.float64)
-    params, start = {}, 0
+    flat = np.zeros(sum(int(np.prod(s)) for s in param_shapes(K, m).values()), dtype=np.float64)
+    return flat, param_views(flat, K, m)
+
+
+def param_views(flat: np.ndarray, K: int, m: int) -> dict[str, np.ndarray]:
+    """Views b (m,), c (K,), U (m, K), W (m, m), V (K, m) into the flat buffer ``flat``, in that
+    order (also used for flat gradient buffers)."""
+    shapes, params, start = param_shapes(K, m), {}, 0
     for name in PARAM_NAMES:
         size = int(np.prod(shapes[name]))
         params[name] = flat[start : start + size].reshape(shapes[name])
         start += size
-    return flat, params
+    return params
 
 
 def init_params(

@@ -28,10 +28,11 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .batch import loss_and_grads_batch
-from .data import Vocabulary, check_positive_int, updates_per_epoch
+from .data import Vocabulary, check_nonneg_int, check_positive_int, updates_per_epoch
 from .optim import OPTIMIZERS, clip_, make_optimizer
 from .orders import ORDERS, Reader, split_chunks
-from .rnn import INITS, PARAM_NAMES, REDUCTIONS, init_params, loss_and_grads, new_params
+from .rnn import (INITS, PARAM_NAMES, REDUCTIONS, init_params, loss_and_grads, new_params,
+                  param_views)
 from .sampling import check_sampling_args, synthesize
 
 __all__ = ["PRESETS", "ENGINES", "TrainConfig", "TrainState", "TrainResult", "train"]
@@ -100,9 +101,7 @@ class TrainConfig:
         for name in ("m", "seq_length", "n_updates", "sample_every", "sample_length",
                      "final_sample_length", "log_every"):
             check_positive_int(name, getattr(self, name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
-                or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_nonneg_int("seed", self.seed)
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; expected one of {tuple(PRESETS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -122,9 +121,7 @@ class TrainConfig:
         check_positive_int("blas_threads", self.blas_threads)
         check_positive_int("n_chunks", self.n_chunks)
         for name in ("holdout", "eval_every", "warmup"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}")
+            check_nonneg_int(name, getattr(self, name))
         if self.warmup and self.warmup >= self.n_updates:
             raise ValueError(f"warmup must be smaller than n_updates = {self.n_updates}, "
                              f"got {self.warmup}")
@@ -202,7 +199,6 @@ class TrainState:
     best_x0: int = 0
     best_update: int = 0
     best_smooth_loss: float = float("inf")
-    track_smooth_best: bool = True
 
 
 @dataclass
@@ -236,11 +232,10 @@ class TrainResult:
 
 
 def _unflatten_into(params: dict, flat: np.ndarray) -> None:
-    start = 0
-    for name in PARAM_NAMES:
-        size = params[name].size
-        params[name][...] = flat[start : start + size].reshape(params[name].shape)
-        start += size
+    """Copy the flat buffer ``flat`` into the parameter arrays ``params``."""
+    K, m = params["c"].shape[0], params["b"].shape[0]
+    for name, view in param_views(flat, K, m).items():
+        params[name][...] = view
 
 
 def _advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts, resets,
@@ -271,7 +266,7 @@ def _advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts
         clip_(g, cfg.grad_clip)
         smooth = loss if state.update == 0 else 0.999 * state.smooth_loss + 0.001 * loss
         state.smooth_loss = smooth
-        if state.track_smooth_best and smooth < state.best_smooth_loss:
+        if smooth < state.best_smooth_loss:
             state.best_smooth_loss = smooth
             state.best_flat[...] = state.flat
             state.best_hprev[...] = state.hprev[0]
