@@ -49,10 +49,10 @@ GRADCHECK := $(RUNS)/gradcheck-$(DATA_NAME)/gradcheck.json
 EXPERIMENTS_DIR := $(RUNS)/experiments-$(DATA_NAME)-$(EXPERIMENT_CHARS)
 SETUP := $(VENV)/.installed
 PKG := src/charrnn
-CORE_SRC := $(addprefix $(PKG)/,data.py rnn.py batch.py optim.py orders.py sampling.py train.py \
-  engine.py evaluate.py runs.py checkpoint.py files.py)
+# The modules that training runs (charrnn.provenance follows their imports), else every module.
+TRAIN_SRC := $(or $(shell test -x $(PY) && $(PY) -m charrnn.provenance 2>/dev/null),$(wildcard $(PKG)/*.py))
 
-.PHONY: help setup system-deps data experiments report test lab bench clean FORCE
+.PHONY: help setup system-deps data experiments report test test-fast lint lab bench clean FORCE
 
 # The report's settings; the stamp changes (and the report is rebuilt) only when they do.
 SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS)
@@ -90,13 +90,13 @@ $(GRADCHECK): notebooks/01_gradient_check.ipynb $(DATA) $(PKG)/gradcheck.py $(PK
 	$(PAPERMILL) notebooks/01_gradient_check.ipynb $(@D)/01_gradient_check.ipynb \
 	  -p data_path $(abspath $(DATA)) -p out_json $(abspath $@)
 
-$(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET).yaml $(DATA) $(CORE_SRC) | $(SETUP)
+$(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET).yaml $(DATA) $(TRAIN_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/02_train.ipynb $(@D)/02_train.ipynb -f notebooks/params/$(PRESET).yaml \
 	  -p data_path $(abspath $(DATA)) -p seed $* -p n_updates $(N_UPDATES) \
 	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True
 
-$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(CORE_SRC) $(PKG)/experiments.py | $(SETUP)
+$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(TRAIN_SRC) $(PKG)/experiments.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/04_experiments.ipynb $(@D)/04_experiments.ipynb \
 	  -p data_path $(abspath $(DATA)) -p chars $(EXPERIMENT_CHARS) -p variants "$(EXPERIMENTS)" \
@@ -112,9 +112,9 @@ $(REPORTS)/.bench-settings: FORCE
 	@mkdir -p $(@D)
 	@echo '$(BENCH_SETTINGS)' | cmp -s - $@ || echo '$(BENCH_SETTINGS)' > $@
 
-$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(PKG)/engine.py $(PKG)/rnn.py $(PKG)/optim.py $(PKG)/train.py $(PKG)/bench.py benchmarks/classic.py | $(SETUP)
+$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(TRAIN_SRC) $(wildcard benchmarks/*.py) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn bench --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
+	$(PY) benchmarks/bench.py --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 
 $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(EXPERIMENTS_DIR)/summary.json $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/textmetrics.py $(PKG)/experiments.py | $(SETUP)
 	@mkdir -p $(@D)
@@ -129,8 +129,14 @@ report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, 
 	@$(MAKE) --no-print-directory $(REPORTS)/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
-test: $(SETUP) system-deps  ## run the test suite
+test: $(SETUP) system-deps  ## run the whole test suite (what CI runs)
 	$(PY) -m pytest
+
+test-fast: $(SETUP)  ## the tests not marked slow: no system packages, under a minute
+	$(PY) -m pytest -m "not slow"
+
+lint: $(SETUP)  ## ruff check of src, tests, benchmarks and tools (config in pyproject.toml)
+	$(VENV)/bin/ruff check src tests benchmarks tools
 
 bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by side (reports/bench.json)
 	@$(MAKE) --no-print-directory $(REPORTS)/bench.json

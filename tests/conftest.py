@@ -4,13 +4,20 @@ from pathlib import Path
 
 import pytest
 
-#: ../shared/data/goblet_book.txt relative to the repository root.
-BOOK_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "goblet_book.txt"
+ROOT = Path(__file__).resolve().parents[1]
+#: Where the book may lie: data/ (where the README tells users to put it), then ../shared/data/.
+BOOK_PLACES = (ROOT / "data" / "goblet_book.txt", ROOT.parent / "shared" / "data" / "goblet_book.txt")
+
+
+def find_book() -> Path | None:
+    """The first of ``BOOK_PLACES`` that exists, else None."""
+    return next((p for p in BOOK_PLACES if p.is_file()), None)
 
 
 @pytest.fixture(scope="session")
 def book_path() -> Path:
     """Path of goblet_book.txt; skips the test when the file is missing."""
-    if not BOOK_PATH.is_file():
-        pytest.skip(f"book not found: {BOOK_PATH}")
-    return BOOK_PATH
+    path = find_book()
+    if path is None:
+        pytest.skip("book not found in data/ or ../shared/data/")
+    return path

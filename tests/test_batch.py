@@ -1,11 +1,12 @@
-"""Mini-batches (charrnn.batch): against B single-sequence passes and PyTorch float64 autograd."""
+"""Mini-batches in charrnn.rnn (X of shape (T, B)): against B single-sequence passes and PyTorch
+float64 autograd."""
 
 import numpy as np
 import pytest
 import torch
 
-from charrnn.batch import loss_and_grads_batch
 from charrnn.rnn import PARAM_NAMES, init_params, loss_and_grads
+from charrnn.rnn import loss_and_grads as loss_and_grads_batch
 
 K, M = 7, 6
 

@@ -1,10 +1,17 @@
 """The benchmark harness: every implementation computes the same losses before it is timed.
 (No timing is asserted: speed is reported by `make bench`, not tested.)"""
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from charrnn.bench import format_table, run_benchmark
-from charrnn.tables import bench_markdown
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from bench import format_table, run_benchmark  # noqa: E402  (benchmarks/ is outside the package)
+
+from charrnn.tables import bench_markdown  # noqa: E402
+
+pytestmark = pytest.mark.slow  # five benchmark subprocesses, torch among them
 
 TEXT = "It is our choices, Harry, that show what we truly are, far more than our abilities.\n" * 30
 

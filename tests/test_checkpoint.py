@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from charrnn.checkpoint import FORMAT_VERSION, check_vocab, load_model, save_model
+from charrnn.config import TrainConfig
 from charrnn.data import Vocabulary
 from charrnn.rnn import init_params
 from charrnn.runs import load_run, prepare_run_dir, save_run
-from charrnn.train import TrainConfig, train
+from charrnn.train import train
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_run_folder_round_trip(tmp_path):
     np.testing.assert_array_equal(run["history"]["smooth_loss"], res.history["smooth_loss"])
     assert run["config"]["data"] == "t.txt" and run["config"]["m"] == 12
     best = load_model(out / "best.npz")
-    assert best.meta["update"] == res.state.best_update
+    assert best.meta["update"] == res.state.best_smooth.update
     assert np.array_equal(best.params["W"], res.best_params["W"])
     assert json.loads((out / "best_sample.json").read_text())["text"] == res.final_sample
     assert not list(out.glob(".*.tmp"))  # no temporary files left behind

@@ -109,6 +109,6 @@ def test_gradcheck_json(tmp_path):
 
 
 def test_help():
-    for cmd in ("train", "sample", "gradcheck", "bench", "pdf"):
+    for cmd in ("train", "sample", "gradcheck", "evaluate", "pdf"):
         r = cli(cmd, "--help")
         assert r.returncode == 0 and "usage" in r.stdout

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn.data import Vocabulary, check_positive_int, read_text, updates_per_epoch
+from charrnn.checks import check_positive_int
+from charrnn.data import Vocabulary, read_text, updates_per_epoch
 
 TEXT = "Harry said: \"Oü est Madame Maxime?\"\t• 42\n"
 
@@ -190,7 +191,7 @@ def test_read_text_invalid_utf8_names_byte_offset(tmp_path, raw, offset, byte):
 
 def test_read_text_too_short(tmp_path):
     p = tmp_path / "short.txt"
-    p.write_bytes("a".encode())
+    p.write_bytes(b"a")
     with pytest.raises(ValueError, match="1 characters"):
         read_text(p)  # default min_length = 2
     p.write_bytes("üü".encode())  # 4 bytes but 2 characters

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from charrnn.train import PRESETS, TrainConfig
+from charrnn.config import PRESETS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +63,6 @@ def test_notebooks_are_committed_clean_with_a_parameters_cell(path):
 
     params = papermill.inspect_notebook(str(path))
     src = "".join(code[0]["source"])
-    assigned = re.findall(r"^(\w+)\s*:.*=", src, flags=re.M)
+    assigned = re.findall(r"^(\w+)\s*(?::[^=]*)?=", src, flags=re.M)
     assert sorted(params) == sorted(assigned)
     assert all(p["help"] for p in params.values())

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from charrnn.checkpoint import load_model
-from charrnn.experiments import (VARIANTS, run_variant, sampling_study, summarize,
-                                 variant_config)
+from charrnn.experiments import VARIANTS, run_variant, sampling_study, summarize, variant_config
 
 TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
         "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25

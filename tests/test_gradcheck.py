@@ -55,6 +55,7 @@ def test_relative_error_by_hand():
 
 
 @pytest.mark.book
+@pytest.mark.slow  # centered differences over all 2,000 entries, twice
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_check_gradients_on_book_seq25(book_data, reduction):
     data, K = book_data

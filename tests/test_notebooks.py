@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # papermill starts a kernel per notebook
+
 papermill = pytest.importorskip("papermill")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +87,22 @@ def test_bad_input_fails_with_the_library_message(tmp_path):
         run("02_train.ipynb", tmp_path / "02.ipynb", data_path=str(bad), n_updates=10,
             run_dir=str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_train_notebook_parameters_are_the_config_fields_with_the_adam_defaults():
+    import ast
+    import dataclasses
+
+    from charrnn.config import TrainConfig
+
+    params = papermill.inspect_notebook(str(ROOT / "notebooks" / "02_train.ipynb"))
+    run_params = {"data_path", "run_dir", "force", "resume", "checkpoint_every"}
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    assert set(params) == set(names) | run_params
+    adam = TrainConfig.from_preset("adam")
+    for name in names:
+        assert ast.literal_eval(params[name]["default"]) == getattr(adam, name), name
+        assert params[name]["help"], name  # every parameter says what it means
+    cell = next(c for c in json.loads((ROOT / "notebooks" / "02_train.ipynb").read_text())["cells"]
+                if "parameters" in c["metadata"].get("tags", []))
+    assert "import" not in "".join(cell["source"])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # make report end to end: about a minute
+
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ("Mr and Mrs Dursley, of number four, Privet Drive, were proud to say that they were "
         "perfectly normal, thank you very much.\n") * 60

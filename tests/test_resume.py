@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from charrnn.checkpoint import load_model
+from charrnn.config import TrainConfig
 from charrnn.data import updates_per_epoch
 from charrnn.runs import load_run
-from charrnn.train import TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted
+from charrnn.train import Trainer, TrainingDiverged, TrainingInterrupted
 
 TEXT = ("Harry had never been so glad to see the Dursleys. The owl swooped in through the window "
         "and dropped a letter onto Uncle Vernon's plate; he sputtered.\n") * 12
@@ -22,9 +23,9 @@ TEXT = ("Harry had never been so glad to see the Dursleys. The owl swooped in th
 
 def result_fingerprint(res):
     return {"flat": res.state.flat.copy(), "hist": {k: v.copy() for k, v in res.history.items()},
-            "samples": res.samples, "final": res.final_sample, "best_flat": res.best["flat"].copy(),
-            "best": {k: v for k, v in res.best.items() if k not in ("flat", "hprev")},
-            "best_hprev": np.array(res.best["hprev"]),
+            "samples": res.samples, "final": res.final_sample, "best_flat": res.best.flat.copy(),
+            "best": res.best.meta(),
+            "best_hprev": np.array(res.best.hprev),
             "validation": [{k: v for k, v in r.items() if k != "train_time_s"}  # a timing
                            for r in res.validation],
             "smooth": res.state.smooth_loss, "opt": {k: np.array(v) for k, v in
@@ -70,7 +71,7 @@ def test_resume_is_bit_identical(tmp_path, name):
         with pytest.raises(TrainingInterrupted) as info:
             Trainer(TEXT, cfg).run(checkpoint=ckpt, checkpoint_every=1000, stop_at=stop)
         assert info.value.update == stop
-        resumed = Trainer.load(ckpt, TEXT)
+        resumed = Trainer.from_checkpoint(ckpt, TEXT)
         assert resumed.state.update == stop
         assert_same(result_fingerprint(resumed.run(checkpoint=ckpt)), full)
 
@@ -83,29 +84,29 @@ def test_resume_twice_and_extend(tmp_path):
     with pytest.raises(TrainingInterrupted):
         Trainer(TEXT, cfg).run(checkpoint=ckpt, stop_at=20)
     with pytest.raises(TrainingInterrupted):
-        Trainer.load(ckpt, TEXT).run(checkpoint=ckpt, stop_at=55)
-    Trainer.load(ckpt, TEXT).run(checkpoint=ckpt)  # finishes at 90 and checkpoints
-    extended = Trainer.load(ckpt, TEXT, n_updates=120)  # a longer run continues exactly
+        Trainer.from_checkpoint(ckpt, TEXT).run(checkpoint=ckpt, stop_at=55)
+    Trainer.from_checkpoint(ckpt, TEXT).run(checkpoint=ckpt)  # finishes at 90 and checkpoints
+    extended = Trainer.from_checkpoint(ckpt, TEXT, n_updates=120)  # a longer run continues exactly
     assert_same(result_fingerprint(extended.run()), full)
     with pytest.raises(ValueError, match="below the 90 updates"):
-        Trainer.load(ckpt, TEXT, n_updates=50)
+        Trainer.from_checkpoint(ckpt, TEXT, n_updates=50)
 
 
 def test_checkpoint_refuses_other_texts_and_broken_files(tmp_path):
     ckpt = tmp_path / "c.npz"
     Trainer(TEXT, TrainConfig(m=6, seq_length=10, n_updates=5)).run(checkpoint=ckpt)
     with pytest.raises(ValueError, match=r"vocabulary mismatch: the text has '#'"):
-        Trainer.load(ckpt, TEXT + "#")
+        Trainer.from_checkpoint(ckpt, TEXT + "#")
     with pytest.raises(ValueError, match=r"the checkpoint has 'H'.*that the text lacks"):
-        Trainer.load(ckpt, TEXT.replace("H", "h"))
+        Trainer.from_checkpoint(ckpt, TEXT.replace("H", "h"))
     with pytest.raises(ValueError, match="text differs"):
-        Trainer.load(ckpt, TEXT[::-1])
+        Trainer.from_checkpoint(ckpt, TEXT[::-1])
     broken = tmp_path / "broken.npz"
     broken.write_bytes(ckpt.read_bytes()[:1000])
-    with pytest.raises(ValueError, match="not a readable training checkpoint"):
-        Trainer.load(broken, TEXT)
+    with pytest.raises(ValueError, match="not a readable charrnn checkpoint"):
+        Trainer.from_checkpoint(broken, TEXT)
     with pytest.raises(ValueError, match="not found"):
-        Trainer.load(tmp_path / "none.npz", TEXT)
+        Trainer.from_checkpoint(tmp_path / "none.npz", TEXT)
     with np.load(ckpt, allow_pickle=False) as z:  # no pickle inside
         assert all(z[k].dtype != object for k in z.files)
 
@@ -141,12 +142,13 @@ def wait_for(path, proc, timeout=60):
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # subprocess runs of 8,000 updates
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_a_checkpoint_and_resume_matches(tmp_path, sig):
     data = tmp_path / "t.txt"
     data.write_text(TEXT * 20, encoding="utf-8")
-    common = ["--data", data, "--n-updates", 20000, "--m", 32, "--checkpoint-every", 2500,
-              "--sample-every", 5000, "--engine", "numpy"]
+    common = ["--data", data, "--n-updates", 8000, "--m", 32, "--checkpoint-every", 1000,
+              "--sample-every", 2000, "--engine", "numpy"]
     ref = subprocess.run(cli("train", *common, "--out", tmp_path / "full"), env=ENV,
                          capture_output=True, text=True)
     assert ref.returncode == 0, ref.stderr
@@ -184,6 +186,7 @@ def check_folder_is_complete(folder):
             assert all(len(line.split(",")) == len(lines[0].split(",")) for line in lines)
 
 
+@pytest.mark.slow  # kill -9 at random moments of a subprocess run
 def test_sigkill_never_leaves_a_broken_file(tmp_path):
     data = tmp_path / "t.txt"
     data.write_text(TEXT * 20, encoding="utf-8")

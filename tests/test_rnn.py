@@ -157,12 +157,12 @@ def test_forward_matches_plain_loop(T, reduction):
         Ps.append(p)
     expected = nll / T if reduction == "mean" else nll
     loss, cache = forward(params, x, y, h0, reduction)
-    np.testing.assert_allclose(cache.H, np.array(Hs), rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(cache.P, np.array(Ps), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(cache.H[:, 0], np.array(Hs), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(cache.P[:, 0], np.array(Ps), rtol=1e-13, atol=1e-15)
     assert loss == pytest.approx(expected, rel=1e-13)
-    assert cache.H.shape == (T, M) and cache.P.shape == (T, K)
+    assert cache.H.shape == (T, 1, M) and cache.P.shape == (T, 1, K)  # a batch of one
     _, _, h_last = loss_and_grads(params, x, y, h0, reduction)
-    np.testing.assert_array_equal(h_last, cache.H[-1])
+    np.testing.assert_array_equal(h_last, cache.H[-1, 0])
 
 
 def test_forward_does_not_modify_inputs_and_uses_h0():

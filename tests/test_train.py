@@ -6,12 +6,13 @@ import math
 import numpy as np
 import pytest
 
+from charrnn.config import ENGINES as TRAIN_ENGINES
+from charrnn.config import PRESETS, TrainConfig
 from charrnn.data import Vocabulary, updates_per_epoch
 from charrnn.optim import make_optimizer
 from charrnn.rnn import PARAM_NAMES, forward, init_params, loss_and_grads
 from charrnn.sampling import synthesize
-from charrnn.train import ENGINES as TRAIN_ENGINES
-from charrnn.train import PRESETS, TrainConfig, train
+from charrnn.train import train
 
 HELLO = "hello world " * 20  # 240 characters, K = 8
 TEXT_251 = ("hello world " * 21)[:251]  # the last window ends exactly at the text end for s = 25
@@ -141,7 +142,7 @@ def test_same_seed_is_bit_identical(preset, engine):
     for col in a.history:
         assert np.array_equal(a.history[col], b.history[col]), col
     assert np.array_equal(a.state.flat, b.state.flat)
-    assert np.array_equal(a.state.best_flat, b.state.best_flat)
+    assert np.array_equal(a.state.best_smooth.flat, b.state.best_smooth.flat)
     assert a.samples == b.samples
     assert a.final_sample == b.final_sample
 
@@ -258,16 +259,16 @@ def test_best_is_argmin_of_smooth_loss(engine):
         ref = reference_run(text, cfg)
         smooth = res.history["smooth_loss"]
         i = int(np.argmin(smooth))
-        assert res.state.best_update == res.history["update"][i] == i + 1
-        assert res.state.best_smooth_loss == smooth.min()
+        assert res.state.best_smooth.update == res.history["update"][i] == i + 1
+        assert res.state.best_smooth.loss == smooth.min()
         assert res.metrics["best_update"] == i + 1
         assert res.metrics["best_smooth_loss"] == smooth.min()
         # the best model is the parameters *before* that update, with that update's hprev, x0
         assert int(np.argmin(ref["smooth"])) == i
-        np.testing.assert_allclose(res.state.best_flat, ref["flat_before"][i], rtol=tol,
+        np.testing.assert_allclose(res.state.best_smooth.flat, ref["flat_before"][i], rtol=tol,
                                    atol=1e-13)
-        np.testing.assert_allclose(res.state.best_hprev, ref["hprev"][i], rtol=tol, atol=1e-13)
-        assert res.state.best_x0 == ref["x0"][i]
+        np.testing.assert_allclose(res.state.best_smooth.hprev, ref["hprev"][i], rtol=tol, atol=1e-13)
+        assert res.state.best_smooth.x0 == ref["x0"][i]
         for name in PARAM_NAMES:
             assert res.best_params[name].shape == res.state.params[name].shape
         inner += 1 < i + 1 < n

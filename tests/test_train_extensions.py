@@ -9,11 +9,12 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 import charrnn.train as train_mod
+from charrnn.config import TrainConfig, learning_rates
 from charrnn.data import Vocabulary
 from charrnn.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
 from charrnn.orders import Reader
 from charrnn.rnn import forward, init_params
-from charrnn.train import TrainConfig, learning_rates, split_text, train
+from charrnn.train import split_text, train
 
 WORDS = "the cat sat on a mat while a dog ran to the big red barn and back again".split()
 TEXT = " ".join(WORDS[i] for i in np.random.default_rng(0).integers(0, len(WORDS), 200))[:800]
@@ -122,8 +123,8 @@ def test_validation_rows_and_best_model():
     losses = [row["val_loss"] for row in r.validation]
     i = int(np.argmin(losses))
     assert updates[i] != updates[-1], "precondition: the best model is not the last one"
-    assert r.best["update"] == updates[i] and r.best["criterion"] == "val_loss"
-    assert r.best["loss"] == losses[i]
+    assert r.best.update == updates[i] and r.best.criterion == "val_loss"
+    assert r.best.loss == losses[i]
     with threadpool_limits(limits=1, user_api="blas"):
         assert stateful_loss(r.best_params, val) == losses[i]
         assert stateful_loss(r.state.params, val) == losses[-1]  # the last row is the final model
@@ -154,13 +155,13 @@ def test_validation_rows_are_the_models_of_those_updates():
             assert stateful_loss(short.state.params, val) == rows[u]["val_loss"]
             assert windowed_loss(short.state.params, val, 5) == rows[u]["val_loss_windowed"]
     losses = [row["val_loss"] for row in long.validation]
-    assert long.best["update"] == long.validation[int(np.argmin(losses))]["update"]
+    assert long.best.update == long.validation[int(np.argmin(losses))]["update"]
 
 
 def test_without_validation_the_best_model_is_by_smooth_loss():
     r = train(TEXT, config(holdout=2, n_updates=30))
     assert r.validation == [] and "best_val_loss" not in r.metrics
-    assert r.best["criterion"] == "smooth_loss" and r.metrics["best_model"] == "smooth_loss"
+    assert r.best.criterion == "smooth_loss" and r.metrics["best_model"] == "smooth_loss"
     assert r.metrics["n_train_chars"] == 720
 
 

@@ -1,9 +1,18 @@
-"""Saved models: ``.npz`` files with the parameters, the vocabulary and a format version.
+"""Every file format of charrnn: models (``best.npz``) and training checkpoints
+(``checkpoint.npz``), ``.npz`` archives under one format version, loaded with
+``allow_pickle=False`` (no pickle anywhere).
 
-Keys: ``b (m,)``, ``c (K,)``, ``U (m, K)``, ``W (m, m)``, ``V (K, m)`` float64; ``hprev (m,)``
-float64, the hidden state to start sampling from; ``x0`` int64 scalar, the first input index;
-``vocab (K,)`` unicode ``<U1``; ``format_version`` int64; ``meta`` a JSON string (update,
-smooth_loss, config). Everything loads with ``allow_pickle=False``: no pickle anywhere.
+A **model** file holds: ``b (m,)``, ``c (K,)``, ``U (m, K)``, ``W (m, m)``, ``V (K, m)`` float64;
+``hprev (m,)`` float64, the hidden state to start sampling from; ``x0`` int64 scalar, the first
+input index; ``vocab (K,)`` unicode ``<U1``; ``format_version`` int64; ``meta`` a JSON string
+(update, criterion, loss, smooth_loss, config).
+
+A **checkpoint** is a model file too (its parameters are the current ones, hprev and x0 those of
+the next update, so ``sample`` and ``evaluate`` accept it) plus everything needed to continue
+training bit-identically: ``flat`` (n,), ``hprev_all (B, m)``, the best models' ``best_smooth_*``
+and ``best_val_*`` arrays, the optimizer state ``opt_*``, and in ``meta`` the config, the text's
+md5, the update count, smooth loss, the training order's and the sampling generator's states,
+the best models' scalars, history, samples and validation rows.
 """
 
 from __future__ import annotations
@@ -15,13 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_positive_int
+from .config import TrainConfig
 from .data import Vocabulary
 from .files import atomic_open
 from .rnn import PARAM_NAMES, param_shapes
 
-__all__ = ["FORMAT_VERSION", "Model", "save_model", "load_model", "check_vocab"]
+__all__ = ["FORMAT_VERSION", "Model", "save_model", "load_model", "check_vocab",
+           "save_checkpoint", "load_checkpoint"]
 
-FORMAT_VERSION = 1
+#: Version of both file kinds; 1 was charrnn 0.1's (separate model and checkpoint layouts).
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -37,35 +50,40 @@ class Model:
 
     @property
     def m(self) -> int:
+        """Hidden units m."""
         return len(self.params["b"])
+
+
+def _model_arrays(params, vocab: Vocabulary, hprev, x0: int, meta: dict | None) -> dict:
+    arrays = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
+    arrays["hprev"] = np.asarray(hprev, dtype=np.float64)
+    arrays["x0"] = np.int64(x0)
+    arrays["vocab"] = np.array(vocab.chars, dtype="<U1")
+    arrays["format_version"] = np.int64(FORMAT_VERSION)
+    arrays["meta"] = np.array(json.dumps(meta or {}, ensure_ascii=False, allow_nan=True))
+    return arrays
+
+
+def _write(path, arrays: dict) -> None:
+    for k, a in arrays.items():
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ValueError(f"refusing to write {os.fspath(path)}: its {k} holds non-finite "
+                             "values")
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def save_model(path, params, vocab: Vocabulary, hprev, x0: int = 0, meta: dict | None = None):
     """Write a model to ``path`` (.npz) atomically. Raises ``ValueError`` if anything is not
     finite (nothing is written then)."""
-    arrays = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
-    arrays["hprev"] = np.asarray(hprev, dtype=np.float64)
-    for k, a in arrays.items():
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"refusing to save a model whose {k} holds non-finite values")
-    arrays["x0"] = np.int64(x0)
-    arrays["vocab"] = np.array(vocab.chars, dtype="<U1")
-    arrays["format_version"] = np.int64(FORMAT_VERSION)
-    arrays["meta"] = np.array(json.dumps(meta or {}, ensure_ascii=False))
-    with atomic_open(path, "wb") as f:
-        np.savez(f, **arrays)
+    _write(path, _model_arrays(params, vocab, hprev, x0, meta))
 
 
-def load_model(path) -> Model:
-    """Load and validate a model saved by :func:`save_model`.
-
-    Raises ``ValueError`` with one sentence when the file is missing, is not a readable ``.npz``
-    (truncated or corrupted), lacks a key, has another format version, or holds arrays whose
-    shapes do not fit one another or non-finite values.
-    """
+def _read(path) -> dict:
+    """The arrays of a charrnn ``.npz`` of this format version, or one ``ValueError``."""
     path = os.fspath(path)
     if os.path.isdir(path):
-        raise ValueError(f"expected a checkpoint file but {path} is a directory")
+        raise ValueError(f"expected a model or checkpoint file but {path} is a directory")
     if not os.path.isfile(path):
         raise ValueError(f"checkpoint not found: {path}")
     if not zipfile.is_zipfile(path):
@@ -74,17 +92,33 @@ def load_model(path) -> Model:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
+        meta = json.loads(str(data["meta"])) if "meta" in data else {}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         raise ValueError(f"{path} is not a readable charrnn checkpoint (truncated or corrupted?):"
                          f" {err}") from None
+    version = int(data["format_version"]) if "format_version" in data \
+        else meta.get("version") if isinstance(meta, dict) else None
+    if version is not None and version != FORMAT_VERSION:
+        raise ValueError(f"{path} was made by an older charrnn (format version {version}); "
+                         f"this charrnn reads version {FORMAT_VERSION}: train again, or use the "
+                         "charrnn that wrote it")
     need = set(PARAM_NAMES) | {"hprev", "x0", "vocab", "format_version"}
     missing = sorted(need - set(data))
     if missing:
         raise ValueError(f"{path} is not a charrnn model: missing {', '.join(missing)}")
-    version = int(data["format_version"])
-    if version != FORMAT_VERSION:
-        raise ValueError(f"{path} has format version {version}; this charrnn reads "
-                         f"version {FORMAT_VERSION}")
+    data["meta"] = meta
+    return data
+
+
+def load_model(path) -> Model:
+    """Load and validate a model: a ``best.npz`` or a ``checkpoint.npz`` (its current parameters).
+
+    Raises ``ValueError`` with one sentence when the file is missing, is not a readable ``.npz``
+    (truncated or corrupted), lacks a key, has another format version, or holds arrays whose
+    shapes do not fit one another or non-finite values.
+    """
+    path = os.fspath(path)
+    data = _read(path)
     try:
         vocab = Vocabulary(tuple(str(c) for c in data["vocab"]))
     except ValueError as err:
@@ -105,9 +139,8 @@ def load_model(path) -> Model:
     x0 = int(data["x0"])
     if not 0 <= x0 < vocab.K:
         raise ValueError(f"{path}: x0 = {x0} is outside the vocabulary (K = {vocab.K})")
-    meta = json.loads(str(data["meta"])) if "meta" in data else {}
     params = {k: data[k].astype(np.float64) for k in PARAM_NAMES}
-    return Model(params, vocab, data["hprev"].astype(np.float64), x0, meta)
+    return Model(params, vocab, data["hprev"].astype(np.float64), x0, data["meta"])
 
 
 def check_vocab(model_vocab: Vocabulary, text_vocab: Vocabulary, what: str = "checkpoint") -> None:
@@ -122,3 +155,67 @@ def check_vocab(model_vocab: Vocabulary, text_vocab: Vocabulary, what: str = "ch
             parts.append(f"the {what} has " + ", ".join(repr(c) for c in only_model)
                          + " that the text lacks")
         raise ValueError(f"vocabulary mismatch: {'; '.join(parts)}")
+
+
+def _bests(st):
+    return {"smooth": st.best_smooth, **({"val": st.best_val} if st.best_val is not None else {})}
+
+
+def save_checkpoint(path, trainer) -> None:
+    """Write a :class:`charrnn.train.Trainer`'s whole state to ``path`` atomically."""
+    st, opt = trainer.state, trainer.state.optimizer
+    h0, x0 = trainer.next_window()
+    meta = {"config": trainer.cfg.to_dict(), "text_md5": trainer.text_md5, "update": st.update,
+            "smooth_loss": st.smooth_loss, "opt_t": opt.t, "reader": trainer.reader.state(),
+            "sample_rng": trainer.sample_rng.bit_generator.state,
+            "best": {k: b.meta() for k, b in _bests(st).items()},
+            "validation": trainer.validation, "samples": trainer.samples,
+            "history": trainer.hist, "train_time": trainer.train_time}
+    arrays = _model_arrays(st.params, trainer.vocab, h0, x0, meta)
+    arrays.update(flat=st.flat, hprev_all=st.hprev)
+    for k, b in _bests(st).items():
+        arrays[f"best_{k}_flat"], arrays[f"best_{k}_hprev"] = b.flat, b.hprev
+    for k, v in opt.state().items():
+        arrays[f"opt_{k}"] = np.asarray(v)
+    _write(path, arrays)
+
+
+def load_checkpoint(trainer_cls, path, text: str, n_updates: int | None = None):
+    """A ``trainer_cls`` (:class:`charrnn.train.Trainer`) continuing the checkpoint at ``path``
+    on ``text``. ``n_updates`` may raise the run's length.
+
+    Raises ``ValueError`` when the file is not a readable checkpoint of this version, or ``text``
+    is not the text it was trained on (naming the characters when the vocabularies differ).
+    """
+    data = _read(path)
+    meta = data["meta"]
+    if "flat" not in data or "config" not in meta:
+        raise ValueError(f"{os.fspath(path)} is a model, not a training checkpoint")
+    check_vocab(Vocabulary(tuple(str(c) for c in data["vocab"])), Vocabulary.from_text(text))
+    config = dict(meta["config"])
+    if n_updates is not None:
+        check_positive_int("n_updates", n_updates)
+        if n_updates < meta["update"]:
+            raise ValueError(f"n_updates = {n_updates} is below the {meta['update']} "
+                             "updates the checkpoint has done")
+        config["n_updates"] = n_updates
+    self = trainer_cls(text, TrainConfig(**config))
+    if self.text_md5 != meta["text_md5"]:
+        raise ValueError("the text differs from the one this run was trained on (same "
+                         "characters, other content); resume with the same --data file")
+    st = self.state
+    st.flat[...] = data["flat"]
+    st.hprev[...] = data["hprev_all"]
+    st.update, st.smooth_loss = int(meta["update"]), float(meta["smooth_loss"])
+    for k, b in _bests(st).items():
+        b.flat[...], b.hprev[...] = data[f"best_{k}_flat"], data[f"best_{k}_hprev"]
+        saved = meta["best"][k]
+        b.x0, b.update, b.loss = int(saved["x0"]), int(saved["update"]), float(saved["loss"])
+    st.optimizer.load_state({k[4:]: data[k] for k in data if k.startswith("opt_")})
+    self.reader.load_state(meta["reader"])
+    self.sample_rng.bit_generator.state = meta["sample_rng"]
+    self.validation, self.samples = meta["validation"], meta["samples"]
+    self.hist = {k: list(v) for k, v in meta["history"].items()}
+    self.train_time = float(meta["train_time"])
+    self.last_checkpoint_update = st.update
+    return self

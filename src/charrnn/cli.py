@@ -1,4 +1,4 @@
-"""Command line: ``python -m charrnn {gradcheck,train,sample,pdf}`` (``--help`` on each).
+"""Command line: ``python -m charrnn {gradcheck,train,sample,evaluate,pdf}`` (``--help`` on each).
 
 Bad input ends with one line ``charrnn: error: ...`` on stderr and exit status 2, before any work.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import fields
 
 __all__ = ["main"]
 
@@ -17,11 +18,10 @@ def _progress() -> bool:
 
 
 def cmd_gradcheck(args) -> int:
+    from .checks import check_nonneg_int, check_positive_int
     from .data import Vocabulary, read_text
-    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
     from .files import write_json
-
-    from .data import check_nonneg_int, check_positive_int
+    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
 
     check_positive_int("--m", args.m)
     check_positive_int("--seq-length", args.seq_length)
@@ -41,7 +41,7 @@ def cmd_gradcheck(args) -> int:
                 shape = "x".join(map(str, row["shape"]))
                 print(f"  {name:5} {shape:>9} {against:8} {row['max_abs_diff']:13.3e} "
                       f"{row['max_rel_err']:12.3e} {row['mean_rel_err']:12.3e}  "
-                      f"{'yes' if row['passed'] else 'NO (tol %.0e)' % tol}")
+                      f"{'yes' if row['passed'] else f'NO (tol {tol:.0e})'}")
         for T, block in r["by_seq_length"].items():
             worst = max(row["max_rel_err"] for a in ("torch", "numeric") for row in block.get(a, {}).values())
             print(f"  seq_length {T}: worst max rel err {worst:.3e}")
@@ -53,56 +53,79 @@ def cmd_gradcheck(args) -> int:
     return 0 if ok else 1
 
 
-TRAIN_OPTIONS = ("preset", "seed", "m", "seq_length", "eta", "grad_clip", "sample_every",
-                 "temperature", "top_p", "engine", "order", "batch_size", "n_chunks", "holdout",
-                 "eval_every", "lr_schedule", "warmup", "blas_threads")
+def _text_path(args) -> str:
+    """``--data``, or the default text (building the Shakespeare corpus when it is missing)."""
+    if args.data is not None:
+        return args.data
+    from .paths import default_data_path
+
+    path = default_data_path()
+    if not path.is_file():
+        from .corpus import build_corpus
+
+        print(f"charrnn: building the default text {path} (no data/goblet_book.txt)",
+              file=sys.stderr)
+        try:
+            build_corpus(path)
+        except RuntimeError as err:
+            raise ValueError(f"no text to train on: data/goblet_book.txt is missing and the "
+                             f"default corpus could not be downloaded ({str(err).splitlines()[0]});"
+                             " give --data PATH, or put the book in data/goblet_book.txt") from None
+    return str(path)
+
+
+def _given_fields(args) -> dict:
+    """The TrainConfig fields given on the command line, as ``{field: value}``."""
+    from .config import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+            if getattr(args, f.name) is not None}
 
 
 def cmd_train(args) -> int:
+    import json
     from pathlib import Path
 
-    from .data import check_positive_int, read_text
-    from .runs import prepare_run_dir, run_config, save_run
-    from .train import TrainConfig, Trainer, TrainingDiverged, TrainingInterrupted
+    from .checks import check_positive_int
+    from .config import TrainConfig, changed_settings
+    from .data import read_text
+    from .files import write_json
+    from .runs import prepare_run_dir, remove_stale_temporaries, run_config, save_run
+    from .train import Trainer, TrainingDiverged, TrainingInterrupted
 
     every = check_positive_int("--checkpoint-every", args.checkpoint_every)
+    given = _given_fields(args)
+    if "grad_clip" in given:
+        given["grad_clip"] = given["grad_clip"] or None  # 0 turns clipping off
     if args.resume:
         out = Path(args.resume)
-        given = [f"--{k.replace('_', '-')}" for k in TRAIN_OPTIONS if getattr(args, k) is not None]
-        if given:
-            raise ValueError(f"--resume continues the saved configuration; drop {', '.join(given)}"
-                             " (only --data, --n-updates and --checkpoint-every may be given)")
+        if args.out is not None and Path(args.out).resolve() != out.resolve():
+            raise ValueError(f"--resume {out} continues that folder in place; --out {args.out} "
+                             "is refused (copy the folder first to keep the original)")
         ckpt = out / "checkpoint.npz"
         if not ckpt.is_file():
             raise ValueError(f"nothing to resume: {ckpt} does not exist")
+        saved = json.loads((out / "config.json").read_text(encoding="utf-8")) \
+            if (out / "config.json").is_file() else {}
+        changed = changed_settings(saved, given)
+        if changed:
+            raise ValueError("a resumed run keeps its settings; only --n-updates may change: "
+                             + ", ".join(changed))
         if args.data is None:
-            import json
-
-            args.data = json.loads((out / "config.json").read_text(encoding="utf-8"))["data"] \
-                if (out / "config.json").is_file() else None
+            args.data = saved.get("data")
         if args.data is None:
             raise ValueError("give --data: the run folder does not say which text it used")
         text = read_text(args.data)
-        trainer = Trainer.load(ckpt, text, args.n_updates)
-        from .runs import remove_stale_temporaries
-
+        trainer = Trainer.from_checkpoint(ckpt, text, given.get("n_updates"))
         remove_stale_temporaries(out)
         print(f"resuming {out} at update {trainer.state.update:,} of "
               f"{trainer.cfg.n_updates:,}", file=sys.stderr)
     else:
         if args.out is None:
             raise ValueError("give --out DIR (a new run) or --resume DIR (continue one)")
-        if args.data is None:
-            from .runs import default_data_path
-
-            args.data = str(default_data_path())
-        overrides = {k: getattr(args, k) for k in TRAIN_OPTIONS
-                     if getattr(args, k) is not None and k not in ("preset", "grad_clip")}
-        if args.n_updates is not None:
-            overrides["n_updates"] = args.n_updates
-        if args.grad_clip is not None:
-            overrides["grad_clip"] = args.grad_clip or None
-        cfg = TrainConfig.from_preset(args.preset or "adam", **overrides).validate()
+        preset = given.pop("preset", "adam")
+        cfg = TrainConfig.from_preset(preset, **given).validate()
+        args.data = _text_path(args)
         text = read_text(args.data, min_length=cfg.seq_length + 1)
         trainer = Trainer(text, cfg)  # checks the text against the config before any writing
         out = Path(args.out)
@@ -110,8 +133,6 @@ def cmd_train(args) -> int:
             raise ValueError(f"{out} holds a checkpoint; continue it with --resume {out} or "
                              "start over with --force")
         prepare_run_dir(out, run_config(cfg, args.data), force=args.force)
-    from .files import write_json
-
     write_json(out / "config.json", run_config(trainer.cfg, args.data))
     try:
         result = trainer.run(progress=_progress(), checkpoint=out / "checkpoint.npz",
@@ -140,8 +161,8 @@ def cmd_sample(args) -> int:
     import numpy as np
 
     from .checkpoint import load_model
-    from .data import check_nonneg_int, check_positive_int
-    from .sampling import check_sampling_args, synthesize
+    from .checks import check_nonneg_int, check_positive_int
+    from .sampling import check_sampling_args, prime, synthesize
 
     n = check_positive_int("-n (sample length)", args.n)
     check_sampling_args(args.temperature, args.top_p)
@@ -151,12 +172,7 @@ def cmd_sample(args) -> int:
     if args.prime is not None:
         if not args.prime:
             raise ValueError("--prime must not be empty")
-        idx = model.vocab.encode(args.prime)  # names characters not in the vocabulary
-        p = model.params
-        h = np.zeros(model.m)
-        for x in idx[:-1]:
-            h = np.tanh(p["W"] @ h + p["U"][:, x] + p["b"])
-        x0 = int(idx[-1])
+        h, x0 = prime(model.params, model.vocab.encode(args.prime))  # names unknown characters
     rng = np.random.default_rng(args.seed)
     text = model.vocab.decode(synthesize(model.params, h, x0, n, rng, args.temperature,
                                          args.top_p))
@@ -164,31 +180,10 @@ def cmd_sample(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from .bench import format_table, run_benchmark
-    from .files import write_json
-
-    from .bench import IMPLEMENTATIONS
-
-    names = args.only.split(",") if args.only else None
-    unknown = sorted(set(names or []) - set(IMPLEMENTATIONS))
-    if unknown:
-        raise ValueError(f"unknown implementation(s) {', '.join(unknown)} in --only; expected "
-                         f"some of {', '.join(IMPLEMENTATIONS)}")
-    kwargs = {"implementations": names} if names else {}
-    bench = run_benchmark(args.data, n_updates=args.n_updates, reps=args.reps, seed=args.seed,
-                          progress=lambda name: print(f"timing {name} ...", file=sys.stderr),
-                          **kwargs)
-    print(format_table(bench))
-    if args.json:
-        write_json(args.json, bench)
-        print(f"wrote {args.json}")
-    return 0 if all(r["agrees"] for r in bench["results"].values()) else 1
-
-
 def cmd_evaluate(args) -> int:
     from .checkpoint import check_vocab, load_model
-    from .data import Vocabulary, check_positive_int, read_text
+    from .checks import check_positive_int
+    from .data import Vocabulary, read_text
     from .evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
     from .orders import split_chunks
 
@@ -231,10 +226,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"charrnn: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .orders import ORDERS
-    from .train import ENGINES, PRESETS, SCHEDULES
+def add_config_flags(group) -> None:
+    """One ``--kebab-case`` flag per :class:`~charrnn.config.TrainConfig` field, with the
+    field's comment as help; every default is None (= the preset's or the field's default)."""
+    from .config import CHOICES, PRESET_FIELDS, TrainConfig, field_help
 
+    helps = field_help()
+    for f in fields(TrainConfig):
+        default = f.default
+        kind = float if f.name == "grad_clip" else type(default)
+        shown = "the preset's" if f.name in PRESET_FIELDS else f"{default:_}".replace("_", ",") \
+            if isinstance(default, int) else f"{default}"
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
+                           choices=CHOICES.get(f.name), metavar=None if f.name in CHOICES
+                           else f.name.upper(), help=f"{helps[f.name]} (default: {shown})")
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="charrnn", description="Character-level vanilla RNN "
                 "(KTH DD2424 Assignment 4) in NumPy.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
@@ -254,35 +262,14 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train on a text and write a run folder")
     t.add_argument("--data", default=None, help="UTF-8 training text (default: "
                    "data/goblet_book.txt if present, else data/shakespeare.txt)")
-    t.add_argument("--preset", choices=list(PRESETS),
-                   help="adam (2025/26 handout, the default) or adagrad (older handout)")
-    t.add_argument("--seed", type=int, help="seed (default 1)")
-    t.add_argument("--n-updates", type=int, help="number of updates (default 150000)")
-    t.add_argument("--m", type=int, help="hidden units (default 100)")
-    t.add_argument("--seq-length", type=int, help="characters per update (default 25)")
-    t.add_argument("--eta", type=float, help="learning rate (default: the preset's)")
-    t.add_argument("--grad-clip", type=float, help="element-wise gradient clip; 0 = off "
-                   "(default: the preset's)")
-    t.add_argument("--sample-every", type=int, help="updates between samples (default 10000)")
-    t.add_argument("--temperature", type=float, help="sampling temperature (default 1)")
-    t.add_argument("--top-p", type=float, help="nucleus sampling mass (default 1)")
-    t.add_argument("--engine", choices=list(ENGINES), help="training loop implementation "
-                   "(default auto: numba for one sequence per update, else NumPy)")
-    t.add_argument("--order", choices=list(ORDERS), help="training order (default sequential)")
-    t.add_argument("--batch-size", type=int, help="sequences per update (default 1)")
-    t.add_argument("--n-chunks", type=int, help="chunks the text is cut into (default 20)")
-    t.add_argument("--holdout", type=int, help="last chunks held out for validation (default 0)")
-    t.add_argument("--eval-every", type=int, help="updates between validation losses "
-                   "(default 0: none; needs --holdout)")
-    t.add_argument("--lr-schedule", choices=list(SCHEDULES), help="constant (default) or cosine")
-    t.add_argument("--warmup", type=int, help="updates of learning-rate warm-up (cosine)")
-    t.add_argument("--blas-threads", type=int, help="BLAS threads (default 1)")
     t.add_argument("--out", help="run folder to write, e.g. runs/NAME")
     t.add_argument("--force", action="store_true", help="overwrite a folder holding another run")
     t.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its "
-                   "checkpoint.npz, bit-identically to an uninterrupted run")
+                   "checkpoint.npz, bit-identically to an uninterrupted run, in place (--out "
+                   "another folder is refused); only --n-updates may change")
     t.add_argument("--checkpoint-every", type=int, default=10_000,
                    help="updates between checkpoints in OUT/checkpoint.npz (default 10000)")
+    add_config_flags(t.add_argument_group("training settings (TrainConfig fields)"))
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="sample text from a saved model")
@@ -307,16 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seq-length", type=int, default=25, help="window length (default 25)")
     ev.set_defaults(func=cmd_evaluate)
 
-    bch = sub.add_parser("bench", help="time the training implementations side by side "
-                         "(classic loop, NumPy, numba, PyTorch) in single-threaded subprocesses")
-    bch.add_argument("--data", default=None, help="text to train on (default as for train)")
-    bch.add_argument("--n-updates", type=int, default=2000, help="updates per repetition")
-    bch.add_argument("--reps", type=int, default=5, help="repetitions; the median is reported")
-    bch.add_argument("--seed", type=int, default=1, help="seed of the common starting point")
-    bch.add_argument("--only", help="comma-separated subset of classic,numpy,numba,torch64,torch32")
-    bch.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    bch.set_defaults(func=cmd_bench)
-
     r = sub.add_parser("pdf", help="print an executed notebook to PDF (code hidden)")
     r.add_argument("notebook")
     r.add_argument("pdf")
@@ -329,9 +306,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if getattr(args, "data", "unset") is None and args.command != "train":
-            from .runs import default_data_path
-
-            args.data = str(default_data_path())
+            args.data = _text_path(args)
         return args.func(args)
     except ValueError as err:
         parser.exit(2, f"charrnn: error: {err}\n")

@@ -18,34 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_positive_int
+
 __all__ = [
     "Vocabulary",
     "read_text",
     "updates_per_epoch",
-    "check_positive_int",
-    "check_nonneg_int",
 ]
-
-
-def check_positive_int(name: str, value) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` naming ``name``.
-
-    Accepts Python and NumPy integers (and bools are refused). Raises ``ValueError`` when the
-    value is not an integer or is <= 0.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}")
-    return int(value)
-
-
-def check_nonneg_int(name: str, value) -> int:
-    """Return ``value`` as an int, or raise ``ValueError`` naming ``name`` unless it is an
-    integer >= 0 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
@@ -107,7 +86,7 @@ class Vocabulary:
         object.__setattr__(self, "_codes", np.array([ord(ch) for ch in chars], dtype=np.uint32))
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocabulary":
+    def from_text(cls, text: str) -> Vocabulary:
         """The vocabulary ``sorted(set(text))`` of ``text``."""
         return cls(tuple(sorted(set(text))))
 
@@ -142,7 +121,7 @@ class Vocabulary:
         """The string of the characters at ``indices`` (ints in 0..K-1)."""
         return "".join(self.chars[int(i)] for i in indices)
 
-    def difference(self, other: "Vocabulary") -> tuple[list[str], list[str]]:
+    def difference(self, other: Vocabulary) -> tuple[list[str], list[str]]:
         """(characters only in self, characters only in other), each sorted."""
         a, b = set(self.chars), set(other.chars)
         return sorted(a - b), sorted(b - a)

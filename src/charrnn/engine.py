@@ -1,9 +1,11 @@
-"""The fast training engine: the whole training loop of :mod:`charrnn.train` compiled with numba.
+"""The fast training engine: the compiled copy of the training loop of :mod:`charrnn.train`.
 
-Same equations, same order of updates and the same semantics as the readable NumPy loop
-(``engine="numpy"``: :func:`charrnn.rnn.forward`, :func:`charrnn.rnn.backward`,
-:mod:`charrnn.optim`); tests check that both agree to 1e-12 in loss and gradients and to 1e-9 in
-parameters after 1,000 Adam updates. What makes it fast (HANDOUT bonus B-N4):
+This is the one labelled copy of the model's math (eqs. 1-5 and backprop through time of
+:mod:`charrnn.rnn`, the optimizers of :mod:`charrnn.optim`, the update step of
+:func:`charrnn.train.advance_numpy`), for one sequence per update, compiled with numba. Same
+equations, same order of updates and the same semantics as the readable NumPy loop; tests check
+that both agree to 1e-12 in loss and gradients and to 1e-9 in parameters after 1,000 Adam
+updates. What makes it fast (HANDOUT bonus B-N4):
 
 * the loop over updates runs inside compiled code: no Python overhead per update or per step;
 * only the recurrence W h_{t-1} is a per-step mat-vec; U x_t is a column gather; the output layer
@@ -23,7 +25,7 @@ import math
 
 import numpy as np
 
-__all__ = ["available", "compile_engine", "advance", "loss_and_grads"]
+__all__ = ["available", "require", "compile_engine", "advance", "loss_and_grads"]
 
 try:  # numba is a pinned dependency; the NumPy engine works without it
     from numba import njit
@@ -36,7 +38,8 @@ def available() -> bool:
     return njit is not None
 
 
-def _require():
+def require() -> None:
+    """Raise ``ValueError`` saying how to get numba when it cannot be imported."""
     if njit is None:
         raise ValueError("engine 'numba' needs the numba package (pip install numba==0.68.1); "
                          "or use engine='numpy'")
@@ -231,9 +234,10 @@ def _views(flat: np.ndarray, K: int, m: int):
 def loss_and_grads(params, x, y, h0, reduction: str = "mean"):
     """``(loss, grads, h_last)`` of one sequence from the compiled kernel (for tests).
 
-    Same contract as :func:`charrnn.rnn.loss_and_grads`.
+    Same contract as :func:`charrnn.rnn.loss_and_grads` for one sequence: ``x``, ``y`` (T,),
+    ``h0`` (m,).
     """
-    _require()
+    require()
     b, c, U, W, V = (np.ascontiguousarray(params[k], dtype=np.float64)
                      for k in ("b", "c", "U", "W", "V"))
     K, m = c.shape[0], b.shape[0]
@@ -249,49 +253,63 @@ def loss_and_grads(params, x, y, h0, reduction: str = "mean"):
     return loss, {"b": gb, "c": gc, "U": gU, "W": gW, "V": gV}, hlast
 
 
-def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out) -> None:
-    """Run ``len(starts)`` updates of ``state`` (a :class:`charrnn.train.TrainState`, B = 1)
-    in compiled code: update i reads ``book[starts[i]:starts[i]+seq_length]``, from h = 0 when
-    ``resets[i]``, with learning rate ``etas[i]`` (``starts``, ``resets`` of shape (n,) or
-    (n, 1)). Same contract as the NumPy loop in
-    :mod:`charrnn.train`.
-    """
-    _require()
-    K = state.params["c"].shape[0]
-    m = cfg.m
-    g = np.zeros_like(state.flat)
+def _run(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m, opt, clip, mean,
+         best, loss_out, smooth_out):
+    """Call the compiled loop on plain arrays; returns its scalars (see :func:`advance`)."""
+    g = np.zeros_like(flat)
     gb, gc, gU, gW, gV = _views(g, K, m)
-    opt = state.optimizer
     if opt.name == "adam":
         kind, s1, s2 = 0, opt.m, opt.v
     else:
         kind, s1, s2 = 1, opt.G, np.zeros(1)
-    out = _advance(book, np.ascontiguousarray(np.asarray(starts).reshape(-1), dtype=np.int64),
-                   np.ascontiguousarray(np.asarray(resets).reshape(-1), dtype=np.bool_),
-                   np.ascontiguousarray(etas, dtype=np.float64), cfg.seq_length, state.update,
-                   float(state.smooth_loss) if state.update else 0.0, state.hprev[0], state.flat,
-                   K, m, g, gb, gc, gU, gW, gV, kind, float(getattr(opt, "beta1", 0.0)),
-                   float(getattr(opt, "beta2", 0.0)), float(opt.eps), s1, s2, opt.t,
-                   float(cfg.grad_clip or 0.0), cfg.loss == "mean",
-                   float(state.best_smooth_loss), state.best_flat, state.best_hprev,
-                   state.best_x0, state.best_update, loss_out, smooth_out)
+    return _advance(book, np.ascontiguousarray(np.asarray(starts).reshape(-1), dtype=np.int64),
+                    np.ascontiguousarray(np.asarray(resets).reshape(-1), dtype=np.bool_),
+                    np.ascontiguousarray(etas, dtype=np.float64), s, update, smooth, hprev,
+                    flat, K, m, g, gb, gc, gU, gW, gV, kind, float(getattr(opt, "beta1", 0.0)),
+                    float(getattr(opt, "beta2", 0.0)), float(opt.eps), s1, s2, opt.t,
+                    float(clip or 0.0), mean, float(best.loss), best.flat, best.hprev,
+                    best.x0, best.update, loss_out, smooth_out)
+
+
+def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out) -> None:
+    """Run ``len(starts)`` updates of ``state`` (a :class:`charrnn.state.TrainState`, B = 1)
+    in compiled code: update i reads ``book[starts[i]:starts[i]+seq_length]``, from h = 0 when
+    ``resets[i]``, with learning rate ``etas[i]`` (``starts``, ``resets`` of shape (n,) or
+    (n, 1)). Same contract as :func:`charrnn.train.advance_numpy`.
+    """
+    require()
+    K = state.params["c"].shape[0]
+    opt, best = state.optimizer, state.best_smooth
+    out = _run(book, starts, resets, etas, cfg.seq_length, state.update,
+               float(state.smooth_loss) if state.update else 0.0, state.hprev[0], state.flat,
+               K, cfg.m, opt, cfg.grad_clip, cfg.loss == "mean", best, loss_out, smooth_out)
     update, smooth, t_opt, best_smooth, best_x0, best_update = out
     state.update, opt.t = int(update), int(t_opt)
-    state.smooth_loss, state.best_smooth_loss = float(smooth), float(best_smooth)
-    state.best_x0, state.best_update = int(best_x0), int(best_update)
+    state.smooth_loss = float(smooth)
+    best.loss, best.x0, best.update = float(best_smooth), int(best_x0), int(best_update)
 
 
 def compile_engine() -> float:
     """Compile (or load from the on-disk cache) the kernels; return the seconds it took.
 
-    Runs two updates on a three-character text, so nothing is compiled inside a timed loop.
+    Runs two Adam and two AdaGrad updates of a model with K = 3, m = 2 on a five-character
+    text, so nothing is compiled inside a timed loop.
     """
     import time
+    from types import SimpleNamespace
 
-    from .train import TrainConfig, train
+    from .optim import make_optimizer
 
-    _require()
+    require()
     t0 = time.perf_counter()
-    train("abcab", TrainConfig(m=2, seq_length=2, n_updates=2, sample_length=1,
-                               final_sample_length=1, engine="numba"), _compiled=True)
+    book = np.array([0, 1, 2, 0, 1], dtype=np.int64)
+    K, m, s = 3, 2, 2
+    n = m + K + 2 * m * K + m * m
+    for name in ("adam", "adagrad"):
+        flat = np.full(n, 0.1)
+        best = SimpleNamespace(flat=flat.copy(), hprev=np.zeros(m), x0=0, update=0,
+                               loss=float("inf"))
+        _run(book, np.array([0, 2]), np.array([True, False]), np.full(2, 1e-3), s, 0, 0.0,
+             np.zeros(m), flat, K, m, make_optimizer(name, n, 1e-3), None, name == "adam", best,
+             np.empty(2), np.empty(2))
     return time.perf_counter() - t0

@@ -1,15 +1,14 @@
 """Validation loss on held-out text (bonus B-N1), in nats and bits per character.
 
-Two numbers, both the mean of -log p_t[y_t] over the predicted characters:
+Two numbers, both the mean of -log p_t[y_t] over the predicted characters, both computed with
+the model's own functions (:func:`charrnn.rnn.step`, :func:`charrnn.rnn.forward`):
 
 * **stateful** (the honest one): one pass over the text from h = 0, the hidden state carried
-  from each character to the next, as the model is used when it generates text;
+  from each character to the next, as the model is used when it generates text; the recurrence
+  runs alone (one mat-vec per character), the output layer over blocks of steps;
 * **windowed** (comparable with the course's per-sequence losses): the text cut into
-  non-overlapping windows of ``seq_length`` inputs, each from h0 = 0. It is higher, because the
-  first characters of every window are predicted without context.
-
-Both are batched: the stateful pass runs the recurrence alone (one mat-vec per character) and
-the output layer over blocks of steps; the windowed pass runs all windows as one mini-batch.
+  non-overlapping windows of ``seq_length`` inputs, each from h0 = 0, run as one mini-batch. It
+  is higher, because the first characters of every window are predicted without context.
 """
 
 from __future__ import annotations
@@ -18,7 +17,8 @@ import math
 
 import numpy as np
 
-from .rnn import softmax
+from .checks import check_positive_int
+from .rnn import forward, input_term, softmax, step
 
 __all__ = ["stateful_loss", "windowed_loss", "BITS_PER_NAT"]
 
@@ -28,51 +28,46 @@ BITS_PER_NAT = 1.0 / math.log(2.0)
 def stateful_loss(params, data: np.ndarray, block: int = 4096) -> float:
     """Mean loss (nats per character) predicting ``data[1:]`` from ``data[:-1]``, h carried.
 
-    ``data`` int array (N,), N >= 2. Raises ``ValueError`` if shorter.
+    ``data`` int array (N,), N >= 2; ``block`` steps share one output-layer product. Raises
+    ``ValueError`` if shorter.
     """
-    from .data import check_positive_int
-
     check_positive_int("block", block)
     data = np.asarray(data)
     if len(data) < 2:
         raise ValueError("validation text needs at least 2 characters")
-    b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
+    m = len(params["b"])
     x, y = data[:-1], data[1:]
-    h = np.zeros(len(b))
+    h = np.zeros(m)
     total = 0.0
-    Hb = np.empty((block, len(b)))
+    Hb = np.empty((block, m))
     for start in range(0, len(x), block):
-        xs = x[start : start + block]
-        A = U.T[xs] + b  # (n, m)
-        n = len(xs)
+        A = input_term(params, x[start : start + block])  # (n, m)
+        n = len(A)
         for t in range(n):
-            h = np.tanh(W @ h + A[t])
+            h = step(params, h, A[t])
             Hb[t] = h
-        P = softmax(Hb[:n] @ V.T + c)
+        P = softmax(Hb[:n] @ params["V"].T + params["c"])  # (n, K)
         total -= np.log(P[np.arange(n), y[start : start + n]]).sum()
     return float(total / len(x))
 
 
-def windowed_loss(params, data: np.ndarray, seq_length: int = 25) -> float:
+def windowed_loss(params, data: np.ndarray, seq_length: int = 25, block: int = 1024) -> float:
     """Mean loss (nats per character) over non-overlapping windows of ``seq_length``, h0 = 0.
 
-    Raises ``ValueError`` if ``data`` holds fewer than seq_length + 1 characters.
+    ``block`` windows at a time form one mini-batch (memory: block x seq_length x (m + K)
+    floats). Raises ``ValueError`` if ``data`` holds fewer than seq_length + 1 characters.
     """
-    from .data import check_positive_int
-
     seq_length = check_positive_int("seq_length", seq_length)
+    block = check_positive_int("block", block)
     data = np.asarray(data)
     n_win = (len(data) - 1) // seq_length
     if n_win < 1:
         raise ValueError(f"validation text needs at least seq_length + 1 = {seq_length + 1} "
                          "characters")
-    b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
-    idx = np.arange(n_win)[:, None] * seq_length + np.arange(seq_length)  # (n_win, T)
-    X, Y = data[idx].T, data[idx + 1].T  # (T, n_win)
-    h = np.zeros((n_win, len(b)))
     total = 0.0
-    for t in range(seq_length):
-        h = np.tanh(h @ W.T + U.T[X[t]] + b)
-        P = softmax(h @ V.T + c)
-        total -= np.log(P[np.arange(n_win), Y[t]]).sum()
-    return float(total / (n_win * seq_length))
+    for first in range(0, n_win, block):
+        starts = np.arange(first, min(first + block, n_win)) * seq_length
+        idx = np.arange(seq_length)[:, None] + starts  # (T, B) positions of B windows
+        loss, _ = forward(params, data[idx], data[idx + 1], np.zeros((len(starts), len(params["b"]))))
+        total += float(loss) * len(starts)  # loss is the mean over the B windows
+    return total / n_win

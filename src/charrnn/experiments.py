@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .train import TrainConfig
+from .config import TrainConfig
 
 __all__ = ["VARIANTS", "variant_config", "run_variant", "load_variant"]
 
@@ -58,10 +58,10 @@ def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: i
                 seed: int = 1, **extra) -> dict:
     """Train variant ``name`` into ``out_dir/name`` unless a finished run of the same config is
     there; return the loaded run (see :func:`charrnn.runs.load_run`)."""
+    import hashlib
+
     from .runs import prepare_run_dir, run_config, save_run
     from .train import train
-
-    import hashlib
 
     cfg = variant_config(name, chars, n_evals, seed, **extra)
     out = Path(out_dir) / name
@@ -136,7 +136,8 @@ def sampling_study(model, train_text: str, n: int = 2000, seed: int = 0,
     import numpy as np
 
     from .sampling import synthesize
-    from .textmetrics import summarize as text_summary, training_words
+    from .textmetrics import summarize as text_summary
+    from .textmetrics import training_words
 
     words = training_words(train_text)
     out = []

@@ -61,7 +61,7 @@ def numerical_gradients(params, x, y, h0, reduction: str = "mean", h: float = 1e
         for i in range(theta.size):
             old = theta[i]
 
-            def loss_at(k):
+            def loss_at(k, theta=theta, i=i, old=old):
                 theta[i] = old + k * step
                 return forward(p, x, y, h0, reduction)[0]
 
@@ -108,7 +108,7 @@ def check_gradients(book_data: np.ndarray, K: int, m: int = 10, seq_length: int 
     :func:`compare` (``"numeric"`` omitted when ``numeric`` is False).
     Raises ``ValueError`` if the text is too short.
     """
-    from .data import check_nonneg_int, check_positive_int
+    from .checks import check_nonneg_int, check_positive_int
     from .reference import torch_loss_and_grads
 
     check_positive_int("m", m)

@@ -47,7 +47,7 @@ class Reader:
 
     def __init__(self, n_train: int, seq_length: int, batch_size: int = 1,
                  order: str = "sequential", bounds=None, seed: int = 0):
-        from .data import check_positive_int
+        from .checks import check_positive_int
 
         if order not in ORDERS:
             raise ValueError(f"unknown order {order!r}; expected one of {ORDERS}")

@@ -1,7 +1,8 @@
-"""The vanilla RNN of DD2424 Assignment 4: forward pass, loss and backprop through time.
+"""The vanilla RNN of DD2424 Assignment 4: one step, forward pass, loss and backprop through time.
 
-This is the readable NumPy reference that the report explains and the gradient check tests.
-Equations (NEW handout numbering, HANDOUT.md "Model")::
+This is the readable NumPy reference that the report explains, the gradient check tests and every
+other part of the package calls (training, sampling, priming, validation). Equations (NEW handout
+numbering, HANDOUT.md "Model")::
 
     a_t = W h_{t-1} + U x_t + b        (1)
     h_t = tanh(a_t)                    (2)
@@ -10,14 +11,17 @@ Equations (NEW handout numbering, HANDOUT.md "Model")::
     L   = (1/T) sum_t -log p_t[y_t]    (5)  reduction "mean" (NEW handout, nats per character)
     L   = sum_t -log p_t[y_t]               reduction "sum"  (OLD handout)
 
-Symbols and shapes (float64): K vocabulary size, m hidden units, T = seq_length;
-``b (m,)``, ``c (K,)``, ``U (m, K)``, ``W (m, m)``, ``V (K, m)``; inputs ``x (T,)`` and targets
-``y (T,)`` are int indices (one-hot vectors are never built: U x_t is column ``U[:, x_t]``);
-activations are time-major rows, ``H (T, m)``, ``P (T, K)``.
+Symbols and shapes (float64 unless the parameters have another float dtype): K vocabulary size,
+m hidden units, T = seq_length, B sequences per batch; ``b (m,)``, ``c (K,)``, ``U (m, K)``,
+``W (m, m)``, ``V (K, m)``. Inputs and targets are int indices, time-major: ``X, Y (T, B)`` for a
+batch (cs231n style) or ``x, y (T,)`` for one sequence, which is a batch of one. One-hot vectors
+are never built: U x_t is column ``U[:, x_t]``. Activations: ``H (T, B, m)``, ``P (T, B, K)``
+(``(T, m)``, ``(T, K)`` for one sequence). The loss of a batch is the mean over its B sequences of
+each sequence's loss (5), so its gradient is the mean of the B single-sequence gradients.
 
 Speed-ups from the handout's bonus exercise B-N4 that keep the code readable: U x_t + b is one
-gather before the time loop, the output layer and softmax run on all T steps at once after it, dV
-and dW are single matrix products over all steps and dU is accumulated by index.
+gather before the time loop, the output layer and softmax run on all steps at once after it, dV,
+dW and dU are single matrix products over all steps.
 """
 
 from __future__ import annotations
@@ -28,15 +32,19 @@ import numpy as np
 
 __all__ = [
     "PARAM_NAMES",
+    "REDUCTIONS",
+    "INITS",
     "param_shapes",
     "new_params",
     "param_views",
     "init_params",
+    "input_term",
+    "step",
+    "softmax",
     "ForwardCache",
     "forward",
     "backward",
     "loss_and_grads",
-    "softmax",
 ]
 
 PARAM_NAMES = ("b", "c", "U", "W", "V")
@@ -49,13 +57,14 @@ def param_shapes(K: int, m: int) -> dict[str, tuple[int, ...]]:
     return {"b": (m,), "c": (K,), "U": (m, K), "W": (m, m), "V": (K, m)}
 
 
-def new_params(K: int, m: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Zeroed parameters as views into one flat float64 buffer.
+def new_params(K: int, m: int, dtype=np.float64) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Zeroed parameters as views into one flat buffer of ``dtype`` (float64 by default).
 
     Returns ``(flat, params)``: ``flat`` of shape (m + K + mK + m^2 + Km,) and a dict of views
     (b, c, U, W, V in that order), so an optimizer can update all of them with a few ufuncs.
     """
-    flat = np.zeros(sum(int(np.prod(s)) for s in param_shapes(K, m).values()), dtype=np.float64)
+    n = sum(int(np.prod(s)) for s in param_shapes(K, m).values())
+    flat = np.zeros(n, dtype=dtype)
     return flat, param_views(flat, K, m)
 
 
@@ -91,6 +100,25 @@ def init_params(
     return flat, p
 
 
+def input_term(params, x) -> np.ndarray:
+    """U x_t + b of eq. 1 for inputs ``x`` (int indices of any shape S): shape S + (m,).
+
+    A gather of U's columns, so one-hot vectors are never built.
+    """
+    return params["U"].T[x] + params["b"]
+
+
+def step(params, h: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """One step of the recurrence, eqs. 1-2: h_t = tanh(W h_{t-1} + a_t), a_t = U x_t + b.
+
+    ``h`` is one hidden state (m,) or a batch of row states (B, m); ``a`` has the same shape
+    (from :func:`input_term`). Returns h_t, shaped as ``h``. The only place in the package (outside
+    the compiled copy in :mod:`charrnn.engine`) that computes the recurrence.
+    """
+    W = params["W"]
+    return np.tanh((W @ h if h.ndim == 1 else h @ W.T) + a)
+
+
 def softmax(o: np.ndarray) -> np.ndarray:
     """Row-wise softmax (eq. 4) of ``o`` of shape (..., K); max subtracted for stability."""
     z = o - o.max(axis=-1, keepdims=True)
@@ -101,74 +129,88 @@ def softmax(o: np.ndarray) -> np.ndarray:
 
 @dataclass
 class ForwardCache:
-    """What :func:`backward` needs: x, y (T,) int; h0 (m,); H (T, m); P (T, K); reduction."""
+    """What :func:`backward` needs: X, Y (T, B) int; H0 (B, m); H (T, B, m); P (T, B, K);
+    reduction; and whether the caller passed one sequence (then results drop the B axis)."""
 
-    x: np.ndarray
-    y: np.ndarray
-    h0: np.ndarray
+    X: np.ndarray
+    Y: np.ndarray
+    H0: np.ndarray
     H: np.ndarray
     P: np.ndarray
     reduction: str
+    single: bool
 
 
-def forward(params, x, y, h0, reduction: str = "mean") -> tuple[float, ForwardCache]:
-    """Loss of one sequence (eqs. 1-5) and the cache for :func:`backward`.
+def forward(params, X, Y, h0, reduction: str = "mean"):
+    """Loss (eqs. 1-5) of one sequence or a batch, and the cache for :func:`backward`.
 
-    ``x`` and ``y`` are int arrays of shape (T,), ``h0`` float64 of shape (m,).
-    Returns ``(loss, cache)``: the loss (a NumPy scalar of the parameters' dtype, float64 in
-    training) in nats per character (``"mean"``) or nats per sequence (``"sum"``); ``cache.H[-1]`` is the last hidden state, the next update's hprev.
-    Raises ``ValueError`` for an unknown reduction.
+    ``X``, ``Y`` int arrays of shape (T, B), ``h0`` of shape (B, m); or one sequence: ``x``, ``y``
+    of shape (T,) and ``h0`` (m,). Returns ``(loss, cache)``: the loss, a NumPy scalar of the
+    parameters' dtype, in nats per character (``"mean"``) or nats per sequence (``"sum"``),
+    averaged over the B sequences. ``cache.H[-1]`` (B, m) holds the last hidden states, the next
+    update's hprev. Raises ``ValueError`` for an unknown reduction.
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown loss reduction {reduction!r}; expected one of {REDUCTIONS}")
-    b, c, U, W, V = (params[k] for k in PARAM_NAMES)
-    x = np.asarray(x)
-    y = np.asarray(y)
-    T, m = len(x), len(b)
-    A = U[:, x].T + b  # (T, m): U x_t + b for every step, before the loop
-    H = np.empty((T, m), dtype=A.dtype)  # float64 (or the params' dtype, e.g. longdouble)
-    h = h0
+    X, Y = np.asarray(X), np.asarray(Y)
+    single = X.ndim == 1
+    if single:  # one sequence is a batch of one
+        X, Y, h0 = X[:, None], Y[:, None], np.asarray(h0)[None, :]
+    T, B = X.shape
+    A = input_term(params, X)  # (T, B, m): U x_t + b for every step, before the loop
+    H = np.empty(A.shape, dtype=A.dtype)  # (T, B, m)
+    h = np.asarray(h0, dtype=A.dtype)
     for t in range(T):
-        h = np.tanh(W @ h + A[t])  # eqs. 1-2
+        h = step(params, h, A[t])  # eqs. 1-2
         H[t] = h
-    P = softmax(H @ V.T + c)  # (T, K), eqs. 3-4 for all steps at once
-    nll = -np.log(P[np.arange(T), y])
-    loss = nll.mean() if reduction == "mean" else nll.sum()  # a NumPy scalar of the params' dtype
-    return loss, ForwardCache(x, y, np.asarray(h0, dtype=A.dtype), H, P, reduction)
+    P = softmax(H @ params["V"].T + params["c"])  # (T, B, K), eqs. 3-4 for all steps at once
+    tt, bb = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
+    nll = -np.log(P[tt, bb, Y])  # (T, B): -log p_t[y_t] of every step of every sequence
+    per_seq = nll.mean(axis=0) if reduction == "mean" else nll.sum(axis=0)  # (B,)
+    loss = per_seq.mean()  # a NumPy scalar of the params' dtype
+    return loss, ForwardCache(X, Y, np.asarray(h0, dtype=A.dtype), H, P, reduction, single)
 
 
 def backward(params, cache: ForwardCache) -> dict[str, np.ndarray]:
     """Gradients of the loss w.r.t. b, c, U, W, V by backprop through time (Lecture 9).
 
-    dL/do_t = p_t - onehot(y_t) (divided by T for the mean loss); dL/dh_t = V^T dL/do_t +
-    W^T dL/da_{t+1}; dL/da_t = dL/dh_t * (1 - h_t^2). Returns a dict with the parameters' keys and
-    shapes, float64. h0 is treated as a constant.
+    dL/do_t = p_t - onehot(y_t) (divided by T for the mean loss, and by B: the batch's mean);
+    dL/dh_t = V^T dL/do_t + W^T dL/da_{t+1}; dL/da_t = dL/dh_t * (1 - h_t^2). Returns a dict with
+    the parameters' keys and shapes, in the parameters' dtype. h0 is treated as a constant.
+    Overwrites ``cache.P``.
     """
     W, V = params["W"], params["V"]
-    x, y, H, P = cache.x, cache.y, cache.H, cache.P
-    T, m = H.shape
-    G = P.copy()  # (T, K): dL/do_t
-    G[np.arange(T), y] -= 1.0
-    if cache.reduction == "mean":
-        G /= T
-    dV = G.T @ H  # (K, m)
-    dc = G.sum(axis=0)
-    dH = G @ V  # (T, m): the output layer's share of dL/dh_t
-    dA = np.empty((T, m))
-    da_next = np.zeros(m)
+    X, Y, H, H0 = cache.X, cache.Y, cache.H, cache.H0
+    T, B, m = H.shape
+    K = V.shape[0]
+    tt, bb = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")
+    G = cache.P  # reused: dL/do_t for every sequence, (T, B, K)
+    G[tt, bb, Y] -= 1.0
+    G /= B * (T if cache.reduction == "mean" else 1)
+    Hf, Gf = H.reshape(T * B, m), G.reshape(T * B, K)
+    dV = Gf.T @ Hf  # (K, m)
+    dc = Gf.sum(axis=0)
+    dH = G @ V  # (T, B, m): the output layer's share of dL/dh_t
+    dA = np.empty_like(H)
+    da = np.zeros((B, m), dtype=H.dtype)
     for t in range(T - 1, -1, -1):
-        dh = dH[t] + W.T @ da_next  # the recurrent term comes from step t + 1
-        da_next = dh * (1.0 - H[t] ** 2)
-        dA[t] = da_next
-    H_prev = np.vstack([cache.h0[None, :], H[:-1]])  # (T, m): h_{t-1}
-    dW = dA.T @ H_prev  # (m, m): sum of outer products da_t h_{t-1}^T
-    db = dA.sum(axis=0)
-    dUT = np.zeros((P.shape[1], m))  # (K, m): row k collects the da_t with x_t = k
-    np.add.at(dUT, x, dA)
-    return {"b": db, "c": dc, "U": dUT.T.copy(), "W": dW, "V": dV}
+        da = (dH[t] + da @ W) * (1.0 - H[t] ** 2)  # da @ W = (W^T da) for each sequence
+        dA[t] = da
+    dAf = dA.reshape(T * B, m)
+    # dW = sum_t da_t h_{t-1}^T over all sequences: h_{t-1} is H0 at t = 0, else H[t - 1]
+    dW = dAf[B:].T @ Hf[:-B] + dA[0].T @ H0
+    db = dAf.sum(axis=0)
+    # dU: column x of U collects the da_t of the steps whose input is x (one product with the
+    # (K, T B) indicator matrix is faster here than np.add.at over T B rows)
+    onehot = np.zeros((K, T * B), dtype=H.dtype)
+    onehot[X.reshape(-1), np.arange(T * B)] = 1.0
+    dU = (onehot @ dAf).T
+    return {"b": db, "c": dc, "U": np.ascontiguousarray(dU), "W": dW, "V": dV}
 
 
-def loss_and_grads(params, x, y, h0, reduction: str = "mean"):
-    """``(loss, grads, h_last)`` for one sequence: :func:`forward` then :func:`backward`."""
-    loss, cache = forward(params, x, y, h0, reduction)
-    return loss, backward(params, cache), cache.H[-1].copy()
+def loss_and_grads(params, X, Y, h0, reduction: str = "mean"):
+    """``(loss, grads, h_last)``: :func:`forward` then :func:`backward`; ``h_last`` (B, m), or
+    (m,) for one sequence, is a fresh copy of the last hidden states."""
+    loss, cache = forward(params, X, Y, h0, reduction)
+    h_last = cache.H[-1, 0].copy() if cache.single else cache.H[-1].copy()
+    return loss, backward(params, cache), h_last

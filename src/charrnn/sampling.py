@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities"]
+from .checks import check_positive_int, is_number
+from .rnn import input_term, step
+
+__all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities", "prime"]
 
 
 def check_sampling_args(temperature: float, top_p: float) -> None:
     """Raise ``ValueError`` unless temperature > 0 and 0 < top_p <= 1 (both finite numbers)."""
-    if not isinstance(temperature, (int, float, np.integer, np.floating)) \
-            or isinstance(temperature, bool) \
-            or not np.isfinite(temperature) or temperature <= 0:
+    if not is_number(temperature) or not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
-    if not isinstance(top_p, (int, float, np.integer, np.floating)) or isinstance(top_p, bool) \
-            or not np.isfinite(top_p) or not 0 < top_p <= 1:
+    if not is_number(top_p) or not np.isfinite(top_p) or not 0 < top_p <= 1:
         raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
 
 
@@ -60,20 +60,33 @@ def synthesize(params, h0, x0: int, n: int, rng: np.random.Generator,
     draw per character. Raises ``ValueError`` for n <= 0, x0 outside 0..K-1, temperature <= 0
     or top_p outside (0, 1].
     """
-    from .data import check_positive_int
-
     n = check_positive_int("sample length n", n)
     check_sampling_args(temperature, top_p)
-    b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
+    c, V = params["c"], params["V"]
     h = np.array(h0, dtype=np.float64)
     x = int(x0)
     if not 0 <= x < len(c):
         raise ValueError(f"x0 = {x0} is not a character index in 0..{len(c) - 1}")
     out = np.empty(n, dtype=np.int64)
     for t in range(n):
-        h = np.tanh(W @ h + U[:, x] + b)  # eqs. 1-2
+        h = step(params, h, input_term(params, x))  # eqs. 1-2
         p = probabilities(V @ h + c, temperature, top_p)  # eqs. 3-4
         cp = np.cumsum(p)
         x = min(int(np.searchsorted(cp, rng.random() * cp[-1], side="right")), len(p) - 1)
         out[t] = x
     return out
+
+
+def prime(params, indices) -> tuple[np.ndarray, int]:
+    """Run the model over ``indices`` (int, at least one) from h = 0, to continue after them.
+
+    Returns ``(h, x0)``: the hidden state (m,) after all but the last index, and the last index,
+    which :func:`synthesize` takes as its first input. Raises ``ValueError`` for no indices.
+    """
+    indices = np.asarray(indices)
+    if len(indices) == 0:
+        raise ValueError("the prime text must not be empty")
+    h = np.zeros(len(params["b"]))
+    for a in input_term(params, indices[:-1]):
+        h = step(params, h, a)
+    return h, int(indices[-1])

@@ -6,7 +6,7 @@ starting parameters (``init_params`` with the same seed), with the handout's set
 seq_length = 25, Adam, float64 unless stated). Implementations:
 
 * ``classic``: the per-time-step loop of the well-known minimal char-RNN scripts
-  (``benchmarks/classic.py``, one-hot column vectors): the anchor of the ratios;
+  (``classic.py`` beside this file, one-hot column vectors): the anchor of the ratios;
 * ``numpy``: the readable vectorized reference (:mod:`charrnn.rnn`, :mod:`charrnn.optim`);
 * ``numba``: the compiled training loop (:mod:`charrnn.engine`), compile time reported apart;
 * ``torch64`` / ``torch32``: PyTorch ``nn.RNN`` + ``nn.Linear`` + ``torch.optim.Adam`` at batch 1,
@@ -15,6 +15,10 @@ seq_length = 25, Adam, float64 unless stated). Implementations:
 Before timing, every implementation's losses of the first ``n_check`` updates are compared with
 the NumPy reference's. Timing: ``reps`` repetitions of ``n_updates`` updates each (continuing the
 same run), median updates/s. Also the time to sample 1,000 characters.
+
+    .venv/bin/python benchmarks/bench.py [--data PATH] [--n-updates 2000] [--reps 5] [--json PATH]
+
+This script lives outside the package: charrnn itself never imports it, or torch for it.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ M, SEQ_LENGTH = 100, 25
 
 
 def _setup(data: str, seed: int):
-    from .data import Vocabulary, read_text
-    from .rnn import init_params
+    from charrnn.data import Vocabulary, read_text
+    from charrnn.rnn import init_params
 
     text = read_text(data, min_length=SEQ_LENGTH + 1)
     vocab = Vocabulary.from_text(text)
@@ -47,20 +51,17 @@ def _setup(data: str, seed: int):
 
 
 def _runner_charrnn(engine: str, book, K, flat, params):
-    from .train import TrainConfig, TrainState, _advance_numpy
-    from .optim import Adam
+    from charrnn import engine as eng
+    from charrnn.config import TrainConfig
+    from charrnn.optim import Adam
+    from charrnn.orders import Reader
+    from charrnn.state import Best, TrainState
+    from charrnn.train import advance_numpy
 
     cfg = TrainConfig(m=M, seq_length=SEQ_LENGTH, engine=engine)
     state = TrainState(flat=flat, params=params, optimizer=Adam(flat.size), hprev=np.zeros((1, M)),
-                       best_flat=flat.copy(), best_hprev=np.zeros(M))
-    if engine == "numba":
-        from . import engine as eng
-
-        advance = eng.advance
-    else:
-        advance = _advance_numpy
-
-    from .orders import Reader
+                       best_smooth=Best(flat.copy(), np.zeros(M), "smooth_loss"))
+    advance = eng.advance if engine == "numba" else advance_numpy
 
     reader = Reader(len(book), SEQ_LENGTH)
 
@@ -71,7 +72,7 @@ def _runner_charrnn(engine: str, book, K, flat, params):
         return losses
 
     def sample():
-        from .sampling import synthesize
+        from charrnn.sampling import synthesize
 
         return synthesize(state.params, state.hprev[0], int(book[0]), 1000,
                           np.random.default_rng(0))
@@ -80,9 +81,7 @@ def _runner_charrnn(engine: str, book, K, flat, params):
 
 
 def _runner_classic(book, K, flat, params):
-    root = Path(__file__).resolve().parents[2] / "benchmarks"
-    sys.path.insert(0, str(root))
-    import classic  # benchmarks/classic.py
+    import classic  # classic.py beside this script (its folder is on sys.path)
 
     P = classic.from_charrnn(params)
     st = classic.new_state(P)
@@ -179,7 +178,7 @@ def worker(name: str, data: str, n_updates: int, reps: int, n_check: int, seed: 
     compile_s = 0.0
     if name in ("numpy", "numba"):
         if name == "numba":
-            from .engine import compile_engine
+            from charrnn.engine import compile_engine
 
             compile_s = compile_engine()
         run, sample = _runner_charrnn(name, book, K, flat, params)
@@ -219,7 +218,8 @@ def run_benchmark(data, n_updates: int = 2000, reps: int = 5, n_check: int = 20,
 
     Raises ``RuntimeError`` if a worker fails and ``ValueError`` for bad arguments.
     """
-    from .data import check_positive_int, read_text
+    from charrnn.checks import check_positive_int
+    from charrnn.data import read_text
 
     for name, v in (("n_updates", n_updates), ("reps", reps), ("n_check", n_check)):
         check_positive_int(name, v)
@@ -233,7 +233,7 @@ def run_benchmark(data, n_updates: int = 2000, reps: int = 5, n_check: int = 20,
     for name in implementations:
         if progress:
             progress(name)
-        cmd = [sys.executable, "-m", "charrnn.bench", "--worker", name, "--data", os.fspath(data),
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--data", os.fspath(data),
                "--n-updates", str(n_updates), "--reps", str(reps), "--n-check", str(n_check),
                "--seed", str(seed)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -291,19 +291,39 @@ def format_table(bench: dict) -> str:
     return "\n".join(lines)
 
 
-def _main(argv=None):
+def main(argv=None) -> int:
+    """Command line: time every implementation, print the table, optionally write JSON."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m charrnn.bench")
-    p.add_argument("--worker", required=True, choices=IMPLEMENTATIONS)
-    p.add_argument("--data", required=True)
-    p.add_argument("--n-updates", type=int, default=2000)
-    p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--n-check", type=int, default=20)
-    p.add_argument("--seed", type=int, default=1)
+    from charrnn.files import write_json
+    from charrnn.paths import default_data_path
+
+    p = argparse.ArgumentParser(prog="benchmarks/bench.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=None, help="text to train on (default as for train)")
+    p.add_argument("--n-updates", type=int, default=2000, help="updates per repetition")
+    p.add_argument("--reps", type=int, default=5, help="repetitions; the median is reported")
+    p.add_argument("--n-check", type=int, default=20, help="updates whose losses are compared")
+    p.add_argument("--seed", type=int, default=1, help="seed of the common starting point")
+    p.add_argument("--only", help="comma-separated subset of " + ",".join(IMPLEMENTATIONS))
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
-    print(json.dumps(worker(a.worker, a.data, a.n_updates, a.reps, a.n_check, a.seed)))
+    if a.worker:
+        print(json.dumps(worker(a.worker, a.data, a.n_updates, a.reps, a.n_check, a.seed)))
+        return 0
+    names = a.only.split(",") if a.only else list(IMPLEMENTATIONS)
+    try:
+        bench = run_benchmark(a.data or default_data_path(), n_updates=a.n_updates, reps=a.reps,
+                              n_check=a.n_check, seed=a.seed, implementations=names,
+                              progress=lambda name: print(f"timing {name} ...", file=sys.stderr))
+    except ValueError as err:
+        p.exit(2, f"bench: error: {err}\n")
+    print(format_table(bench))
+    if a.json:
+        write_json(a.json, bench)
+        print(f"wrote {a.json}")
+    return 0 if all(r["agrees"] for r in bench["results"].values()) else 1
 
 
 if __name__ == "__main__":
-    _main()
+    sys.exit(main())
