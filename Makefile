@@ -144,5 +144,6 @@ bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
 	$(VENV)/bin/jupyter lab notebooks/
 
-clean:  ## remove runs/ and reports/ (generated)
-	rm -rf $(RUNS) $(REPORTS)
+clean:  ## remove runs/ and what reports/ holds (generated; reports/README.md stays)
+	rm -rf $(RUNS)
+	test ! -d $(REPORTS) || find $(REPORTS) -mindepth 1 ! -name README.md -delete

@@ -39,6 +39,35 @@ def test_finished_runs_are_reused_and_other_texts_retrain(tmp_path):
     assert len(c["validation"]["update"]) == 3
 
 
+def test_an_edit_of_the_training_code_retrains(tmp_path, monkeypatch):
+    import charrnn.provenance
+
+    kw = dict(chars=6000, n_evals=3, m=8)
+    run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
+    stamp = (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns
+    run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)  # nothing changed: reused
+    assert (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns == stamp
+    monkeypatch.setattr(charrnn.provenance, "code_hash", lambda: "another version of train.py")
+    run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
+    assert (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns != stamp
+
+
+def test_the_code_hash_follows_the_training_modules(tmp_path, monkeypatch):
+    import charrnn.provenance as prov
+
+    names = {p.name for p in prov.training_files()}
+    assert {"train.py", "rnn.py", "engine.py", "optim.py", "orders.py", "runs.py"} <= names
+    assert not {"cli.py", "plots.py", "tables.py", "report.py"} & names  # presentation only
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    for p in prov.training_files():
+        (pkg / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setattr(prov, "PACKAGE", pkg)
+    before = prov.code_hash()
+    (pkg / "optim.py").write_text((pkg / "optim.py").read_text() + "\n# an edit\n")
+    assert prov.code_hash() != before
+
+
 def test_summary_names_the_lowest_validation_loss(tmp_path):
     runs = [run_variant(n, TEXT, "t.txt", tmp_path, 5000, 2, m=8) for n in ("sequential", "B8")]
     s = summarize(runs)

@@ -56,10 +56,17 @@ def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
 
 def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: int = 20,
                 seed: int = 1, **extra) -> dict:
-    """Train variant ``name`` into ``out_dir/name`` unless a finished run of the same config is
-    there; return the loaded run (see :func:`charrnn.runs.load_run`)."""
+    """Train variant ``name`` into ``out_dir/name`` unless a finished run made by the same
+    config, text and training code is there; return the loaded run (see
+    :func:`charrnn.runs.load_run`).
+
+    The cache key is the config, the text's md5 and :func:`charrnn.provenance.code_hash` (the
+    modules that train), stored in the run's ``config.json`` as ``data_md5`` and ``code``: an edit
+    of the training code retrains every variant, wherever the text lies."""
     import hashlib
 
+    from . import provenance
+    from .files import write_json
     from .runs import prepare_run_dir, run_config, save_run
     from .train import train
 
@@ -67,17 +74,16 @@ def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: i
     out = Path(out_dir) / name
     want = json.loads(json.dumps(run_config(cfg, data_path)))
     want["data_md5"] = hashlib.md5(text.encode("utf-8")).hexdigest()
+    want["code"] = provenance.code_hash()
     done = out / "config.json"
     have = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else {}
     same = {k: v for k, v in have.items() if k != "data"} == \
         {k: v for k, v in want.items() if k != "data"}
-    if not same:  # the same config on the same text (wherever it lies) is not trained again
+    if not same:
         prepare_run_dir(out, want, force=True)
         save_run(train(text, cfg), out, data_path)
         cfg_file = json.loads(done.read_text(encoding="utf-8"))
-        cfg_file["data_md5"] = want["data_md5"]
-        from .files import write_json
-
+        cfg_file.update(data_md5=want["data_md5"], code=want["code"])
         write_json(done, cfg_file)
     return load_variant(out)
 
