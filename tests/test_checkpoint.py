@@ -1,6 +1,7 @@
 """Saving and loading models and run folders."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -94,7 +95,8 @@ def test_run_folder_round_trip(tmp_path):
     assert all(len(s["text"]) == cfg.sample_length for s in run["samples"])
     assert np.array_equal(run["history"]["update"], [1, *range(10, 121, 10)])
     np.testing.assert_array_equal(run["history"]["smooth_loss"], res.history["smooth_loss"])
-    assert run["config"]["data"] == "t.txt" and run["config"]["m"] == 12
+    assert run["config"]["data"] == os.path.abspath("t.txt") and run["config"]["m"] == 12
+    assert run["config"]["data_md5"] == res.text_md5 and run["config"]["data_chars"] == len(text)
     best = load_model(out / "best.npz")
     assert best.meta["update"] == res.state.best_smooth.update
     assert np.array_equal(best.params["W"], res.best_params["W"])
@@ -105,11 +107,15 @@ def test_run_folder_round_trip(tmp_path):
 def test_output_folder_holding_another_run_is_refused(tmp_path):
     out = tmp_path / "run"
     prepare_run_dir(out, {"seed": 1})
-    (out / "config.json").write_text(json.dumps({"seed": 1}))
-    prepare_run_dir(out, {"seed": 1})  # the same run may be written again
+    assert json.loads((out / "config.json").read_text()) == {"seed": 1}
+    prepare_run_dir(out, {"seed": 2})  # no finished update: the folder is reused
+    (out / "metrics.json").write_text("{}")  # now it holds a finished run of seed 2
+    prepare_run_dir(out, {"seed": 2})  # the same run may be written again
+    assert not (out / "metrics.json").exists()  # and no result of the old one survives
+    (out / "metrics.json").write_text("{}")
     with pytest.raises(ValueError, match="holds a different run"):
-        prepare_run_dir(out, {"seed": 2})
-    prepare_run_dir(out, {"seed": 2}, force=True)
+        prepare_run_dir(out, {"seed": 3})
+    prepare_run_dir(out, {"seed": 3}, force=True)
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="not a folder"):
         prepare_run_dir(tmp_path / "file", {})

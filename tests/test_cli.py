@@ -90,8 +90,14 @@ def test_bad_training_input_fails_before_any_work(tmp_path, trained):
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text('{"seed": 123}')
+    (other / "metrics.json").write_text('{}')  # a finished run
     r = cli("train", "--data", text, "--n-updates", 10, "--out", other)
     assert r.returncode == 2 and "holds a different run" in r.stderr
+    unfinished = tmp_path / "unfinished"  # a run that never finished an update: reused
+    unfinished.mkdir()
+    (unfinished / "config.json").write_text('{"seed": 123}')
+    r = cli("train", "--data", text, "--n-updates", 10, "--out", unfinished)
+    assert r.returncode == 0, r.stderr
 
 
 def test_gradcheck_json(tmp_path):

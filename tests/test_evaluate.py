@@ -192,12 +192,39 @@ def one_line_error(r, *fragments):
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def test_evaluate_refuses_another_vocabulary(trained):
+def test_evaluate_names_the_characters_the_model_does_not_know(trained):
     d = trained[0]
     other = d / "other.txt"
     other.write_text(TEXT.replace("q", "Q") + "Zebra\n", encoding="utf-8")  # + Q, Z; - q
+    first_q = other.read_text(encoding="utf-8").index("Q")
     r = cli("evaluate", "--checkpoint", d / "run" / "best.npz", "--data", other)
-    one_line_error(r, "vocabulary mismatch", "'Q'", "'Z'", "'q'")
+    one_line_error(r, "2 character(s) not in the vocabulary: 'Q', 'Z'",
+                   f"the first, 'Q', at character {first_q:,}")
+
+
+def test_evaluate_takes_a_text_with_fewer_characters_than_the_model(trained):
+    d, model, _ = trained
+    fewer = d / "fewer.txt"
+    fewer.write_text(TEXT.replace("q", "e") * 2, encoding="utf-8")  # lacks "q": still evaluable
+    assert "q" in model.vocab.chars
+    r = cli("evaluate", "--checkpoint", d / "run" / "best.npz", "--data", fewer, "--split", "all")
+    assert r.returncode == 0, r.stderr
+    (row,) = parse(r.stdout)
+    check_printed(row, stateful_loss(model.params, model.vocab.encode(fewer.read_text())),
+                  len(fewer.read_text()))
+
+
+def test_evaluate_and_sample_accept_the_training_checkpoint(trained):
+    d, model, book = trained
+    ckpt = d / "run" / "checkpoint.npz"
+    current = load_model(ckpt)  # the parameters at the end of training, not the best ones
+    assert current.vocab == model.vocab and current.m == model.m
+    r = cli("evaluate", "--checkpoint", ckpt, "--data", d / "small.txt", "--split", "all")
+    assert r.returncode == 0, r.stderr
+    (row,) = parse(r.stdout)
+    check_printed(row, stateful_loss(current.params, book), len(book))
+    r = cli("sample", "--checkpoint", ckpt, "-n", 30)
+    assert r.returncode == 0 and len(r.stdout) == 31, r.stderr
 
 
 def test_evaluate_refuses_a_corrupt_checkpoint(trained):

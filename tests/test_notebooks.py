@@ -68,16 +68,43 @@ def test_train_notebook_default_run_folder_and_report(tmp_path, text):
         assert (target / "metrics.json").is_file()
         run("01_gradient_check.ipynb", tmp_path / "01.ipynb", data_path=str(text), m=3,
             out_json=str(tmp_path / "g.json"))
-        report = run("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=str(target),
-                     gradcheck_json=str(tmp_path / "g.json"),
-                     bench_json=str(tmp_path / "missing.json"))
+        from charrnn.files import write_json
+        from charrnn.study import study_runs
+
+        write_json(tmp_path / "study.json", study_runs([target], n=300))
+        report = run("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=f"runs/{name}",  # from the root
+                     gradcheck_json=str(tmp_path / "g.json"), sampling_json=str(tmp_path / "study.json"),
+                     experiments_dir=str(tmp_path / "none"), bench_json=str(tmp_path / "missing.json"))
         html = json.dumps(report["cells"])
         assert "We believe the gradients are correct" in html
-        assert "No benchmark yet" in html
+        assert "and then every 50 updates" in html and "after 150 updates" in html
+        assert "| seed | best smooth loss |" in html and "mean ± std" not in html  # one seed
+        assert "Sharper sampling trades diversity for correctness" in html
+        assert "top-p 0.95 (first 300 characters)" in html
+        assert "No experiments yet" in html and "No benchmark yet" in html
     finally:
         import shutil
 
         shutil.rmtree(target, ignore_errors=True)
+
+
+@pytest.mark.parametrize("missing", ["run_dirs", "gradcheck_json"])
+def test_report_notebook_refuses_to_guess_its_inputs(tmp_path, missing):
+    given = {"run_dirs": "runs/some-run", "gradcheck_json": "g.json", missing: ""}
+    with pytest.raises(papermill.PapermillExecutionError, match=f"ValueError: {missing} is empty"):
+        run("03_report.ipynb", tmp_path / "03.ipynb", **given)
+
+
+def test_report_notebook_only_shows_artifacts():
+    cells = json.loads((ROOT / "notebooks" / "03_report.ipynb").read_text(encoding="utf-8"))["cells"]
+    code = [line for c in cells if c["cell_type"] == "code" for line in "".join(c["source"]).splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+    assert len(code) < 90
+    source = "\n".join(code)
+    for computation in ("charrnn.data", "gradcheck_suite", "check_gradients", "charrnn.train",
+                        "sampling_study(", "load_model", "glob("):  # no raw text, check, training, guess
+        assert computation not in source, computation
+    assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
 
 
 def test_bad_input_fails_with_the_library_message(tmp_path):
@@ -106,3 +133,19 @@ def test_train_notebook_parameters_are_the_config_fields_with_the_adam_defaults(
     cell = next(c for c in json.loads((ROOT / "notebooks" / "02_train.ipynb").read_text())["cells"]
                 if "parameters" in c["metadata"].get("tags", []))
     assert "import" not in "".join(cell["source"])
+
+
+def test_train_notebook_resume_refuses_other_settings_and_works_from_notebooks(tmp_path, text):
+    out = tmp_path / "run"
+    run("02_train.ipynb", tmp_path / "a.ipynb", data_path=str(text), n_updates=100, m=8,
+        sample_every=50, checkpoint_every=50, run_dir=str(out))
+    with pytest.raises(papermill.PapermillExecutionError, match="only n_updates may change"):
+        run("02_train.ipynb", tmp_path / "b.ipynb", data_path=str(text), n_updates=150, m=8,
+            sample_every=50, run_dir=str(out), resume=True, seed=9, eta=0.5)
+    # resumed with the run's settings and no data_path: the stored absolute path is used
+    papermill.execute_notebook(str(ROOT / "notebooks" / "02_train.ipynb"), str(tmp_path / "c.ipynb"),
+                               parameters=dict(n_updates=150, m=8, sample_every=50,
+                                               run_dir=str(out), resume=True),
+                               kernel_name="python3", cwd=str(ROOT / "notebooks"),
+                               progress_bar=False)
+    assert json.loads((out / "metrics.json").read_text())["n_updates"] == 150

@@ -190,12 +190,12 @@ def test_bad_configs_are_refused(overrides, message):
 
 
 def test_held_out_part_too_short_is_refused():
-    with pytest.raises(ValueError, match="held-out chunk has 5 characters"):
+    with pytest.raises(ValueError, match="n_chunks = 20 chunks of at least seq_length"):
         train(TEXT[:100], config(holdout=1, n_chunks=20))
 
 
 def test_training_segments_too_short_are_refused():
-    with pytest.raises(ValueError, match="too short"):
+    with pytest.raises(ValueError, match="batch_size = 8 streams of at least seq_length"):
         train(TEXT[:40], config(batch_size=8))  # 8 segments of 5 characters < seq_length + 1
 
 

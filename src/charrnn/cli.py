@@ -57,21 +57,9 @@ def _text_path(args) -> str:
     """``--data``, or the default text (building the Shakespeare corpus when it is missing)."""
     if args.data is not None:
         return args.data
-    from .paths import default_data_path
+    from .corpus import ensure_default_text
 
-    path = default_data_path()
-    if not path.is_file():
-        from .corpus import build_corpus
-
-        print(f"charrnn: building the default text {path} (no data/goblet_book.txt)",
-              file=sys.stderr)
-        try:
-            build_corpus(path)
-        except RuntimeError as err:
-            raise ValueError(f"no text to train on: data/goblet_book.txt is missing and the "
-                             f"default corpus could not be downloaded ({str(err).splitlines()[0]});"
-                             " give --data PATH, or put the book in data/goblet_book.txt") from None
-    return str(path)
+    return str(ensure_default_text())
 
 
 def _given_fields(args) -> dict:
@@ -82,6 +70,17 @@ def _given_fields(args) -> dict:
             if getattr(args, f.name) is not None}
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _note_line_endings(text: str, newline: str, K: int) -> None:
+    """One line on stderr when Windows line endings are kept as characters of the vocabulary."""
+    if newline == "keep" and "\r\n" in text:
+        print(f"charrnn: note: the text has Windows line endings (\\r\\n): '\\r' is one of its "
+              f"K = {K} characters; --newline lf reads them as \\n", file=sys.stderr)
+
+
 def cmd_train(args) -> int:
     import json
     from pathlib import Path
@@ -89,8 +88,7 @@ def cmd_train(args) -> int:
     from .checks import check_positive_int
     from .config import TrainConfig, changed_settings
     from .data import read_text
-    from .files import write_json
-    from .runs import prepare_run_dir, remove_stale_temporaries, run_config, save_run
+    from .runs import acquire, prepare_run_dir, remove_stale_temporaries, resolve_data, run_config, save_run
     from .train import Trainer, TrainingDiverged, TrainingInterrupted
 
     every = check_positive_int("--checkpoint-every", args.checkpoint_every)
@@ -111,44 +109,44 @@ def cmd_train(args) -> int:
         if changed:
             raise ValueError("a resumed run keeps its settings; only --n-updates may change: "
                              + ", ".join(changed))
-        if args.data is None:
-            args.data = saved.get("data")
-        if args.data is None:
-            raise ValueError("give --data: the run folder does not say which text it used")
-        text = read_text(args.data)
+        data, text = resolve_data(saved, args.data, saved.get("newline", "keep"))
         trainer = Trainer.from_checkpoint(ckpt, text, given.get("n_updates"))
-        remove_stale_temporaries(out)
-        print(f"resuming {out} at update {trainer.state.update:,} of "
-              f"{trainer.cfg.n_updates:,}", file=sys.stderr)
+        config = None
     else:
         if args.out is None:
             raise ValueError("give --out DIR (a new run) or --resume DIR (continue one)")
         preset = given.pop("preset", "adam")
         cfg = TrainConfig.from_preset(preset, **given).validate()
-        args.data = _text_path(args)
-        text = read_text(args.data, min_length=cfg.seq_length + 1)
+        data = _text_path(args)
+        text = read_text(data, min_length=cfg.seq_length + 1, newline=cfg.newline)
         trainer = Trainer(text, cfg)  # checks the text against the config before any writing
+        _note_line_endings(text, cfg.newline, trainer.vocab.K)
         out = Path(args.out)
-        if (out / "checkpoint.npz").is_file() and not args.force:
-            raise ValueError(f"{out} holds a checkpoint; continue it with --resume {out} or "
-                             "start over with --force")
-        prepare_run_dir(out, run_config(cfg, args.data), force=args.force)
-    write_json(out / "config.json", run_config(trainer.cfg, args.data))
-    try:
-        result = trainer.run(progress=_progress(), checkpoint=out / "checkpoint.npz",
-                             checkpoint_every=every, handle_signals=True)
-    except TrainingInterrupted as err:
-        print(f"charrnn: {err}; continue with: charrnn train --resume {out}", file=sys.stderr)
-        return 130
-    except TrainingDiverged as err:
-        print(f"charrnn: error: {err} ({out / 'checkpoint.npz'}); lower --eta or set "
-              "--grad-clip", file=sys.stderr)
-        return 1
-    save_run(result, out, args.data)
+        config = run_config(cfg, data, trainer.text_md5, len(text))
+    with acquire(out):  # one writer per run folder, from before anything in it is touched
+        if config is None:
+            remove_stale_temporaries(out)
+            print(f"resuming {out} at update {trainer.state.update:,} of "
+                  f"{trainer.cfg.n_updates:,}", file=sys.stderr)
+        else:
+            prepare_run_dir(out, config, force=args.force)
+        try:
+            result = trainer.run(progress=_progress(), checkpoint=out / "checkpoint.npz",
+                                 checkpoint_every=every, handle_signals=True)
+        except TrainingInterrupted as err:
+            print(f"charrnn: {err}; continue with: charrnn train --resume {out}", file=sys.stderr)
+            return 130
+        except TrainingDiverged as err:
+            keep = f" ({out / 'checkpoint.npz'})" if err.last_good is not None else ""
+            print(f"charrnn: error: {err}{keep}; lower --eta or set --grad-clip", file=sys.stderr)
+            return 1
+        save_run(result, out, data)
     m = result.metrics
-    print(f"K = {m['K']}, {m['n_chars']:,} characters, {m['updates_per_epoch']:,} updates per "
-          f"epoch; {m['n_updates']:,} updates in {m['wall_time_s']:.1f} s "
-          f"({m['updates_per_s']:,.0f} updates/s)")
+    speed = (f"{m['updates_per_s']:,.0f} updates/s" if m["wall_time_s"] >= 0.1
+             else "too short to time")
+    print(f"K = {m['K']}, {_plural(m['n_chars'], 'character')}, "
+          f"{_plural(m['updates_per_epoch'], 'update')} per epoch; "
+          f"{_plural(m['n_updates'], 'update')} in {m['wall_time_s']:.1f} s ({speed})")
     print(f"best smooth loss {m['best_smooth_loss']:.4f} at update {m['best_update']:,}; "
           f"final {m['final_smooth_loss']:.4f}; written to {out}")
     if "best_val_loss" in m:
@@ -181,18 +179,21 @@ def cmd_sample(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .checkpoint import check_vocab, load_model
+    from .checkpoint import load_model
     from .checks import check_positive_int
-    from .data import Vocabulary, read_text
+    from .data import read_text
     from .evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
     from .orders import split_chunks
 
     n_chunks = check_positive_int("--n-chunks", args.n_chunks)
     seq_length = check_positive_int("--seq-length", args.seq_length)
     model = load_model(args.checkpoint)
-    text = read_text(args.data)
-    check_vocab(model.vocab, Vocabulary.from_text(text))
-    book = model.vocab.encode(text)
+    trained = model.meta.get("config") or {}
+    text = read_text(args.data, newline=args.newline or trained.get("newline", "keep"))
+    try:  # any text whose characters the model knows; a character it does not know is named
+        book = model.vocab.encode(text)
+    except ValueError as err:
+        raise ValueError(f"{args.data}: {err}; the model cannot predict it") from None
     if args.split == "all":
         part, what = book, "the whole text"
     else:
@@ -204,10 +205,84 @@ def cmd_evaluate(args) -> int:
             else windowed_loss(model.params, part, seq_length)
         print(f"{mode}: {loss:.4f} nats/char = {loss * BITS_PER_NAT:.4f} bits/char "
               f"on {len(part):,} characters ({what})")
-    trained = model.meta.get("config") or {}
     if args.split == "holdout" and trained.get("holdout", 1) == 0:
         print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
               "last part is not held-out data", file=sys.stderr)
+    return 0
+
+
+def cmd_study(args) -> int:
+    from .files import write_json
+    from .study import study_runs
+
+    result = study_runs(args.runs, n=args.n, seed=args.seed)  # every check before any writing
+    write_json(args.json, result)
+    print(f"sampling study of {result['name']} (seed {result['seed']}, the best of "
+          f"{len(args.runs)}): {len(result['rows'])} settings written to {args.json}")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from .baselines import (
+        BaselineDiverged,
+        baseline_config,
+        prepare_baseline_dir,
+        save_baseline,
+        train_baseline,
+    )
+    from .data import read_text
+
+    text = read_text(args.data)
+    settings = dict(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
+                    hidden=args.hidden, data_path=os.path.abspath(args.data))
+    config = baseline_config(text, **settings)  # every check before any writing
+    out = prepare_baseline_dir(args.out, config, force=args.force)
+    print(f"{config['kind']} h = {config['hidden']} ({config['n_params']:,} parameters; vanilla "
+          f"m = {config['vanilla_m']}: {config['vanilla_n_params']:,}), {config['n_updates']:,} "
+          f"updates, eta {config['eta']:g}, on {config['device']}", file=sys.stderr)
+    try:
+        result = train_baseline(text, **settings, progress=_progress())
+    except BaselineDiverged as err:
+        print(f"charrnn: error: {err}; lower --eta", file=sys.stderr)
+        return 1
+    save_baseline(result, out)
+    m = result.metrics
+    print(f"{m['kind']} h = {m['hidden']}, {m['n_params']:,} parameters: {m['n_updates']:,} updates "
+          f"({m['chars']:,} characters) in {m['wall_time_s']:.1f} s ({m['chars_per_s']:,.0f} "
+          f"characters/s, {m['device']})")
+    print(f"best validation loss {m['best_val_loss']:.4f} nats/char "
+          f"({m['best_val_bits_per_char']:.4f} bits/char) at update {m['best_val_update']:,}; "
+          f"final {m['final_val_loss']:.4f}; written to {out}")
+    return 0
+
+
+def cmd_units(args) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from .checkpoint import load_model
+    from .checks import check_positive_int
+    from .data import read_text
+    from .files import write_json
+    from .units import format_table, unit_report
+
+    check_positive_int("--n-chunks", args.n_chunks)
+    model = load_model(args.checkpoint)
+    trained = model.meta.get("config") or {}
+    newline = {"newline": trained["newline"]} if trained.get("newline") else {}
+    text = read_text(args.data, **newline)
+    with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread is faster here
+        result = unit_report(model, text, split=args.split, n_chunks=args.n_chunks)
+    what = "the whole text" if args.split == "all" else f"the last 1/{args.n_chunks} of the text"
+    print(f"hidden units of {args.checkpoint} (m = {model.m}) on {result['N']:,} characters "
+          f"({what}), from h = 0")
+    print(format_table(result))
+    if args.split == "holdout" and trained.get("holdout", 1) == 0:
+        print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
+              "last part is not held-out data", file=sys.stderr)
+    if args.json:
+        write_json(args.json, {"checkpoint": os.fspath(args.checkpoint),
+                               "data": os.fspath(args.data), "n_chunks": args.n_chunks,
+                               "trained_holdout": trained.get("holdout"), **result})
     return 0
 
 
@@ -273,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="sample text from a saved model")
-    s.add_argument("--checkpoint", required=True, help="a best.npz written by `train`")
+    s.add_argument("--checkpoint", required=True, help="a best.npz or checkpoint.npz written by "
+                   "`train`")
     s.add_argument("-n", type=int, default=1000, help="characters to sample (default 1000)")
     s.add_argument("--temperature", type=float, default=1.0, help="T > 0 (default 1)")
     s.add_argument("--top-p", type=float, default=1.0, help="nucleus mass in (0, 1] (default 1)")
@@ -283,7 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample)
 
     ev = sub.add_parser("evaluate", help="validation loss of a saved model on held-out text")
-    ev.add_argument("--checkpoint", required=True, help="a best.npz written by `train`")
+    ev.add_argument("--checkpoint", required=True, help="a best.npz or checkpoint.npz written "
+                    "by `train`")
     ev.add_argument("--data", required=True, help="the UTF-8 text (same vocabulary)")
     ev.add_argument("--split", choices=["holdout", "all"], default="holdout",
                     help="holdout: the last 1/N-CHUNKS of the text (default); all: all of it")
@@ -292,7 +369,44 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stateful: h carried over the whole part (default); windowed: "
                     "non-overlapping windows of --seq-length from h = 0")
     ev.add_argument("--seq-length", type=int, default=25, help="window length (default 25)")
+    ev.add_argument("--newline", choices=["keep", "lf"], default=None, help="line endings: keep, "
+                    "or lf reads \\r\\n as \\n (default: as the model's run read its text)")
     ev.set_defaults(func=cmd_evaluate)
+
+    st = sub.add_parser("study", help="the sampling study of the best of some runs (lowest "
+                        "best smooth loss): temperatures and top-p, measured, as JSON")
+    st.add_argument("--runs", nargs="+", required=True, metavar="DIR",
+                    help="run folders written by `train` (one per seed)")
+    st.add_argument("--json", required=True, metavar="PATH", help="where to write the study")
+    st.add_argument("-n", type=int, default=2000, help="characters per sample (default 2000)")
+    st.add_argument("--seed", type=int, default=0, help="seed of the sampling generators")
+    st.set_defaults(func=cmd_study)
+
+    bl = sub.add_parser("baseline", help="train a PyTorch LSTM or GRU of the vanilla m = 256 "
+                        "RNN's size on the same split and budget (needs torch)")
+    bl.add_argument("--kind", required=True, choices=["lstm", "gru"], help="lstm or gru")
+    bl.add_argument("--data", required=True, help="the UTF-8 text (its last 1/20 is held out)")
+    bl.add_argument("--chars", type=int, required=True, help="training characters "
+                    "(updates = chars // (32 x 50))")
+    bl.add_argument("--seed", type=int, default=1, help="seed of the initialisation (default 1)")
+    bl.add_argument("--out", required=True, help="run folder to write, e.g. runs/NAME/lstm")
+    bl.add_argument("--eta", type=float, default=None, help="peak Adam learning rate (default: "
+                    "the swept one, see charrnn.baselines.DEFAULT_ETA)")
+    bl.add_argument("--hidden", type=int, default=None, help="hidden size (default: the one "
+                    "whose parameter count is closest to the vanilla m = 256 RNN's)")
+    bl.add_argument("--force", action="store_true", help="overwrite a folder holding another run")
+    bl.set_defaults(func=cmd_baseline)
+
+    un = sub.add_parser("units", help="which hidden unit tracks quotes, line position, words, "
+                        "sentence starts, parentheses (Karpathy et al. 2015), and linear probes")
+    un.add_argument("--checkpoint", required=True, help="a best.npz written by `train`")
+    un.add_argument("--data", required=True, help="the UTF-8 text (the model's characters)")
+    un.add_argument("--split", choices=["holdout", "all"], default="holdout",
+                    help="holdout: the last 1/N-CHUNKS of the text (default); all: all of it")
+    un.add_argument("--n-chunks", type=int, default=20, help="N for --split holdout (default 20)")
+    un.add_argument("--json", metavar="PATH", help="also write the table, the saturation "
+                    "fractions and passages of the best 3 units as JSON")
+    un.set_defaults(func=cmd_units)
 
     r = sub.add_parser("pdf", help="print an executed notebook to PDF (code hidden)")
     r.add_argument("notebook")

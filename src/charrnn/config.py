@@ -23,6 +23,7 @@ from .checks import (
     check_positive_int,
     is_number,
 )
+from .data import NEWLINES
 from .optim import OPTIMIZERS
 from .orders import ORDERS
 from .rnn import INITS, REDUCTIONS
@@ -48,7 +49,7 @@ SCHEDULES = ("constant", "cosine")
 PRESET_FIELDS = tuple(PRESETS["adam"])
 #: The allowed values of the fields that take a name.
 CHOICES = {"preset": tuple(PRESETS), "optimizer": OPTIMIZERS, "loss": REDUCTIONS, "init": INITS,
-           "engine": ENGINES, "order": ORDERS, "lr_schedule": SCHEDULES}
+           "engine": ENGINES, "order": ORDERS, "lr_schedule": SCHEDULES, "newline": NEWLINES}
 
 
 @dataclass
@@ -84,6 +85,7 @@ class TrainConfig:
     lr_schedule: str = "constant"  # learning-rate schedule: constant or cosine (to 0 at n_updates)
     warmup: int = 0  # updates of linear learning-rate warm-up (cosine schedule) [updates]
     blas_threads: int = 1  # BLAS threads; 1 keeps single-sequence training fast and results machine-independent
+    newline: str = "keep"  # line endings of the text: keep them, or lf reads Windows \r\n as \n
 
 
     @classmethod
@@ -165,3 +167,58 @@ def changed_settings(saved: dict, wanted: dict, may_change=("n_updates",)) -> li
     names = {f.name for f in fields(TrainConfig)}
     return [f"{k} {v!r} (the run has {saved.get(k)!r})" for k, v in wanted.items()
             if k in names and k not in may_change and k in saved and saved[k] != v]
+
+
+def memory_estimate(cfg: TrainConfig, n_chars: int, K: int) -> int:
+    """Bytes that training ``cfg`` on a text of ``n_chars`` characters and K distinct ones needs,
+    roughly (float64 and int64, 8 bytes each): the encoded text and its temporaries; parameters,
+    gradients, optimizer state and best-model copies (10 buffers of n = m (2K + m + 1) + K);
+    one update's work arrays (T x B x (5 m + 4 K): U x + b, H, dA, dH, probabilities, the dU
+    indicator); a chunk of training positions; the windowed validation's block of 1,024
+    windows; the samples."""
+    m, T, B = cfg.m, cfg.seq_length, cfg.batch_size
+    n_params = m * (2 * K + m + 1) + K
+    text = 24 * n_chars
+    model = 10 * 8 * n_params
+    update = 8 * T * B * (5 * m + 4 * K) + 8 * B * m
+    positions = 9 * 2000 * B + 8 * B * (T + 1)
+    validation = 3 * 8 * 1024 * T * (m + K) if cfg.holdout else 0
+    samples = 8 * (cfg.sample_length + cfg.final_sample_length)
+    return text + model + update + positions + validation + samples
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo in bytes, or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_sizes(cfg: TrainConfig, n_chars: int, K: int, available: int | None = None) -> None:
+    """Raise ``ValueError`` when ``cfg``'s sizes cannot work on a text of ``n_chars`` characters
+    (K distinct): B streams that do not fit in the training text, chunks shorter than
+    seq_length + 1, or a :func:`memory_estimate` above the memory available (``available`` bytes,
+    by default MemAvailable). Cheap: it allocates nothing of those sizes."""
+    s, B = cfg.seq_length, cfg.batch_size
+    if cfg.holdout or cfg.order == "chunks":
+        if cfg.n_chunks * (s + 1) > n_chars:
+            raise ValueError(f"n_chunks = {cfg.n_chunks:,} chunks of at least seq_length + 1 = "
+                             f"{s + 1} characters do not fit in the text's {n_chars:,} characters"
+                             f" (at most {n_chars // (s + 1):,})")
+    n_train = n_chars - (n_chars * cfg.holdout) // cfg.n_chunks
+    if cfg.order == "sequential" and B * (s + 1) > n_train:
+        raise ValueError(f"batch_size = {B:,} streams of at least seq_length + 1 = {s + 1} "
+                         f"characters do not fit in the {n_train:,} training characters (at most "
+                         f"{max(1, n_train // (s + 1)):,} streams)")
+    need = memory_estimate(cfg, n_chars, K)
+    available = _available_memory() if available is None else available
+    if available is not None and need > available:
+        raise ValueError(f"these sizes need about {need / 2**30:,.1f} GiB of memory (m = {cfg.m:,},"
+                         f" batch_size = {B:,}, seq_length = {s:,}, K = {K}), more than the "
+                         f"{available / 2**30:,.1f} GiB available; lower m, batch_size or "
+                         "seq_length")

@@ -340,6 +340,27 @@ def build_corpus(out_path: str | os.PathLike, cache_dir: str | os.PathLike | Non
     return out_path
 
 
+def ensure_default_text(root: str | os.PathLike | None = None) -> Path:
+    """The default training text, :func:`charrnn.paths.default_data_path`, building
+    ``data/shakespeare.txt`` with :func:`build_corpus` when neither it nor the book is there.
+
+    Raises ``ValueError`` saying what to do (``--data PATH``, or put the book in ``data/``) when
+    the corpus cannot be downloaded (no network, pip fails).
+    """
+    from .paths import default_data_path
+
+    path = default_data_path(Path(root) if root is not None else None)
+    if not path.is_file():
+        try:
+            build_corpus(path)
+        except RuntimeError as err:
+            raise ValueError(f"no text to train on: data/goblet_book.txt is missing and the default "
+                             f"corpus {path} could not be built ({str(err).splitlines()[0]}); give "
+                             "--data PATH (in a notebook: data_path), or put the book in "
+                             "data/goblet_book.txt") from None
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m charrnn.corpus OUT [--cache-dir DIR]``.
 

@@ -24,11 +24,24 @@ __all__ = [
     "Vocabulary",
     "read_text",
     "updates_per_epoch",
+    "text_md5",
+    "NEWLINES",
 ]
 
+#: How line endings are read: "keep" them as they are, or "lf": read "\r\n" as "\n".
+NEWLINES = ("keep", "lf")
 
-def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
-    """Read a text file as UTF-8 and return it unchanged (str).
+
+def text_md5(text: str) -> str:
+    """md5 (hex) of ``text`` encoded as UTF-8: how run folders and checkpoints name a text."""
+    import hashlib
+
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def read_text(path: str | os.PathLike, min_length: int = 2, newline: str = "keep") -> str:
+    """Read a text file as UTF-8 and return it (str), unchanged with ``newline="keep"``; with
+    ``newline="lf"`` every Windows line ending ``\r\n`` becomes ``\n``.
 
     Raises ``ValueError`` with one sentence naming the problem, before any other work: the file
     is missing, is a directory, is empty, is not valid UTF-8 (with the byte offset of the first
@@ -36,6 +49,8 @@ def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
     ``seq_length + 1``). A leading byte-order mark (U+FEFF) is dropped.
     """
     path = os.fspath(path)
+    if newline not in NEWLINES:
+        raise ValueError(f"unknown newline {newline!r}; expected one of {NEWLINES}")
     if not os.path.exists(path):
         raise ValueError(f"text file not found: {path}")
     if os.path.isdir(path):
@@ -53,6 +68,8 @@ def read_text(path: str | os.PathLike, min_length: int = 2) -> str:
         ) from None
     if text.startswith("\ufeff"):  # a byte-order mark is not part of the text
         text = text[1:]
+    if newline == "lf":
+        text = text.replace("\r\n", "\n")
     if len(text) < min_length:
         raise ValueError(
             f"{path} holds {len(text)} characters; at least {min_length} are needed "
@@ -111,9 +128,11 @@ class Vocabulary:
         bad = self._codes[idx_c] != codes
         if bad.any():
             missing = sorted({chr(c) for c in codes[bad]})
+            first = int(np.argmax(bad))
             raise ValueError(
                 f"{len(missing)} character(s) not in the vocabulary: "
                 + ", ".join(repr(ch) for ch in missing)
+                + f" (the first, {chr(codes[first])!r}, at character {first:,})"
             )
         return idx_c.astype(np.int64)
 

@@ -63,28 +63,27 @@ def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: i
     The cache key is the config, the text's md5 and :func:`charrnn.provenance.code_hash` (the
     modules that train), stored in the run's ``config.json`` as ``data_md5`` and ``code``: an edit
     of the training code retrains every variant, wherever the text lies."""
-    import hashlib
-
     from . import provenance
+    from .data import text_md5
     from .files import write_json
-    from .runs import prepare_run_dir, run_config, save_run
+    from .runs import acquire, prepare_run_dir, run_config, save_run
     from .train import train
 
     cfg = variant_config(name, chars, n_evals, seed, **extra)
     out = Path(out_dir) / name
-    want = json.loads(json.dumps(run_config(cfg, data_path)))
-    want["data_md5"] = hashlib.md5(text.encode("utf-8")).hexdigest()
+    want = json.loads(json.dumps(run_config(cfg, data_path, text_md5(text), len(text))))
     want["code"] = provenance.code_hash()
     done = out / "config.json"
     have = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else {}
     same = {k: v for k, v in have.items() if k != "data"} == \
         {k: v for k, v in want.items() if k != "data"}
     if not same:
-        prepare_run_dir(out, want, force=True)
-        save_run(train(text, cfg), out, data_path)
-        cfg_file = json.loads(done.read_text(encoding="utf-8"))
-        cfg_file.update(data_md5=want["data_md5"], code=want["code"])
-        write_json(done, cfg_file)
+        with acquire(out):  # one writer per run folder
+            prepare_run_dir(out, want, force=True)
+            save_run(train(text, cfg), out, data_path)
+            cfg_file = json.loads(done.read_text(encoding="utf-8"))
+            cfg_file["code"] = want["code"]
+            write_json(done, cfg_file)
     return load_variant(out)
 
 
@@ -127,29 +126,3 @@ def summarize(runs: list[dict]) -> dict:
     return {"rows": rows, "winner": best["variant"] if best else None,
             "markdown": "\n".join(lines)}
 
-
-#: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
-SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
-                     ("T = 0.5", 0.5, 1.0), ("T = 0.8", 0.8, 1.0), ("T = 1.3", 1.3, 1.0),
-                     ("top-p 0.5", 1.0, 0.5), ("top-p 0.8", 1.0, 0.8), ("top-p 0.95", 1.0, 0.95)]
-
-
-def sampling_study(model, train_text: str, n: int = 2000, seed: int = 0,
-                   settings=SAMPLING_SETTINGS) -> list[dict]:
-    """Samples of ``n`` characters from ``model`` (a :class:`charrnn.checkpoint.Model`) for each
-    (label, temperature, top_p) setting, from the model's hprev and x0, each with
-    :func:`charrnn.textmetrics.summarize` measured against ``train_text``'s words."""
-    import numpy as np
-
-    from .sampling import synthesize
-    from .textmetrics import summarize as text_summary
-    from .textmetrics import training_words
-
-    words = training_words(train_text)
-    out = []
-    for i, (label, T, p) in enumerate(settings):
-        rng = np.random.default_rng([seed, i])
-        text = model.vocab.decode(synthesize(model.params, model.hprev, model.x0, n, rng, T, p))
-        out.append({"label": label, "temperature": T, "top_p": p, "text": text,
-                    **text_summary(text, words)})
-    return out

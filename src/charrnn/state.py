@@ -100,6 +100,7 @@ class TrainResult:
     final_sample: str
     metrics: dict = field(default_factory=dict)
     validation: list = field(default_factory=list)
+    text_md5: str | None = None  # md5 of the text trained on (charrnn.data.text_md5)
 
     @property
     def best(self) -> Best:

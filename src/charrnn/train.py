@@ -19,15 +19,14 @@ the end), checkpoints, and the history (update 1 and every ``log_every``-th upda
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import signal
 import time
 
 import numpy as np
 
 from .checks import check_positive_int
-from .config import TrainConfig, learning_rates
-from .data import Vocabulary, updates_per_epoch
+from .config import TrainConfig, check_sizes, learning_rates
+from .data import Vocabulary, text_md5, updates_per_epoch
 from .evaluate import stateful_loss, windowed_loss
 from .optim import clip_
 from .orders import Reader, split_chunks
@@ -126,8 +125,9 @@ class Trainer:
             raise ValueError(f"text of {len(text)} characters is shorter than seq_length + 1 = "
                              f"{cfg.seq_length + 1}")
         self.cfg = cfg
-        self.text_md5 = hashlib.md5(text.encode("utf-8")).hexdigest()
         self.vocab = Vocabulary.from_text(text)
+        check_sizes(cfg, len(text), self.vocab.K)  # before anything of their size is allocated
+        self.text_md5 = text_md5(text)
         self.book = self.vocab.encode(text)
         s, B = cfg.seq_length, cfg.batch_size
         self.n_train, train_bounds = split_text(len(self.book), cfg)
@@ -349,7 +349,7 @@ class Trainer:
                            final_val_loss=self.validation[-1]["val_loss"],
                            final_val_loss_windowed=self.validation[-1]["val_loss_windowed"])
         return TrainResult(cfg, self.vocab, st, history, list(self.samples), final, metrics,
-                           list(self.validation))
+                           list(self.validation), self.text_md5)
 
 
 @contextlib.contextmanager
