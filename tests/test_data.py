@@ -67,12 +67,23 @@ def test_encode_decode_round_trip():
     v = Vocabulary.from_text(TEXT + "😀")  # includes a character outside the BMP
     text = TEXT[::-1] + "😀" + TEXT
     idx = v.encode(text)
-    assert idx.dtype == np.int64
+    assert idx.dtype == np.uint8  # K <= 256: one byte per character
     assert idx.shape == (len(text),)
+    assert np.array_equal(v.encode(text, block=7), idx)  # blocks do not change the result
     assert idx.tolist() == [v.char_to_ind[ch] for ch in text]
     assert v.decode(idx) == text
     assert v.decode(list(range(v.K))) == "".join(sorted(set(TEXT + "😀")))
     assert v.encode("").shape == (0,)
+    wide = Vocabulary(tuple(sorted(chr(0x4E00 + i) for i in range(300))))  # K > 256
+    assert wide.encode(wide.chars[299] + wide.chars[0]).tolist() == [299, 0]
+    assert wide.index_dtype == np.uint16
+
+
+def test_encode_names_every_unknown_character_and_the_first_position_across_blocks():
+    v = Vocabulary.from_text("abc")
+    with pytest.raises(ValueError, match=r"2 character\(s\) not in the vocabulary: 'x', 'y' "
+                       r"\(the first, 'y', at character 9\)"):
+        v.encode("abcabcabcyabcx", block=4)
 
 
 @pytest.mark.parametrize("unknown", ["A", "m", "~"])  # below, between and above the vocab's codes

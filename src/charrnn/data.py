@@ -117,24 +117,38 @@ class Vocabulary:
         """Index -> character map."""
         return dict(enumerate(self.chars))
 
-    def encode(self, text: str) -> np.ndarray:
-        """Indices of ``text``'s characters: int64 array of shape (len(text),).
+    @property
+    def index_dtype(self) -> np.dtype:
+        """The smallest unsigned integer dtype that holds 0..K-1: uint8 for K <= 256."""
+        return np.dtype(np.uint8 if self.K <= 256 else np.uint16 if self.K <= 65536 else np.uint32)
 
-        Raises ``ValueError`` naming the characters that are not in the vocabulary.
+    def encode(self, text: str, block: int = 1 << 20) -> np.ndarray:
+        """Indices of ``text``'s characters, shape (len(text),), of :attr:`index_dtype` (uint8
+        for K <= 256): one byte per character for the book.
+
+        Encoded ``block`` characters at a time through their code points (no Python object per
+        character), so the memory beyond the result is a few ``block``-sized arrays. Raises
+        ``ValueError`` naming the characters that are not in the vocabulary and where the first
+        one is.
         """
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        idx = np.searchsorted(self._codes, codes)
-        idx_c = np.minimum(idx, self.K - 1)
-        bad = self._codes[idx_c] != codes
-        if bad.any():
-            missing = sorted({chr(c) for c in codes[bad]})
-            first = int(np.argmax(bad))
+        out = np.empty(len(text), dtype=self.index_dtype)
+        missing, first = set(), None
+        for start in range(0, len(text), block):
+            codes = np.frombuffer(text[start : start + block].encode("utf-32-le"), dtype=np.uint32)
+            idx = np.minimum(np.searchsorted(self._codes, codes), self.K - 1)
+            bad = self._codes[idx] != codes
+            if bad.any():
+                missing.update(chr(c) for c in np.unique(codes[bad]))
+                if first is None:
+                    first = start + int(np.argmax(bad))
+            out[start : start + len(codes)] = idx
+        if missing:
             raise ValueError(
                 f"{len(missing)} character(s) not in the vocabulary: "
-                + ", ".join(repr(ch) for ch in missing)
-                + f" (the first, {chr(codes[first])!r}, at character {first:,})"
+                + ", ".join(repr(ch) for ch in sorted(missing))
+                + f" (the first, {text[first]!r}, at character {first:,})"
             )
-        return idx_c.astype(np.int64)
+        return out
 
     def decode(self, indices) -> str:
         """The string of the characters at ``indices`` (ints in 0..K-1)."""

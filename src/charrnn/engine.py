@@ -293,7 +293,8 @@ def compile_engine() -> float:
     """Compile (or load from the on-disk cache) the kernels; return the seconds it took.
 
     Runs two Adam and two AdaGrad updates of a model with K = 3, m = 2 on a five-character
-    text, so nothing is compiled inside a timed loop.
+    text encoded as uint8 (texts with K > 256 compile their own version on first use), so
+    nothing is compiled inside a timed loop.
     """
     import time
     from types import SimpleNamespace
@@ -302,7 +303,7 @@ def compile_engine() -> float:
 
     require()
     t0 = time.perf_counter()
-    book = np.array([0, 1, 2, 0, 1], dtype=np.int64)
+    book = np.array([0, 1, 2, 0, 1], dtype=np.uint8)  # Vocabulary.encode's dtype for K <= 256
     K, m, s = 3, 2, 2
     n = m + K + 2 * m * K + m * m
     for name in ("adam", "adagrad"):
