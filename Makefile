@@ -116,11 +116,16 @@ $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(TRAIN_SRC) $(wildcar
 	@mkdir -p $(@D)
 	$(PY) benchmarks/bench.py --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 
-$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(EXPERIMENTS_DIR)/summary.json $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/textmetrics.py $(PKG)/experiments.py | $(SETUP)
+# The sampling study of the best seed's run (lowest best smooth loss); .settings: the seeds or text changed.
+$(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json) $(PKG)/study.py $(PKG)/textmetrics.py $(PKG)/sampling.py | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn study --runs $(abspath $(RUN_DIRS)) --json $@
+
+$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json $(EXPERIMENTS_DIR)/summary.json $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/prose.py $(PKG)/experiments.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
-	  -p experiments_dir $(abspath $(EXPERIMENTS_DIR))
+	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR))
 
 $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@

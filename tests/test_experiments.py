@@ -1,10 +1,9 @@
-"""The experiment definitions: budgets, caching of finished runs, the summary, the sampling study."""
+"""The experiment definitions: budgets, caching of finished runs, the summary."""
 
 import numpy as np
 import pytest
 
-from charrnn.checkpoint import load_model
-from charrnn.experiments import VARIANTS, run_variant, sampling_study, summarize, variant_config
+from charrnn.experiments import VARIANTS, run_variant, summarize, variant_config
 
 TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
         "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25
@@ -78,16 +77,3 @@ def test_summary_names_the_lowest_validation_loss(tmp_path):
         assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss"] / np.log(2))
     assert s["markdown"].count("\n| ") == len(runs)
 
-
-def test_sampling_study_is_deterministic_and_measured(tmp_path):
-    run_variant("sequential", TEXT, "t.txt", tmp_path, 5000, 2, m=8)
-    model = load_model(tmp_path / "sequential" / "best.npz")
-    a = sampling_study(model, TEXT, n=300)
-    b = sampling_study(model, TEXT, n=300)
-    assert a == b
-    assert [r["label"] for r in a][0].startswith("plain")
-    for r in a:
-        assert len(r["text"]) == 300 and 0.0 <= r["known_word_fraction"] <= 1.0
-    # at a very low temperature, nearly every generated word is a word of the text
-    cold = sampling_study(model, TEXT, n=300, settings=[("cold", 0.05, 1.0)])[0]
-    assert cold["known_word_fraction"] >= a[0]["known_word_fraction"]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import html
+from pathlib import PurePath
 
 import numpy as np
 
-__all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt"]
+__all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
+           "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
+           "sampling_markdown"]
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -54,6 +57,64 @@ def seeds_markdown(runs: list[dict]) -> str:
         final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
         lines.append(f"| mean ± std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
                      f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
+    return "\n".join(lines)
+
+
+def settings_markdown(runs: list[dict], best: dict) -> str:
+    """The data-and-settings table of the handout runs: ``runs`` (one per seed, dicts from
+    :func:`charrnn.runs.load_run`, which differ only in the seed) and ``best``, the one with the
+    lowest smooth loss, whose ``config`` and ``metrics`` fill the table."""
+    cfg, met = best["config"], best["metrics"]
+    epochs = met["n_updates"] / met["updates_per_epoch"]
+    clip = cfg["grad_clip"] if cfg["grad_clip"] is not None else "none"
+    opt = (f"Adam, η = {cfg['eta']}, β₁ = {cfg['beta1']}, β₂ = {cfg['beta2']}, ε = {cfg['eps']}"
+           if cfg["optimizer"] == "adam" else f"AdaGrad, η = {cfg['eta']}, ε = {cfg['eps']}")
+    seeds = ("seed " if len(runs) == 1 else "seeds ") + ", ".join(str(r["metrics"]["seed"]) for r in runs)
+    if len(runs) > 1:
+        seeds += f"; sections (ii) to (iv) show seed {met['seed']}, the best"
+    return "\n".join([
+        "| | |", "|---|---|",
+        f"| text | `{PurePath(cfg['data']).name}`: {met['n_chars']:,} characters (read as UTF-8) |",
+        f"| vocabulary | K = {met['K']} distinct characters, sorted |",
+        f"| preset | `{cfg['preset']}`: {opt}; loss = {cfg['loss']} over the sequence; gradient "
+        f"clipping: {clip} |",
+        f"| model | m = {cfg['m']} hidden units, seq_length = {cfg['seq_length']}, init `{cfg['init']}` |",
+        f"| training | {met['n_updates']:,} updates = {epochs:.2f} epochs of "
+        f"{met['updates_per_epoch']:,} updates; {seeds} |"])
+
+
+#: The handout's smooth loss (Adam preset, mean loss, the book) at a few updates: update -> nats/char.
+HANDOUT_SMOOTH_LOSS = {1: 4.6049, 1000: 3.3806, 4000: 2.2598, 30000: 1.7861, 150000: 1.5344}
+
+
+def handout_reference(run: dict) -> dict | None:
+    """:data:`HANDOUT_SMOOTH_LOSS` when it applies to ``run`` (a :func:`charrnn.runs.load_run`
+    dict): the mean loss on the book (1,107,542 characters, K = 80); else None."""
+    met = run["metrics"]
+    is_book = met["n_chars"] == 1107542 and met["K"] == 80
+    return HANDOUT_SMOOTH_LOSS if run["config"]["loss"] == "mean" and is_book else None
+
+
+def checkpoints_markdown(run: dict, reference: dict | None = None) -> str:
+    """The smooth loss of ``run`` (its ``history``) at the handout's checkpoints (the updates of
+    :data:`HANDOUT_SMOOTH_LOSS` that it logged), beside ``reference`` (update -> loss; "–" where
+    None, e.g. from :func:`handout_reference`)."""
+    h = run["history"]
+    at = {int(u): s for u, s in zip(h["update"], h["smooth_loss"])}
+    rows = [f"| {u:,} | {at[u]:.4f} | {reference[u] if reference else '–'} |"
+            for u in HANDOUT_SMOOTH_LOSS if u in at]
+    return "\n".join(["| update | this run | handout |", "|---:|---:|---:|", *rows])
+
+
+def sampling_markdown(rows: list[dict]) -> str:
+    """The sampling-study table: one line per row of :func:`charrnn.study.sampling_study`
+    (``label``, ``known_word_fraction``, ``distinct_2_words``, ``distinct_4_chars``,
+    ``longest_repeat_len``)."""
+    lines = ["| setting | known words | distinct-2 words | distinct-4 chars | longest repeat |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['label']} | {r['known_word_fraction']:.1%} | {r['distinct_2_words']:.3f} | "
+                     f"{r['distinct_4_chars']:.3f} | {r['longest_repeat_len']} characters |")
     return "\n".join(lines)
 
 

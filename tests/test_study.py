@@ -1,0 +1,105 @@
+"""The sampling study: deterministic and measured, run on the best seed's run, written as JSON."""
+
+import json
+import shutil
+
+import pytest
+
+from charrnn.checkpoint import load_model
+from charrnn.cli import main
+from charrnn.config import TrainConfig
+from charrnn.runs import save_run
+from charrnn.study import SAMPLING_SETTINGS, best_run_dir, sampling_study, study_runs
+from charrnn.train import train
+
+TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
+        "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two handout-style runs of the same text (seeds 1 and 2), saved as run folders."""
+    tmp = tmp_path_factory.mktemp("study")
+    data = tmp / "text.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    dirs = []
+    for seed in (1, 2):
+        cfg = TrainConfig.from_preset("adam", m=8, n_updates=300, seed=seed, sample_every=100,
+                                      engine="numpy")  # no compilation for a tiny run
+        dirs.append(save_run(train(TEXT, cfg), tmp / f"seed{seed}", data))
+    return dirs
+
+
+def _loss(d):
+    return json.loads((d / "metrics.json").read_text())["best_smooth_loss"]
+
+
+def test_sampling_study_is_deterministic_and_measured(runs):
+    model = load_model(runs[0] / "best.npz")
+    a = sampling_study(model, TEXT, n=300)
+    b = sampling_study(model, TEXT, n=300)
+    assert a == b
+    assert [(r["label"], r["temperature"], r["top_p"]) for r in a] == SAMPLING_SETTINGS
+    for r in a:
+        assert len(r["text"]) == 300 and r["n_chars"] == 300 and 0.0 <= r["known_word_fraction"] <= 1.0
+    assert len({r["text"] for r in a}) == len(a)  # each setting samples with its own generator
+    # at a very low temperature, nearly every generated word is a word of the text
+    cold = sampling_study(model, TEXT, n=300, settings=[("cold", 0.05, 1.0)])[0]
+    assert cold["known_word_fraction"] >= a[0]["known_word_fraction"]
+
+
+def test_the_study_uses_the_run_with_the_lowest_best_smooth_loss(runs):
+    best = min(runs, key=_loss)
+    assert _loss(runs[0]) != _loss(runs[1])  # otherwise the test could not tell them apart
+    for order in (runs, runs[::-1]):
+        d, metrics = best_run_dir(order)
+        assert d == best and metrics["best_smooth_loss"] == _loss(best)
+    s = study_runs(runs, n=200)
+    assert s["run"] == str(best.resolve()) and s["name"] == best.name
+    assert s["seed"] == json.loads((best / "metrics.json").read_text())["seed"]
+    assert s["best_smooth_loss"] == _loss(best) and s["n"] == 200 and s["sampling_seed"] == 0
+    assert s["rows"] == sampling_study(load_model(best / "best.npz"), TEXT, n=200)
+
+
+def test_the_cli_writes_json_that_round_trips(runs, tmp_path, capsys):
+    out = tmp_path / "reports" / "sampling_study.json"
+    assert main(["study", "--runs", *map(str, runs), "--json", str(out), "-n", "150", "--seed", "4"]) == 0
+    assert "settings written to" in capsys.readouterr().out
+    assert json.loads(out.read_text(encoding="utf-8")) == study_runs(runs, n=150, seed=4)
+    assert not list(out.parent.glob(".*.tmp"))  # written atomically
+
+
+def test_a_bad_run_folder_gives_one_clear_error(runs, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(runs[0], broken)
+    (broken / "best.npz").unlink()
+    if _loss(runs[0]) > _loss(runs[1]):  # make the broken copy the best run, so it is the one loaded
+        m = json.loads((broken / "metrics.json").read_text())
+        m["best_smooth_loss"] = _loss(runs[1]) - 1
+        (broken / "metrics.json").write_text(json.dumps(m))
+    with pytest.raises(ValueError, match=r"broken is not a finished run folder: best.npz is missing"):
+        study_runs([runs[1], broken])
+    with pytest.raises(ValueError, match=r"empty is not a finished run folder: metrics.json is missing"):
+        study_runs([runs[0], tmp_path / "empty"])
+    with pytest.raises(ValueError, match="no run folders given"):
+        study_runs([])
+    (broken / "config.json").write_text(json.dumps({"m": 8}))
+    with pytest.raises(ValueError, match=r"does not say which text the run used"):
+        study_runs([broken])
+    out = tmp_path / "s.json"
+    with pytest.raises(SystemExit) as err:
+        main(["study", "--runs", str(tmp_path / "empty"), "--json", str(out)])
+    assert err.value.code == 2 and not out.exists()
+    assert capsys.readouterr().err.startswith("charrnn: error: ")
+
+
+def test_a_changed_text_is_refused(runs, tmp_path):
+    moved = tmp_path / "moved"
+    shutil.copytree(runs[0], moved)
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT + "Zzz", encoding="utf-8")
+    cfg = json.loads((moved / "config.json").read_text())
+    cfg["data"] = str(other)
+    (moved / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"vocabulary mismatch: the text has 'Z'"):
+        study_runs([moved])
