@@ -4,30 +4,41 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
 
+# Two jobs at a time by default (the machine has two cores): independent runs, variants and seeds
+# are targets of their own. JOBS=1 runs one at a time. Each job's BLAS uses one thread, so two jobs
+# do not fight over the cores; the benchmark runs alone, after everything else (see bench.json).
+JOBS ?= 2
+MAKEFLAGS += -j$(JOBS)
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PAPERMILL := $(PY) -m papermill -k python3 --cwd $(CURDIR) --log-level WARNING
+# The kernel's stderr (the training runs' progress lines) goes to the terminal, through stdout.
+PAPERMILL := $(PY) -m papermill -k python3 --cwd $(CURDIR) --log-level WARNING --no-progress-bar \
+  --stderr-file -
 
 DATA ?= $(if $(wildcard data/goblet_book.txt),data/goblet_book.txt,data/shakespeare.txt)
 PRESET ?= adam
-SEEDS ?= 1
+SEEDS ?= 1 2 3
 N_UPDATES ?= 150000
 SAMPLE_EVERY ?= 10000
-EXPERIMENT_CHARS ?= 22400000
+EXPERIMENT_CHARS ?= 4000000
 EXPERIMENTS ?= sequential random chunks B8 B32 m256 best
 RUNS ?= runs
 REPORTS ?= reports
 
-BENCH_UPDATES ?= 2000
-BENCH_REPS ?= 5
+BENCH_UPDATES ?= 1000
+BENCH_REPS ?= 3
 
 # Runs are named after the text's file name and the first 8 hex digits of its md5, so two
 # different files with the same name never share a run folder.
 DATA_NAME := $(basename $(notdir $(DATA)))$(if $(wildcard $(DATA)),-$(shell md5sum < "$(DATA)" | cut -c1-8))
 
 # Fail early, with a sentence, on settings that cannot work (only for targets that use them).
-ifneq ($(filter report experiments bench,$(MAKECMDGOALS)),)
+ifneq ($(filter report experiments baselines bench,$(MAKECMDGOALS)),)
   ifeq ($(wildcard $(DATA)),)
     ifneq ($(DATA),data/shakespeare.txt)
       $(error DATA=$(DATA) does not exist: give a UTF-8 text file (see README.md, "The data"))
@@ -52,7 +63,7 @@ PKG := src/charrnn
 # The modules that training runs (charrnn.provenance follows their imports), else every module.
 TRAIN_SRC := $(or $(shell test -x $(PY) && $(PY) -m charrnn.provenance 2>/dev/null),$(wildcard $(PKG)/*.py))
 
-.PHONY: help setup system-deps data experiments report test test-fast lint lab bench clean FORCE
+.PHONY: help setup system-deps data experiments baselines report test test-fast lint lab bench clean FORCE
 
 # The report's settings; the stamp changes (and the report is rebuilt) only when they do.
 SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS)
@@ -94,9 +105,19 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/02_train.ipynb $(@D)/02_train.ipynb -f notebooks/params/$(PRESET).yaml \
 	  -p data_path $(abspath $(DATA)) -p seed $* -p n_updates $(N_UPDATES) \
-	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True
+	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True \
+	  -p progress_label "handout seed $*"
 
-$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(TRAIN_SRC) $(PKG)/experiments.py | $(SETUP)
+# One job per (variant, seed): charrnn.experiments.VARIANTS says which variants run three seeds.
+# A job whose run is reused (same config, text and training code) only touches its metrics.json.
+EXPERIMENT_JOBS := $(shell test -x $(PY) && $(PY) -m charrnn experiment --jobs "$(EXPERIMENTS)" 2>/dev/null)
+EXPERIMENT_RUNS := $(EXPERIMENT_JOBS:%=$(EXPERIMENTS_DIR)/%/metrics.json)
+$(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(TRAIN_SRC) $(PKG)/experiments.py | $(SETUP)
+	$(PY) -m charrnn experiment $(subst -seed, --seed ,$*) --chars $(EXPERIMENT_CHARS) \
+	  --data $(abspath $(DATA)) --out-dir $(abspath $(EXPERIMENTS_DIR)) --progress-label "experiment $*"
+	@touch $@
+
+$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUNS) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/04_experiments.ipynb $(@D)/04_experiments.ipynb \
 	  -p data_path $(abspath $(DATA)) -p chars $(EXPERIMENT_CHARS) -p variants "$(EXPERIMENTS)" \
@@ -107,12 +128,42 @@ $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(DATA) $(TRAIN_
 experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHARS each)
 	@$(MAKE) --no-print-directory $(EXPERIMENTS_DIR)/summary.json
 
+# Gated baselines (PyTorch LSTM and GRU of the vanilla m = 256 RNN's size) on the experiments'
+# split and budget, one folder each beside the variants; not (yet) part of the report.
+BASELINES := lstm gru
+BASELINE_RUNS := $(BASELINES:%=$(EXPERIMENTS_DIR)/%/metrics.json)
+$(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(PKG)/baselines.py $(PKG)/orders.py $(PKG)/data.py | $(SETUP)
+	$(PY) -m charrnn baseline --kind $* --data $(abspath $(DATA)) --chars $(EXPERIMENT_CHARS) \
+	  --seed 1 --out $(@D) --force
+
+baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHARS each, PyTorch)
+	@$(MAKE) --no-print-directory $(BASELINE_RUNS)
+
+# What the hidden units learned (charrnn units, after Karpathy et al. 2015) on the last 1/20 of
+# the text: the first seed's handout run (trained on all of it) and the experiments' sequential
+# variant (trained with that part held out). Not (yet) prerequisites of the report.
+UNITS_SRC := $(PKG)/units.py $(PKG)/rnn.py $(PKG)/checkpoint.py
+$(REPORTS)/units.json: $(word 1,$(RUN_DIRS))/metrics.json $(DATA) $(UNITS_SRC) | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn units --checkpoint $(word 1,$(RUN_DIRS))/best.npz --data $(DATA) --json $@
+
+# The sequential variant's folder is sequential/ or, with one folder per seed, sequential-seed1/.
+$(REPORTS)/units-holdout.json: $(EXPERIMENTS_DIR)/summary.json $(DATA) $(UNITS_SRC) | $(SETUP)
+	@mkdir -p $(@D)
+	ckpt=$(EXPERIMENTS_DIR)/sequential-seed1/best.npz; test -f $$ckpt || ckpt=$(EXPERIMENTS_DIR)/sequential/best.npz; \
+	  $(PY) -m charrnn units --checkpoint $$ckpt --data $(DATA) --json $@
+
 BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
 $(REPORTS)/.bench-settings: FORCE
 	@mkdir -p $(@D)
 	@echo '$(BENCH_SETTINGS)' | cmp -s - $@ || echo '$(BENCH_SETTINGS)' > $@
 
-$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(TRAIN_SRC) $(wildcard benchmarks/*.py) | $(SETUP)
+# Within make report the benchmark waits (order-only) for every other input of the report, so it
+# never runs beside another job; `make bench` alone runs only the benchmark.
+REPORT_INPUTS = $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json \
+  $(EXPERIMENTS_DIR)/summary.json
+BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
+$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(TRAIN_SRC) $(wildcard benchmarks/*.py) | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
 	$(PY) benchmarks/bench.py --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 
@@ -121,7 +172,7 @@ $(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json
 	@mkdir -p $(@D)
 	$(PY) -m charrnn study --runs $(abspath $(RUN_DIRS)) --json $@
 
-$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json $(EXPERIMENTS_DIR)/summary.json $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/prose.py $(PKG)/experiments.py | $(SETUP)
+$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT_INPUTS) $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/prose.py $(PKG)/experiments.py | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \

@@ -134,7 +134,7 @@ def _runner_torch(dtype_name: str, book, K, flat, params):
     rnn.bias_hh_l0.requires_grad_(False)  # one bias b, as in the handout
     trainable = [rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, out.weight, out.bias]
     opt = torch.optim.Adam(trainable, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
-    book_t = torch.as_tensor(book)
+    book_t = torch.as_tensor(book.astype(np.int64))  # indices: long, not uint8 (a mask)
     eye = torch.eye(K, dtype=dtype)
     pos = {"e": 0, "h": torch.zeros(1, 1, M, dtype=dtype)}
 

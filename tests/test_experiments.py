@@ -3,24 +3,27 @@
 import numpy as np
 import pytest
 
-from charrnn.experiments import VARIANTS, run_variant, summarize, variant_config
+from charrnn.experiments import (VARIANTS, job_name, real_difference, run_variant, summarize,
+                                 variant_config, variant_seeds)
 
 TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
         "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25
 
 
 @pytest.mark.parametrize("name", list(VARIANTS))
-def test_every_variant_gets_the_same_character_budget(name):
+def test_every_variant_gets_the_same_character_budget_times_its_scale(name):
     cfg = variant_config(name, 1_000_000)
     per_update = cfg.batch_size * cfg.seq_length
-    assert cfg.n_updates == 1_000_000 // per_update
-    assert 1_000_000 - per_update < cfg.n_updates * per_update <= 1_000_000
+    budget = int(1_000_000 * VARIANTS[name].get("scale", 1))
+    assert cfg.n_updates == budget // per_update
+    assert budget - per_update < cfg.n_updates * per_update <= budget
+    assert cfg.dtype == ("float32" if cfg.batch_size > 1 else "float64")  # B = 1 stays float64
     assert cfg.holdout == 1 and cfg.n_chunks == 20 and cfg.eval_every == cfg.n_updates // 20
     assert cfg.warmup <= cfg.n_updates // 10
 
 
 def test_small_budgets_scale_the_warmup_and_unknown_names_are_refused():
-    cfg = variant_config("best", 300_000)  # 187 updates: the fixed warm-up of 200 would not fit
+    cfg = variant_config("best", 300_000 / 5.6)  # 187 updates: a warm-up of 200 would not fit
     assert cfg.n_updates == 187 and cfg.warmup == 18
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
         variant_config("nope", 1000)
@@ -29,9 +32,9 @@ def test_small_budgets_scale_the_warmup_and_unknown_names_are_refused():
 def test_finished_runs_are_reused_and_other_texts_retrain(tmp_path):
     kw = dict(chars=6000, n_evals=3, m=8)
     a = run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
-    stamp = (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns
+    stamp = (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns
     b = run_variant("sequential", TEXT, "elsewhere/t.txt", tmp_path, **kw)  # same text: reused
-    assert (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns == stamp
+    assert (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns == stamp
     assert a["metrics"] == b["metrics"]
     c = run_variant("sequential", TEXT.upper(), "t.txt", tmp_path, **kw)  # other text: retrained
     assert c["metrics"]["K"] != a["metrics"]["K"]
@@ -43,12 +46,12 @@ def test_an_edit_of_the_training_code_retrains(tmp_path, monkeypatch):
 
     kw = dict(chars=6000, n_evals=3, m=8)
     run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
-    stamp = (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns
+    stamp = (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns
     run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)  # nothing changed: reused
-    assert (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns == stamp
+    assert (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns == stamp
     monkeypatch.setattr(charrnn.provenance, "code_hash", lambda: "another version of train.py")
     run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
-    assert (tmp_path / "sequential" / "best.npz").stat().st_mtime_ns != stamp
+    assert (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns != stamp
 
 
 def test_the_code_hash_follows_the_training_modules(tmp_path, monkeypatch):
@@ -67,13 +70,31 @@ def test_the_code_hash_follows_the_training_modules(tmp_path, monkeypatch):
     assert prov.code_hash() != before
 
 
-def test_summary_names_the_lowest_validation_loss(tmp_path):
-    runs = [run_variant(n, TEXT, "t.txt", tmp_path, 5000, 2, m=8) for n in ("sequential", "B8")]
+def test_summary_rows_carry_the_seeds_mean_and_std(tmp_path):
+    runs = [run_variant(n, TEXT, "t.txt", tmp_path, 5000, 2, seed=s, m=8)
+            for n in ("sequential", "B8") for s in (1, 2, 3)]
+    assert (tmp_path / job_name("B8", 3) / "metrics.json").is_file()
     s = summarize(runs)
-    losses = {r["variant"]: r["best_val_loss"] for r in s["rows"]}
-    assert s["winner"] == min(losses, key=losses.get)
-    for r, run in zip(s["rows"], runs):
-        assert r["best_val_loss"] == pytest.approx(min(run["validation"]["val_loss"]))
-        assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss"] / np.log(2))
-    assert s["markdown"].count("\n| ") == len(runs)
+    assert [r["variant"] for r in s["rows"]] == ["sequential", "B8"]
+    for r in s["rows"]:
+        mine = [run for run in runs if run["variant"] == r["variant"]]
+        per_seed = [min(run["validation"]["val_loss"]) for run in mine]
+        assert r["seeds"] == [1, 2, 3] and r["best_val_losses"] == pytest.approx(per_seed)
+        assert r["best_val_loss_mean"] == pytest.approx(np.mean(per_seed))
+        assert r["best_val_loss_std"] == pytest.approx(np.std(per_seed, ddof=1))
+        assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss_mean"] / np.log(2))
+        assert f"{r['best_val_loss_mean']:.4f} ± {r['best_val_loss_std']:.4f}" in s["markdown"].replace("**", "")
+    means = {r["variant"]: r["best_val_loss_mean"] for r in s["rows"]}
+    assert s["winner"] == min(means, key=means.get)
+    assert s["markdown"].count("\n| ") == len(s["rows"])
+
+
+def test_a_difference_is_real_only_beyond_the_seed_spread():
+    def row(mean, std, n=3):
+        return {"best_val_loss_mean": mean, "best_val_loss_std": std, "seeds": list(range(n))}
+
+    assert real_difference(row(1.50, 0.01), row(1.45, 0.01))  # 0.05 > 2 x 0.0082
+    assert not real_difference(row(1.50, 0.03), row(1.47, 0.03))  # 0.03 < 2 x 0.0245
+    assert not real_difference(row(1.50, 0.0, n=1), row(1.40, 0.0, n=1))  # no spread to go by
+    assert variant_seeds("sequential") == [1, 2, 3] and variant_seeds("best") == [1]
 

@@ -123,7 +123,7 @@ def test_train_notebook_parameters_are_the_config_fields_with_the_adam_defaults(
     from charrnn.config import TrainConfig
 
     params = papermill.inspect_notebook(str(ROOT / "notebooks" / "02_train.ipynb"))
-    run_params = {"data_path", "run_dir", "force", "resume", "checkpoint_every"}
+    run_params = {"data_path", "run_dir", "force", "resume", "checkpoint_every", "progress_label"}
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     assert set(params) == set(names) | run_params
     adam = TrainConfig.from_preset("adam")
@@ -149,3 +149,28 @@ def test_train_notebook_resume_refuses_other_settings_and_works_from_notebooks(t
                                kernel_name="python3", cwd=str(ROOT / "notebooks"),
                                progress_bar=False)
     assert json.loads((out / "metrics.json").read_text())["n_updates"] == 150
+
+
+def test_explore_notebook_runs_on_a_tiny_run_folder(tmp_path, text):
+    from charrnn.checkpoint import save_model
+    from charrnn.config import TrainConfig
+    from charrnn.train import train
+
+    res = train(text.read_text(encoding="utf-8"),
+                TrainConfig.from_preset("adam", m=8, n_updates=200, engine="numpy",
+                                        sample_every=10**6, final_sample_length=10))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    save_model(run_dir / "best.npz", res.best_params, res.vocab, res.best.hprev, res.best.x0,
+               meta={"update": res.best.update})
+    nb = papermill.execute_notebook(str(ROOT / "notebooks" / "05_explore.ipynb"),
+                                    str(tmp_path / "05.ipynb"), kernel_name="python3",
+                                    parameters={"run_dir": str(run_dir), "prime_text": "Harry",
+                                                "sentence": "'No,' said Harry.", "unit": 3,
+                                                "length": 50},
+                                    cwd=str(tmp_path), progress_bar=False, execution_timeout=120)
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+    assert not any(o.get("output_type") == "error" for o in outputs)
+    assert "m = 8 hidden units" in json.dumps(outputs)
+    state = json.dumps(nb["metadata"]["widgets"])  # the widgets' initial state, outputs included
+    assert 'class=\\"sample\\"' in state and "next-char" in state and "unit 3" in state

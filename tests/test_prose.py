@@ -127,10 +127,12 @@ def test_sampling_summary_compares_plain_cold_hot_and_nucleus():
     assert prose.sampling_summary(rows[:1]) == ""  # nothing to compare with
 
 
-def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d"):
+def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, seeds=(1, 2, 3),
+         chars=22_400_000, dtype="float64"):
     return {"variant": variant, "description": description, "m": m, "best_val_loss": loss,
+            "best_val_loss_mean": loss, "best_val_loss_std": std, "seeds": list(seeds),
             "best_val_bits_per_char": loss / 0.6931471805599453, "wall_time_s": wall,
-            "chars_per_s": chars_per_s, "chars": 22_400_000}
+            "chars_per_s": chars_per_s, "chars": chars, "dtype": dtype}
 
 
 def _summary(m256_loss, best_loss):
@@ -168,3 +170,23 @@ def test_a_winner_with_m_100_is_not_credited_to_capacity():
 def test_experiments_intro():
     s = prose.experiments_intro(_summary(1.3, 1.2), 20)
     assert "for about 22.4 M characters and was evaluated on the held-out chunk 20 times" in s
+
+
+def test_differences_are_called_real_only_beyond_the_seed_spread():
+    rows = [_row("sequential", 100, 1.50, 90, std=0.01), _row("random", 100, 1.51, 90, std=0.01),
+            _row("B8", 100, 1.56, 20, std=0.01)]
+    why = prose.why_sentences({"rows": rows, "winner": "sequential"})
+    assert "sequential beats B8 by more than the seed spread; the other differences are within it" in why
+    rows[2]["best_val_loss"] = rows[2]["best_val_loss_mean"] = 1.515
+    why = prose.why_sentences({"rows": rows, "winner": "sequential"})
+    assert "None of these differences exceeds the seed spread" in why and "beats" not in why
+
+
+def test_experiments_intro_names_budgets_seeds_and_float32():
+    rows = [_row("sequential", 100, 1.5, 90, chars=4_000_000),
+            _row("B8", 100, 1.55, 20, chars=4_000_000, dtype="float32"),
+            _row("best", 256, 1.29, 300, chars=22_400_000, seeds=(1,), std=0.0, dtype="float32")]
+    s = prose.experiments_intro({"rows": rows, "winner": "best"}, 20)
+    assert "for about 4 M characters (best 22.4 M)" in s
+    assert "sequential and B8 ran with 3 seeds each" in s and "mean ± standard deviation" in s
+    assert "B8 and best computed in float32" in s

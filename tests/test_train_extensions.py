@@ -238,3 +238,26 @@ def test_engine_auto_resolves_by_batch_size():
     assert one.metrics["engine"] == "numba"
     assert many.metrics["engine"] == "numpy"
     assert train(TEXT, config(n_updates=3)).metrics["engine"] == "numpy"
+
+
+@pytest.mark.book
+@pytest.mark.slow  # two mini-batch runs of 600,000 characters on the book
+def test_float32_reaches_the_float64_validation_loss(book_path):
+    from charrnn.data import read_text
+
+    text = read_text(book_path)
+    losses = {}
+    for dtype in ("float64", "float32"):
+        cfg = TrainConfig(m=64, batch_size=16, seq_length=25, eta=3e-3, n_updates=1500,
+                          holdout=1, eval_every=500, sample_every=1500, dtype=dtype)
+        r = train(text, cfg)
+        assert r.state.flat.dtype == np.dtype(dtype) and r.metrics["engine"] == "numpy"
+        losses[dtype] = r.metrics["best_val_loss"]
+    assert abs(losses["float32"] - losses["float64"]) <= 0.005, losses
+
+
+def test_float32_is_refused_by_the_numba_engine():
+    with pytest.raises(ValueError, match="engine 'numba' computes in float64"):
+        TrainConfig(engine="numba", dtype="float32").validate()
+    with pytest.raises(ValueError, match="unknown dtype 'float16'"):
+        TrainConfig(dtype="float16").validate()

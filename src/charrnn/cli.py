@@ -131,7 +131,8 @@ def cmd_train(args) -> int:
         else:
             prepare_run_dir(out, config, force=args.force)
         try:
-            result = trainer.run(progress=_progress(), checkpoint=out / "checkpoint.npz",
+            result = trainer.run(progress=args.progress_label or _progress(),
+                                 checkpoint=out / "checkpoint.npz",
                                  checkpoint_every=every, handle_signals=True)
         except TrainingInterrupted as err:
             print(f"charrnn: {err}; continue with: charrnn train --resume {out}", file=sys.stderr)
@@ -286,6 +287,33 @@ def cmd_units(args) -> int:
     return 0
 
 
+def cmd_experiment(args) -> int:
+    from .checks import check_positive_int
+    from .data import read_text
+    from .experiments import VARIANTS, job_name, run_variant, variant_seeds
+
+    if args.jobs is not None:  # for make: the (variant, seed) jobs of some variants
+        names = args.jobs.split()
+        unknown = [n for n in names if n not in VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown variant(s) {', '.join(unknown)}; expected some of "
+                             f"{', '.join(VARIANTS)}")
+        print(" ".join(job_name(n, s) for n in names for s in variant_seeds(n)))
+        return 0
+    if args.variant is None or args.out_dir is None:
+        raise ValueError("give a VARIANT and --out-dir DIR (or --jobs \"VARIANTS\")")
+    chars = check_positive_int("--chars", args.chars)
+    n_evals = check_positive_int("--n-evals", args.n_evals)
+    args.data = _text_path(args)
+    text = read_text(args.data)
+    run = run_variant(args.variant, text, args.data, args.out_dir, chars, n_evals, args.seed,
+                      progress=args.progress_label or _progress())
+    m = run["metrics"]
+    print(f"{job_name(args.variant, args.seed)}: best validation loss {m['best_val_loss']:.4f} "
+          f"nats/char at update {m['best_val_update']:,}; {m['wall_time_s']:.0f} s")
+    return 0
+
+
 def cmd_pdf(args) -> int:
     from .report import notebook_to_pdf
 
@@ -344,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "another folder is refused); only --n-updates may change")
     t.add_argument("--checkpoint-every", type=int, default=10_000,
                    help="updates between checkpoints in OUT/checkpoint.npz (default 10000)")
+    t.add_argument("--progress-label", metavar="LABEL", default=None,
+                   help="show progress as a line labelled LABEL every 15 s instead of a bar "
+                   "(for jobs that share a terminal, as in make report)")
     add_config_flags(t.add_argument_group("training settings (TrainConfig fields)"))
     t.set_defaults(func=cmd_train)
 
@@ -408,6 +439,21 @@ def build_parser() -> argparse.ArgumentParser:
                     "fractions and passages of the best 3 units as JSON")
     un.set_defaults(func=cmd_units)
 
+    ex = sub.add_parser("experiment", help="train one (variant, seed) of the experiments "
+                        "(charrnn.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
+    ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")
+    ex.add_argument("--seed", type=int, default=1, help="seed (default 1)")
+    ex.add_argument("--chars", type=int, default=4_000_000,
+                    help="common budget of training characters (default 4000000)")
+    ex.add_argument("--n-evals", type=int, default=20, help="validation evaluations (default 20)")
+    ex.add_argument("--data", default=None, help="the text (default as for train)")
+    ex.add_argument("--out-dir", help="folder of the experiments' run folders")
+    ex.add_argument("--progress-label", metavar="LABEL", default=None,
+                    help="progress as labelled lines instead of a bar")
+    ex.add_argument("--jobs", metavar="VARIANTS", default=None,
+                    help="print the run folders of these variants' seeds (for make) and stop")
+    ex.set_defaults(func=cmd_experiment)
+
     r = sub.add_parser("pdf", help="print an executed notebook to PDF (code hidden)")
     r.add_argument("notebook")
     r.add_argument("pdf")
@@ -419,7 +465,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "data", "unset") is None and args.command != "train":
+        if getattr(args, "data", "unset") is None and args.command not in ("train", "experiment"):
             args.data = _text_path(args)
         return args.func(args)
     except ValueError as err:

@@ -45,11 +45,15 @@ PRESETS: dict[str, dict] = {
 #: for B = 1 and NumPy for mini-batches.
 ENGINES = ("auto", "numba", "numpy")
 SCHEDULES = ("constant", "cosine")
+#: Floating-point types: float64 everywhere by default; float32 halves the work of the NumPy
+#: engine's matrix products (the experiments' mini-batch variants use it, see experiments.py).
+DTYPES = ("float64", "float32")
 #: The fields whose default comes from the preset.
 PRESET_FIELDS = tuple(PRESETS["adam"])
 #: The allowed values of the fields that take a name.
 CHOICES = {"preset": tuple(PRESETS), "optimizer": OPTIMIZERS, "loss": REDUCTIONS, "init": INITS,
-           "engine": ENGINES, "order": ORDERS, "lr_schedule": SCHEDULES, "newline": NEWLINES}
+           "engine": ENGINES, "order": ORDERS, "lr_schedule": SCHEDULES, "newline": NEWLINES,
+           "dtype": DTYPES}
 
 
 @dataclass
@@ -86,6 +90,7 @@ class TrainConfig:
     warmup: int = 0  # updates of linear learning-rate warm-up (cosine schedule) [updates]
     blas_threads: int = 1  # BLAS threads; 1 keeps single-sequence training fast and results machine-independent
     newline: str = "keep"  # line endings of the text: keep them, or lf reads Windows \r\n as \n
+    dtype: str = "float64"  # floating-point type of parameters and activations: float64, or float32 (NumPy engine)
 
 
     @classmethod
@@ -125,6 +130,9 @@ class TrainConfig:
         if self.engine == "numba" and self.batch_size != 1:
             raise ValueError("engine 'numba' trains one sequence per update; use engine "
                              "'numpy' (or 'auto') for batch_size > 1")
+        if self.engine == "numba" and self.dtype != "float64":
+            raise ValueError(f"engine 'numba' computes in float64; use engine 'numpy' (or "
+                             f"'auto') for dtype {self.dtype}")
         for name in ("eta", "eps", "sigma"):
             check_positive_float(name, getattr(self, name))
         for name in ("beta1", "beta2"):

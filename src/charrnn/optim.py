@@ -29,10 +29,10 @@ class Adam:
     name = "adam"
 
     def __init__(self, n: int, eta: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8):
+                 eps: float = 1e-8, dtype=np.float64):
         self.eta, self.beta1, self.beta2, self.eps = eta, beta1, beta2, eps
-        self.m = np.zeros(n)
-        self.v = np.zeros(n)
+        self.m = np.zeros(n, dtype)
+        self.v = np.zeros(n, dtype)
         self.t = 0
 
     def step(self, theta: np.ndarray, g: np.ndarray) -> None:
@@ -60,9 +60,9 @@ class AdaGrad:
 
     name = "adagrad"
 
-    def __init__(self, n: int, eta: float = 0.1, eps: float = 1e-8):
+    def __init__(self, n: int, eta: float = 0.1, eps: float = 1e-8, dtype=np.float64):
         self.eta, self.eps = eta, eps
-        self.G = np.zeros(n)
+        self.G = np.zeros(n, dtype)
         self.t = 0
 
     def step(self, theta: np.ndarray, g: np.ndarray) -> None:
@@ -80,12 +80,13 @@ class AdaGrad:
 
 
 def make_optimizer(name: str, n: int, eta: float, beta1: float = 0.9, beta2: float = 0.999,
-                   eps: float = 1e-8):
-    """An :class:`Adam` or :class:`AdaGrad` for ``n`` parameters; ``ValueError`` if unknown."""
+                   eps: float = 1e-8, dtype=np.float64):
+    """An :class:`Adam` or :class:`AdaGrad` for ``n`` parameters of ``dtype`` (its state arrays
+    have that dtype); ``ValueError`` if the name is unknown."""
     if name == "adam":
-        return Adam(n, eta, beta1, beta2, eps)
+        return Adam(n, eta, beta1, beta2, eps, dtype)
     if name == "adagrad":
-        return AdaGrad(n, eta, eps)
+        return AdaGrad(n, eta, eps, dtype)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
 
 

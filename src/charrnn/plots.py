@@ -54,24 +54,67 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
 
 
 def plot_validation(runs: list[dict], x: str = "chars", ax=None):
-    """Validation loss (stateful, nats per character) of several runs against ``x``:
+    """Validation loss (stateful, nats per character) of the experiments' runs against ``x``:
     ``"chars"`` (training characters processed) or ``"train_time_s"`` (seconds of training).
 
-    ``runs`` are dicts from :func:`charrnn.experiments.load_variant`. Returns the Axes.
+    ``runs`` are dicts from :func:`charrnn.experiments.load_variant`; the seeds of one variant
+    are drawn as their mean with a band of ± one standard deviation (one seed: a plain line).
+    Returns the Axes.
     """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
+    groups: dict[str, list[dict]] = {}
     for run in runs:
-        v = run["validation"]
-        if v is None:
-            continue
-        xs = v[x] / (1e6 if x == "chars" else 1.0)
-        ax.plot(xs, v["val_loss"], lw=1.3, marker=".", ms=3,
-                label=f"{run['name']}: {run.get('description', '')}")
+        if run["validation"] is not None:
+            groups.setdefault(run.get("variant", run["name"]), []).append(run)
+    for name, group in groups.items():
+        n = min(len(r["validation"]["val_loss"]) for r in group)
+        ys = np.array([r["validation"]["val_loss"][:n] for r in group])  # (seeds, evaluations)
+        xs = np.mean([r["validation"][x][:n] for r in group], axis=0) / (1e6 if x == "chars" else 1)
+        seeds = f", {len(group)} seeds" if len(group) > 1 else ""
+        line, = ax.plot(xs, ys.mean(axis=0), lw=1.3, marker=".", ms=3,
+                        label=f"{name}: {group[0].get('description', '')}{seeds}")
+        if len(group) > 1:
+            sd = ys.std(axis=0, ddof=1)
+            ax.fill_between(xs, ys.mean(axis=0) - sd, ys.mean(axis=0) + sd,
+                            color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel("training characters (millions)" if x == "chars" else "training time (s)")
     ax.set_ylabel("validation loss (nats per character)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    return ax
+
+
+def plot_saturation(left, right, ax=None, labels: dict | None = None, title: str | None = None):
+    """Saturation of the hidden units (Karpathy et al. 2015, Fig. 5): one dot per unit, x the
+    fraction of characters with h < -0.99 (left-saturated), y the fraction with h > 0.99.
+
+    ``left``, ``right`` (n,) fractions in [0, 1], as :func:`charrnn.units.saturation` returns
+    (or the ``"saturation"`` entry of ``charrnn units --json``). ``labels`` maps unit index ->
+    text written next to its dot (e.g. the feature it tracks). Units near the diagonal's far end
+    are almost always saturated (binary switches); those near the origin stay in tanh's linear
+    range. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [1, 0], color="0.7", lw=0.8, ls="--", label="always saturated")
+    ax.scatter(left, right, s=14, alpha=0.7, color="C0", edgecolor="none",
+               label=f"{len(left)} hidden units")
+    for unit, text in (labels or {}).items():
+        ax.annotate(f"{unit}: {text}", (left[unit], right[unit]), fontsize=7,
+                    xytext=(3, 3), textcoords="offset points")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("fraction of characters with h < -0.99")
+    ax.set_ylabel("fraction of characters with h > 0.99")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
     return ax

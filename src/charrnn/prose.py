@@ -158,16 +158,29 @@ def sampling_summary(rows: list[dict]) -> str:
 
 def experiments_intro(summary: dict, n_evals: int) -> str:
     """How the variants were trained and evaluated: ``summary`` is
-    :func:`charrnn.experiments.summarize`'s result (its first row's ``chars``), ``n_evals`` the
-    number of validation evaluations of a variant."""
-    chars = summary["rows"][0]["chars"]
-    return (f"Every variant trained on the text without its last 1/20 (held out) for about "
-            f"{chars / 1e6:.3g} M characters and was evaluated on the held-out chunk {n_evals} times "
-            "(stateful validation loss: the hidden state carried through the whole chunk; the "
-            "windowed number restarts from $h = 0$ every 25 characters, as the course's training "
-            "loss does). Learning rates: 1e-3 (the handout's) for one sequence per update; larger "
-            "for mini-batches, whose averaged gradients are less noisy (see "
-            "`charrnn.experiments.VARIANTS` for how they were chosen).")
+    :func:`charrnn.experiments.summarize`'s result (its rows' ``chars``, ``seeds`` and
+    ``dtype``), ``n_evals`` the number of validation evaluations of a variant."""
+    rows = summary["rows"]
+    common = min(r["chars"] for r in rows)
+    more = [f"{r['variant']} {r['chars'] / 1e6:.3g} M" for r in rows if r["chars"] > 1.5 * common]
+    seeded = [r["variant"] for r in rows if len(r["seeds"]) > 1]
+    f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
+    text = (f"Every variant trained on the text without its last 1/20 (held out) for about "
+            f"{common / 1e6:.3g} M characters" + (f" ({_and(more)})" if more else "")
+            + f" and was evaluated on the held-out chunk {n_evals} times (stateful validation "
+            "loss: the hidden state carried through the whole chunk; the windowed number restarts "
+            "from $h = 0$ every 25 characters, as the course's training loss does).")
+    if seeded:
+        n = max(len(r["seeds"]) for r in rows)
+        text += (f" {_and(seeded)} ran with {n} seeds each: the table gives the mean ± standard "
+                 "deviation over the seeds and the plot a band of ± one standard deviation; a "
+                 "difference counts as real only when it exceeds twice its standard error.")
+    if f32:
+        text += (f" {_and(f32)} computed in float32 (a test checks that float32 reaches the "
+                 "float64 validation loss within 0.005 nats/char); the others in float64.")
+    return text + (" Learning rates: 1e-3 (the handout's) for one sequence per update; larger "
+                   "for mini-batches, whose averaged gradients are less noisy (see "
+                   "`charrnn.experiments.VARIANTS` for how they were chosen).")
 
 
 def _duration(seconds: float) -> str:
@@ -192,6 +205,8 @@ def why_sentences(summary: dict) -> str:
     what m = 256 and the longer, cosine-scheduled "best" variant add. Each sentence appears only
     when its variants are in the rows (and, for m = 256, when it beats the m = 100 variants);
     ``""`` when none applies."""
+    from .experiments import real_difference
+
     rows = summary["rows"]
     by = {r["variant"]: r for r in rows}
     why = []
@@ -200,13 +215,23 @@ def why_sentences(summary: dict) -> str:
         b = min(small, key=lambda r: r["best_val_loss"])
         spread = max(r["best_val_loss"] for r in small) - b["best_val_loss"]
         why.append(f"With m = 100 the variants end within {spread:.3f} nats of each other (best: "
-                   f"{b['variant']}, {b['best_val_loss']:.4f}): for the same characters, order and "
-                   "batch size change little, because the model, not the data it saw, limits it.")
+                   f"{b['variant']}, {b['best_val_loss']:.4f}).")
+        seeded = [r for r in small if r is not b and len(r.get("seeds", [])) > 1
+                  and len(b.get("seeds", [])) > 1]
+        real = [r["variant"] for r in seeded if real_difference(b, r)]
+        if seeded and real:
+            why.append(f"{b['variant']} beats {_and(real)} by more than the seed spread; the "
+                       "other differences are within it.")
+        elif seeded:
+            why.append("None of these differences exceeds the seed spread: for the same "
+                       "characters, order and batch size change nothing we can measure; the "
+                       "model, not the data it saw, limits it.")
     if "sequential" in by and "B32" in by:
         a, c = by["sequential"], by["B32"]
         why.append(f"Mini-batches change the time it takes: B = 32 processed the same characters "
                    f"{a['wall_time_s'] / c['wall_time_s']:.1f} times faster than the handout's loop "
-                   f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s), because "
+                   f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s"
+                   + (", B = 32 in float32" if c.get("dtype") == "float32" else "") + "), because "
                    "one matrix-matrix product costs far less than 32 matrix-vector ones.")
     if "m256" in by and small and by["m256"]["best_val_loss"] < b["best_val_loss"]:
         why.append(f"That speed buys capacity: m = 256 with 32 streams reaches "

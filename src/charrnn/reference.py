@@ -25,7 +25,8 @@ def torch_loss_and_grads(params, x, y, h0, reduction: str = "mean"):
     t = {k: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=True)
          for k, v in params.items()}
     K = t["c"].shape[0]
-    X = torch.nn.functional.one_hot(torch.as_tensor(np.asarray(x)), K).to(torch.float64)  # (T, K)
+    X = torch.nn.functional.one_hot(torch.as_tensor(np.asarray(x, dtype=np.int64)), K)  # (T, K)
+    X = X.to(torch.float64)
     h = torch.tensor(np.asarray(h0), dtype=torch.float64)
     outputs = []
     for xt in X:
@@ -34,7 +35,7 @@ def torch_loss_and_grads(params, x, y, h0, reduction: str = "mean"):
         outputs.append(t["V"] @ h + t["c"])  # eq. 3
     O = torch.stack(outputs)  # (T, K)
     logp = torch.log_softmax(O, dim=1)  # log of eq. 4
-    nll = -logp[torch.arange(len(x)), torch.as_tensor(np.asarray(y))]
+    nll = -logp[torch.arange(len(x)), torch.as_tensor(np.asarray(y, dtype=np.int64))]
     loss = nll.mean() if reduction == "mean" else nll.sum()  # eq. 5
     loss.backward()
     return float(loss.detach()), {k: v.grad.numpy().copy() for k, v in t.items()}

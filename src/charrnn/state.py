@@ -1,6 +1,6 @@
 """The state of a training run: parameters, optimizer, hidden states, the best model so far.
 
-``TrainState.flat`` (n,) float64 holds b, c, U, W, V (``params`` are views into it, see
+``TrainState.flat`` (n,) float64 (or ``cfg.dtype``) holds b, c, U, W, V (``params`` are views into it, see
 :func:`charrnn.rnn.param_views`); ``hprev`` (B, m) holds one hidden state per stream.
 
 The best model is one :class:`Best` record per criterion:
@@ -71,12 +71,16 @@ class TrainState:
 def new_state(cfg: TrainConfig, K: int, validating: bool = False) -> TrainState:
     """Fresh parameters (seeded by ``cfg.seed``, HANDOUT req. 4), optimizer, zero hprev (B, m)."""
     rng = np.random.default_rng(cfg.seed)
-    flat, params = init_params(K, cfg.m, rng, cfg.init, cfg.sigma)
-    opt = make_optimizer(cfg.optimizer, flat.size, cfg.eta, cfg.beta1, cfg.beta2, cfg.eps)
-    best_val = Best(flat.copy(), np.zeros(cfg.m), "val_loss") if validating else None
+    dtype = np.dtype(cfg.dtype)
+    flat, params = init_params(K, cfg.m, rng, cfg.init, cfg.sigma)  # drawn in float64
+    if dtype != flat.dtype:
+        flat = flat.astype(dtype)
+        params = param_views(flat, K, cfg.m)
+    opt = make_optimizer(cfg.optimizer, flat.size, cfg.eta, cfg.beta1, cfg.beta2, cfg.eps, dtype)
+    best_val = Best(flat.copy(), np.zeros(cfg.m, dtype), "val_loss") if validating else None
     return TrainState(flat=flat, params=params, optimizer=opt,
-                      hprev=np.zeros((cfg.batch_size, cfg.m)),
-                      best_smooth=Best(flat.copy(), np.zeros(cfg.m), "smooth_loss"),
+                      hprev=np.zeros((cfg.batch_size, cfg.m), dtype),
+                      best_smooth=Best(flat.copy(), np.zeros(cfg.m, dtype), "smooth_loss"),
                       best_val=best_val)
 
 

@@ -30,6 +30,7 @@ from .data import Vocabulary, text_md5, updates_per_epoch
 from .evaluate import stateful_loss, windowed_loss
 from .optim import clip_
 from .orders import Reader, split_chunks
+from .progress import progress_display
 from .rnn import PARAM_NAMES, loss_and_grads, param_views
 from .sampling import synthesize
 from .state import TrainResult, TrainState, new_state
@@ -61,12 +62,14 @@ class TrainingDiverged(Exception):
 
 
 def resolve_engine(cfg: TrainConfig) -> str:
-    """The engine that runs ``cfg``: "auto" is numba for B = 1 (when importable), else NumPy."""
+    """The engine that runs ``cfg``: "auto" is numba for B = 1 in float64 (when importable),
+    else NumPy."""
     if cfg.engine != "auto":
         return cfg.engine
     from . import engine
 
-    return "numba" if cfg.batch_size == 1 and engine.available() else "numpy"
+    return "numba" if cfg.batch_size == 1 and cfg.dtype == "float64" and engine.available() \
+        else "numpy"
 
 
 def split_text(n_chars: int, cfg: TrainConfig):
@@ -92,6 +95,7 @@ def advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts,
         win = book[starts[i][:, None] + offsets]  # (B, seq_length + 1)
         loss, grads, h_last = loss_and_grads(state.params, win[:, :-1].T, win[:, 1:].T,
                                              state.hprev, cfg.loss)
+        loss = float(loss)  # a Python float whatever the dtype (exact for float64)
         g = np.concatenate([grads[k].ravel() for k in PARAM_NAMES])
         clip_(g, cfg.grad_clip)
         smooth = loss if state.update == 0 else 0.999 * state.smooth_loss + 0.001 * loss
@@ -100,7 +104,7 @@ def advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts,
             best.loss, best.x0, best.update = smooth, int(win[0, 0]), state.update + 1
             best.flat[...] = state.flat
             best.hprev[...] = state.hprev[0]
-        state.optimizer.eta = etas[i]
+        state.optimizer.eta = float(etas[i])  # a Python float keeps float32 runs in float32
         state.optimizer.step(state.flat, g)
         state.hprev[...] = h_last
         state.update += 1
@@ -207,9 +211,13 @@ class Trainer:
                 self.hist["epoch"].append(int(epochs[i]))
 
     # ------------------------------------------------------------------ training
-    def run(self, progress: bool = False, checkpoint=None, checkpoint_every: int = 10_000,
+    def run(self, progress: bool | str = False, checkpoint=None, checkpoint_every: int = 10_000,
             handle_signals: bool = False, stop_at: int | None = None) -> TrainResult:
         """Train until ``config.n_updates``; return the :class:`~charrnn.state.TrainResult`.
+
+        ``progress``: True shows a tqdm bar; a string shows
+        :class:`~charrnn.progress.ProgressLines` with that label (for jobs that share a terminal,
+        as under ``make -j``).
 
         With ``checkpoint`` (a path), the state is saved there every ``checkpoint_every``
         updates and at the end. With ``handle_signals``, Ctrl-C and SIGTERM stop training at
@@ -231,7 +239,8 @@ class Trainer:
         if self.validating:
             hooks.append((cfg.eval_every, self._validate, True))
         hooks.append((checkpoint_every, save, False))
-        with self._signals(handle_signals), self._progress(progress) as bar, _blas(cfg):
+        with self._signals(handle_signals), _blas(cfg), \
+                progress_display(progress, cfg.n_updates, st.update) as bar:
             while True:
                 u = st.update
                 for every, hook, at_end in hooks:
@@ -252,8 +261,8 @@ class Trainer:
                     stops.append(stop_at)
                 self._chunk(advance, min(stops) - u)
                 if bar is not None:
-                    bar.update(st.update - u)
                     bar.set_postfix(smooth_loss=f"{st.smooth_loss:.4f}", refresh=False)
+                    bar.update(st.update - u)
         if checkpoint is not None and self.last_checkpoint_update != st.update:
             self.save(checkpoint)
         return self.result()
@@ -300,21 +309,6 @@ class Trainer:
         finally:
             for sig, h in handlers.items():
                 signal.signal(sig, h)
-
-    @contextlib.contextmanager
-    def _progress(self, enabled: bool):
-        """A tqdm bar of updates (off when ``TQDM_DISABLE=1``), or None."""
-        if not enabled:
-            yield None
-            return
-        from tqdm import tqdm
-
-        bar = tqdm(total=self.cfg.n_updates, initial=self.state.update, unit="upd",
-                   smoothing=0.1)
-        try:
-            yield bar
-        finally:
-            bar.close()
 
     def result(self) -> TrainResult:
         """The :class:`~charrnn.state.TrainResult` of the run so far (samples the final
@@ -364,15 +358,15 @@ def _blas(cfg: TrainConfig):
         limiter.restore_original_limits()
 
 
-def train(text: str, config: TrainConfig, progress: bool = False) -> TrainResult:
+def train(text: str, config: TrainConfig, progress: bool | str = False) -> TrainResult:
     """Train the RNN on ``text`` (str) with ``config``; return a
     :class:`~charrnn.state.TrainResult`.
 
     Deterministic: the same text and config give the same numbers to the bit. Sampling uses its
     own generator ``default_rng([seed, 1])`` and the training order ``default_rng([seed, 2])``,
-    so samples never shift the training numbers. ``progress`` shows a tqdm bar (also off when
-    ``TQDM_DISABLE=1``). Raises ``ValueError`` for an invalid config or a text too short for it,
-    before any work is done; :class:`TrainingDiverged` when the loss becomes non-finite. For
-    checkpoints and resuming, use :class:`Trainer`.
+    so samples never shift the training numbers. ``progress`` shows a tqdm bar, or lines with
+    that label (a str); both off when ``TQDM_DISABLE=1``. Raises ``ValueError`` for an invalid
+    config or a text too short for it, before any work is done; :class:`TrainingDiverged` when
+    the loss becomes non-finite. For checkpoints and resuming, use :class:`Trainer`.
     """
     return Trainer(text, config).run(progress=progress)
