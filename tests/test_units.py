@@ -1,0 +1,203 @@
+"""What the hidden units learned: features from hand-computed labels, AUC against brute-force
+pair counting, probes, saturation, and a tiny trained model that must grow a parenthesis unit."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from charrnn import units
+from charrnn.rnn import forward, init_params
+
+
+def brute_auc(scores, labels):
+    """Mann-Whitney U / (n1 n0) by counting every (positive, negative) pair; a tie counts 1/2."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
+
+
+def digits(labels):
+    return "".join(str(min(int(v), 9)) for v in labels)
+
+
+def test_features_of_a_hand_written_string():
+    text = 'He said "Hi (yo). Go!" Mr. X\n"No?" she (a(b)c) z'
+    f = units.text_features(text)
+    assert list(f) == list(units.FEATURES)
+    # column by column: H e _ s a i d _ " H i _ ( y o ) . _ G o ! " _ M r . _ X \n " N o ? " ...
+    assert digits(f["quote"]) == "000000001111111111111000000001111000000000000000"
+    assert digits(f["in_word"]) == "110111100110011000110001100100110001110010101001"
+    assert digits(f["sentence_start"]) == "100000000000000000100000000100100000000000000000"
+    assert digits(f["next_upper"]) == "000000001000000001000010001001000000000000000000"
+    assert digits(f["paren"]) == "000000000000111000000000000000000000000111111000"
+    assert f["line_position"][:3].tolist() == [1, 2, 3]
+    assert f["line_position"][28] == 0 and f["line_position"][29] == 1  # the newline, then 1
+    assert f["line_position"][-1] == len(text) - 29
+    assert f["quote"].dtype == np.int8 and f["line_position"].dtype == np.int64
+
+
+def test_a_speech_running_on_reopens_in_the_next_paragraph_and_parens_never_go_negative():
+    f = units.text_features('"a\n"b" c) (d\ne')  # 14 characters
+    assert digits(f["quote"]) == "11011000000000"
+    assert digits(f["paren"]) == "00000000001100"
+    assert digits(f["sentence_start"]) == "01001000000001"
+
+
+def test_auc_uses_average_ranks_and_equals_brute_force_pair_counting():
+    rng = np.random.default_rng(0)
+    A = np.round(rng.normal(size=(300, 6)), 1)  # many ties
+    y = (A[:, 2] + rng.normal(size=300) > 0.3).astype(int)
+    got = units.auc_per_unit(A, y)
+    want = np.array([brute_auc(A[:, j], y) for j in range(6)])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert units.average_ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [3.5, 1.0, 3.5, 2.0]
+    row = units.analyze(A, {"f": y}, probe=False)["features"][0]
+    best = int(np.argmax(np.maximum(want, 1 - want)))
+    assert row["unit"] == best and row["score"] == pytest.approx(max(want[best], 1 - want[best]))
+    flipped = units.analyze(-A, {"f": y}, probe=False)["features"][0]
+    assert flipped["unit"] == best and flipped["sign"] == -row["sign"]
+    assert flipped["score"] == pytest.approx(row["score"])
+
+
+def test_pearson_per_unit_matches_numpy_and_a_constant_unit_scores_zero():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(200, 3))
+    A[:, 1] = 2.0
+    y = A[:, 0] * 3 + rng.normal(size=200)
+    r = units.pearson_per_unit(A, y)
+    assert r[0] == pytest.approx(np.corrcoef(A[:, 0], y)[0, 1]) and r[1] == 0.0
+    with pytest.raises(ValueError, match="non-constant"):
+        units.pearson_per_unit(A, np.ones(200))
+
+
+def test_logistic_regression_reaches_a_zero_gradient_of_its_objective():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 4))
+    y = (X @ [1.0, -2.0, 0.5, 0.0] + rng.logistic(size=500) > 0).astype(float)
+    w, b = units.fit_logistic(X, y, l2=0.01)
+    p = 1 / (1 + np.exp(-(X @ w + b)))
+    np.testing.assert_allclose(X.T @ (p - y) / 500 + 0.01 * w, 0, atol=1e-8)
+    assert abs((p - y).mean()) < 1e-8  # the bias is not penalised
+    assert np.sign(w[:3]).tolist() == [1, -1, 1]
+
+
+def test_the_probe_beats_every_single_unit_on_a_linearly_encoded_feature():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(4000, 8))
+    w = np.array([1, -1, 1, -1, 1, -1, 1, -1.0])
+    binary = (A @ w + 0.3 * rng.normal(size=4000) > 0).astype(int)
+    numeric = A @ w + 0.3 * rng.normal(size=4000)
+    rows = units.analyze(A, {"b": binary, "v": numeric})["features"]
+    assert rows[0]["metric"] == "AUC" and rows[1]["metric"] == "|r|"
+    assert rows[0]["probe_score"] > 0.97 and rows[0]["score"] < 0.75
+    assert rows[1]["probe_score"] > 0.98 and rows[1]["score"] < 0.5
+
+
+def test_saturation_fractions_of_a_hand_made_array():
+    A = np.array([[-1.0, 0.995, 0.0],
+                  [-0.999, 0.5, 0.99],
+                  [0.9999, -0.995, -0.99],
+                  [-0.2, 1.0, 1.0]])
+    left, right = units.saturation(A)
+    assert left.tolist() == [0.5, 0.25, 0.0]
+    assert right.tolist() == [0.25, 0.5, 0.25]  # 0.99 itself is not saturated
+
+
+def test_a_constant_feature_is_reported_not_applicable():
+    A = np.random.default_rng(4).normal(size=(50, 3))
+    text = "no parentheses here at all. None!\n" + "x" * 16
+    result = units.analyze(A, units.text_features(text))
+    paren = next(r for r in result["features"] if r["feature"] == "paren")
+    assert not paren["applicable"] and paren["unit"] is None and paren["score"] is None
+    assert "n/a" in units.format_table(result)
+    json.dumps(result)
+
+
+def test_hidden_states_are_the_forward_pass_states_in_any_block_size():
+    _, p = init_params(5, 7, np.random.default_rng(5))
+    x = np.random.default_rng(6).integers(0, 5, size=50)
+    _, cache = forward(p, x, x, np.zeros(7))
+    np.testing.assert_allclose(units.hidden_states(p, x), cache.H[:, 0], rtol=0, atol=1e-15)
+    np.testing.assert_array_equal(units.hidden_states(p, x, block=7), units.hidden_states(p, x))
+
+
+def test_heatmap_and_passage():
+    out = units.heatmap_html("a<\nb", [1.0, -1.0, 0.0, 0.5])
+    assert out.count("<span") == 4 and "&lt;" in out and "↵" in out
+    assert "rgb(255,65,65)" in out and "rgb(65,65,255)" in out and "print-color-adjust" in out
+    with pytest.raises(ValueError, match="activations"):
+        units.heatmap_html("ab", [0.0])
+    text = "aaaa\nabab\nbbbb\n"
+    labels = np.array([c == "a" for c in text], dtype=int)
+    assert units.pick_passage(text, labels, length=4) == 5
+
+
+def paren_text(n, seed):
+    rng = np.random.default_rng(seed)
+    word = lambda: "".join(rng.choice(list("ab"), rng.integers(1, 6)))  # noqa: E731
+    return "".join(word() + "(" + word() + ")" for _ in range(n))
+
+
+@pytest.fixture(scope="module")
+def paren_model(tmp_path_factory):
+    from charrnn.checkpoint import load_model, save_model
+    from charrnn.config import TrainConfig
+    from charrnn.train import train
+
+    text = paren_text(800, 0)  # inside and outside use the same letters: only memory tells
+    cfg = TrainConfig.from_preset("adam", m=12, n_updates=3000, eta=0.01, engine="numpy",
+                                  sample_every=10**6, final_sample_length=10, seed=1)
+    res = train(text, cfg)
+    d = tmp_path_factory.mktemp("units")
+    save_model(d / "best.npz", res.best_params, res.vocab, res.best.hprev, res.best.x0,
+               meta={"config": {"holdout": 0}})
+    (d / "text.txt").write_text(text, encoding="utf-8")
+    return load_model(d / "best.npz"), text, d
+
+
+@pytest.mark.slow
+def test_a_tiny_model_grows_a_parenthesis_unit(paren_model):
+    model, text, _ = paren_model
+    H = units.hidden_states(model.params, model.vocab.encode(text))
+    labels = units.text_features(text)
+    paren = next(r for r in units.analyze(H, labels)["features"] if r["feature"] == "paren")
+    assert paren["score"] > 0.95 and paren["probe_score"] > 0.95
+    # the reported unit and score on a small sample, against brute-force pair counting
+    idx = np.random.default_rng(7).choice(len(text), 300, replace=False)
+    row = next(r for r in units.analyze(H[idx], {"paren": labels["paren"][idx]})["features"])
+    brute = np.array([brute_auc(H[idx, j], labels["paren"][idx]) for j in range(model.m)])
+    assert row["unit"] == int(np.argmax(np.abs(brute - 0.5)))
+    assert row["unit_auc"] == pytest.approx(brute[row["unit"]], abs=1e-12)
+    assert row["score"] == pytest.approx(max(brute[row["unit"]], 1 - brute[row["unit"]]))
+
+
+@pytest.mark.slow
+def test_unit_report_and_the_cli(paren_model):
+    from charrnn.orders import split_chunks
+
+    model, text, d = paren_model
+    report = units.unit_report(model, text, n_passages=3, passage_length=100)
+    assert report["start"] == int(split_chunks(len(text), 20)[-2])
+    assert report["N"] == len(text) - report["start"]
+    assert 1 <= len(report["passages"]) <= 3
+    assert len({p["unit"] for p in report["passages"]}) == len(report["passages"])
+    first = report["passages"][0]
+    assert len(first["text"]) == len(first["activations"]) == 100
+    assert first["text"] == text[first["start"] : first["start"] + 100]
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        units.unit_report(model, text + "z")
+
+    r = subprocess.run([sys.executable, "-m", "charrnn", "units", "--checkpoint", d / "best.npz",
+                        "--data", d / "text.txt", "--json", d / "units.json"],
+                       capture_output=True, text=True, env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr
+    assert "paren" in r.stdout and "probe" in r.stdout and "holdout 0" in r.stderr
+    saved = json.loads((d / "units.json").read_text())
+    assert [f["feature"] for f in saved["features"]] == list(units.FEATURES)
+    assert len(saved["saturation"]["left"]) == model.m and saved["passages"]
+    bad = subprocess.run([sys.executable, "-m", "charrnn", "units", "--checkpoint", d / "best.npz",
+                          "--data", d / "text.txt", "--n-chunks", "0"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("charrnn: error: --n-chunks")
