@@ -5,10 +5,10 @@ SHELL := /bin/bash
 .DELETE_ON_ERROR:
 
 # Two jobs at a time by default (the machine has two cores): independent runs, variants and seeds
-# are targets of their own. JOBS=1 runs one at a time. Each job's BLAS uses one thread, so two jobs
+# are targets of their own, and the public targets run make -j$(JOBS). JOBS=1 runs one at a time. Each job's BLAS uses one thread, so two jobs
 # do not fight over the cores; the benchmark runs alone, after everything else (see bench.json).
 JOBS ?= 2
-MAKEFLAGS += -j$(JOBS)
+SUBMAKE = $(MAKE) -j$(JOBS) --no-print-directory
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
@@ -126,7 +126,7 @@ $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUN
 # The public targets first make sure DATA exists (the default corpus may have to be built), then
 # run make again, so that the run names can include the text's md5.
 experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHARS each)
-	@$(MAKE) --no-print-directory $(EXPERIMENTS_DIR)/summary.json
+	@$(SUBMAKE) $(EXPERIMENTS_DIR)/summary.json
 
 # Gated baselines (PyTorch LSTM and GRU of the vanilla m = 256 RNN's size) on the experiments'
 # split and budget, one folder each beside the variants; not (yet) part of the report.
@@ -137,7 +137,7 @@ $(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(PKG)/baselines.py
 	  --seed 1 --out $(@D) --force
 
 baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHARS each, PyTorch)
-	@$(MAKE) --no-print-directory $(BASELINE_RUNS)
+	@$(SUBMAKE) $(BASELINE_RUNS)
 
 # What the hidden units learned (charrnn units, after Karpathy et al. 2015) on the last 1/20 of
 # the text: the first seed's handout run (trained on all of it) and the experiments' sequential
@@ -182,7 +182,7 @@ $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates
 	$(PY) -m charrnn pdf $< $@
 
 report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, benchmark: reports/report.pdf
-	@$(MAKE) --no-print-directory $(REPORTS)/report.pdf
+	@$(SUBMAKE) $(REPORTS)/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
 test: $(SETUP) system-deps  ## run the whole test suite (what CI runs)
@@ -195,7 +195,7 @@ lint: $(SETUP)  ## ruff check of src, tests, benchmarks and tools (config in pyp
 	$(VENV)/bin/ruff check src tests benchmarks tools
 
 bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by side (reports/bench.json)
-	@$(MAKE) --no-print-directory $(REPORTS)/bench.json
+	@$(SUBMAKE) $(REPORTS)/bench.json
 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
 	$(VENV)/bin/jupyter lab notebooks/

@@ -1,0 +1,324 @@
+"""The commands of ``python -m charrnn`` (:mod:`charrnn.cli` builds their parser).
+
+Each ``cmd_NAME(args)`` takes the parsed arguments, checks them before any work (raising
+``ValueError`` with one sentence, which the CLI prints as ``charrnn: error: ...`` with exit status
+2), does the work and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import fields
+
+from .progress import quiet
+
+
+def _progress() -> bool:
+    """A tqdm bar on a terminal, unless ``TQDM_DISABLE=1``."""
+    return sys.stderr.isatty() and not quiet()
+
+
+def cmd_gradcheck(args) -> int:
+    from .checks import check_nonneg_int, check_positive_int
+    from .data import Vocabulary, read_text
+    from .files import write_json
+    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
+
+    check_positive_int("--m", args.m)
+    check_positive_int("--seq-length", args.seq_length)
+    check_nonneg_int("--seed", args.seed)
+    text = read_text(args.data, min_length=args.seq_length + 1)
+    vocab = Vocabulary.from_text(text)
+    book = vocab.encode(text[: args.seq_length + 1])
+    results = gradcheck_suite(book, vocab.K, m=args.m, seq_length=args.seq_length,
+                              seed=args.seed, numeric=not args.no_numeric)
+    for preset, r in results.items():
+        print(f"{preset} preset: loss {r['config']['reduction']} over {args.seq_length} steps, "
+              f"m = {args.m}, K = {vocab.K}")
+        print(f"  {'param':5} {'shape':>9} {'vs':8} {'max abs diff':>13} {'max rel err':>12} "
+              f"{'mean rel err':>12}  ok")
+        for against, tol in (("torch", TOL_TORCH), ("numeric", TOL_NUMERIC)):
+            for name, row in r.get(against, {}).items():
+                shape = "x".join(map(str, row["shape"]))
+                print(f"  {name:5} {shape:>9} {against:8} {row['max_abs_diff']:13.3e} "
+                      f"{row['max_rel_err']:12.3e} {row['mean_rel_err']:12.3e}  "
+                      f"{'yes' if row['passed'] else f'NO (tol {tol:.0e})'}")
+        for T, block in r["by_seq_length"].items():
+            worst = max(row["max_rel_err"] for a in ("torch", "numeric") for row in block.get(a, {}).values())
+            print(f"  seq_length {T}: worst max rel err {worst:.3e}")
+    ok = all_passed(results)
+    if args.json:
+        write_json(args.json, {"tolerances": {"torch": TOL_TORCH, "numeric": TOL_NUMERIC},
+                               "data": os.fspath(args.data), **results})
+    print("all gradients agree" if ok else "GRADIENT CHECK FAILED")
+    return 0 if ok else 1
+
+
+def text_path(args) -> str:
+    """``--data``, or the default text (building the Shakespeare corpus when it is missing)."""
+    if args.data is not None:
+        return args.data
+    from .corpus import ensure_default_text
+
+    return str(ensure_default_text())
+
+
+def _given_fields(args) -> dict:
+    """The TrainConfig fields given on the command line, as ``{field: value}``."""
+    from .config import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in fields(TrainConfig)
+            if getattr(args, f.name) is not None}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _note_line_endings(text: str, newline: str, K: int) -> None:
+    """One line on stderr when Windows line endings are kept as characters of the vocabulary."""
+    if newline == "keep" and "\r\n" in text:
+        print(f"charrnn: note: the text has Windows line endings (\\r\\n): '\\r' is one of its "
+              f"K = {K} characters; --newline lf reads them as \\n", file=sys.stderr)
+
+
+def cmd_train(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .checks import check_positive_int
+    from .config import TrainConfig, changed_settings
+    from .data import read_text
+    from .runs import acquire, prepare_run_dir, remove_stale_temporaries, resolve_data, run_config, save_run
+    from .train import Trainer, TrainingDiverged, TrainingInterrupted
+
+    every = check_positive_int("--checkpoint-every", args.checkpoint_every)
+    given = _given_fields(args)
+    if "grad_clip" in given:
+        given["grad_clip"] = given["grad_clip"] or None  # 0 turns clipping off
+    if args.resume:
+        out = Path(args.resume)
+        if args.out is not None and Path(args.out).resolve() != out.resolve():
+            raise ValueError(f"--resume {out} continues that folder in place; --out {args.out} "
+                             "is refused (copy the folder first to keep the original)")
+        ckpt = out / "checkpoint.npz"
+        if not ckpt.is_file():
+            raise ValueError(f"nothing to resume: {ckpt} does not exist")
+        saved = json.loads((out / "config.json").read_text(encoding="utf-8")) \
+            if (out / "config.json").is_file() else {}
+        changed = changed_settings(saved, given)
+        if changed:
+            raise ValueError("a resumed run keeps its settings; only --n-updates may change: "
+                             + ", ".join(changed))
+        data, text = resolve_data(saved, args.data, saved.get("newline", "keep"))
+        trainer = Trainer.from_checkpoint(ckpt, text, given.get("n_updates"))
+        config = None
+    else:
+        if args.out is None:
+            raise ValueError("give --out DIR (a new run) or --resume DIR (continue one)")
+        preset = given.pop("preset", "adam")
+        cfg = TrainConfig.from_preset(preset, **given).validate()
+        data = text_path(args)
+        text = read_text(data, min_length=cfg.seq_length + 1, newline=cfg.newline)
+        trainer = Trainer(text, cfg)  # checks the text against the config before any writing
+        _note_line_endings(text, cfg.newline, trainer.vocab.K)
+        out = Path(args.out)
+        config = run_config(cfg, data, trainer.text_md5, len(text))
+    with acquire(out):  # one writer per run folder, from before anything in it is touched
+        if config is None:
+            remove_stale_temporaries(out)
+            print(f"resuming {out} at update {trainer.state.update:,} of "
+                  f"{trainer.cfg.n_updates:,}", file=sys.stderr)
+        else:
+            prepare_run_dir(out, config, force=args.force)
+        try:
+            result = trainer.run(progress=args.progress_label or _progress(),
+                                 checkpoint=out / "checkpoint.npz",
+                                 checkpoint_every=every, handle_signals=True)
+        except TrainingInterrupted as err:
+            print(f"charrnn: {err}; continue with: charrnn train --resume {out}", file=sys.stderr)
+            return 130
+        except TrainingDiverged as err:
+            keep = f" ({out / 'checkpoint.npz'})" if err.last_good is not None else ""
+            print(f"charrnn: error: {err}{keep}; lower --eta or set --grad-clip", file=sys.stderr)
+            return 1
+        save_run(result, out, data)
+    m = result.metrics
+    speed = (f"{m['updates_per_s']:,.0f} updates/s" if m["wall_time_s"] >= 0.1
+             else "too short to time")
+    print(f"K = {m['K']}, {_plural(m['n_chars'], 'character')}, "
+          f"{_plural(m['updates_per_epoch'], 'update')} per epoch; "
+          f"{_plural(m['n_updates'], 'update')} in {m['wall_time_s']:.1f} s ({speed})")
+    print(f"best smooth loss {m['best_smooth_loss']:.4f} at update {m['best_update']:,}; "
+          f"final {m['final_smooth_loss']:.4f}; written to {out}")
+    if "best_val_loss" in m:
+        print(f"best validation loss {m['best_val_loss']:.4f} nats/char "
+              f"({m['best_val_bits_per_char']:.4f} bits/char) at update {m['best_val_update']:,}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from .checkpoint import load_model
+    from .checks import check_nonneg_int, check_positive_int
+    from .sampling import check_sampling_args, prime, synthesize
+
+    n = check_positive_int("-n (sample length)", args.n)
+    check_sampling_args(args.temperature, args.top_p)
+    check_nonneg_int("--seed", args.seed)
+    model = load_model(args.checkpoint)
+    h, x0 = model.hprev, model.x0
+    if args.prime is not None:
+        if not args.prime:
+            raise ValueError("--prime must not be empty")
+        h, x0 = prime(model.params, model.vocab.encode(args.prime))  # names unknown characters
+    rng = np.random.default_rng(args.seed)
+    text = model.vocab.decode(synthesize(model.params, h, x0, n, rng, args.temperature,
+                                         args.top_p))
+    sys.stdout.write((args.prime or "") + text + "\n")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .checkpoint import load_model
+    from .checks import check_positive_int
+    from .data import read_text
+    from .evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
+    from .orders import split_chunks
+
+    n_chunks = check_positive_int("--n-chunks", args.n_chunks)
+    seq_length = check_positive_int("--seq-length", args.seq_length)
+    model = load_model(args.checkpoint)
+    trained = model.meta.get("config") or {}
+    text = read_text(args.data, newline=args.newline or trained.get("newline", "keep"))
+    try:  # any text whose characters the model knows; a character it does not know is named
+        book = model.vocab.encode(text)
+    except ValueError as err:
+        raise ValueError(f"{args.data}: {err}; the model cannot predict it") from None
+    if args.split == "all":
+        part, what = book, "the whole text"
+    else:
+        start = int(split_chunks(len(book), n_chunks)[-2])
+        part, what = book[start:], f"the last 1/{n_chunks} of the text"
+    modes = ["stateful", "windowed"] if args.mode == "both" else [args.mode]
+    for mode in modes:
+        loss = stateful_loss(model.params, part) if mode == "stateful" \
+            else windowed_loss(model.params, part, seq_length)
+        print(f"{mode}: {loss:.4f} nats/char = {loss * BITS_PER_NAT:.4f} bits/char "
+              f"on {len(part):,} characters ({what})")
+    if args.split == "holdout" and trained.get("holdout", 1) == 0:
+        print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
+              "last part is not held-out data", file=sys.stderr)
+    return 0
+
+
+def cmd_study(args) -> int:
+    from .files import write_json
+    from .study import study_runs
+
+    result = study_runs(args.runs, n=args.n, seed=args.seed)  # every check before any writing
+    write_json(args.json, result)
+    print(f"sampling study of {result['name']} (seed {result['seed']}, the best of "
+          f"{len(args.runs)}): {len(result['rows'])} settings written to {args.json}")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from .baselines import (
+        BaselineDiverged,
+        baseline_config,
+        prepare_baseline_dir,
+        save_baseline,
+        train_baseline,
+    )
+    from .data import read_text
+
+    text = read_text(args.data)
+    settings = dict(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
+                    hidden=args.hidden, data_path=os.path.abspath(args.data))
+    config = baseline_config(text, **settings)  # every check before any writing
+    out = prepare_baseline_dir(args.out, config, force=args.force)
+    print(f"{config['kind']} h = {config['hidden']} ({config['n_params']:,} parameters; vanilla "
+          f"m = {config['vanilla_m']}: {config['vanilla_n_params']:,}), {config['n_updates']:,} "
+          f"updates, eta {config['eta']:g}, on {config['device']}", file=sys.stderr)
+    try:
+        result = train_baseline(text, **settings, progress=_progress())
+    except BaselineDiverged as err:
+        print(f"charrnn: error: {err}; lower --eta", file=sys.stderr)
+        return 1
+    save_baseline(result, out)
+    m = result.metrics
+    print(f"{m['kind']} h = {m['hidden']}, {m['n_params']:,} parameters: {m['n_updates']:,} updates "
+          f"({m['chars']:,} characters) in {m['wall_time_s']:.1f} s ({m['chars_per_s']:,.0f} "
+          f"characters/s, {m['device']})")
+    print(f"best validation loss {m['best_val_loss']:.4f} nats/char "
+          f"({m['best_val_bits_per_char']:.4f} bits/char) at update {m['best_val_update']:,}; "
+          f"final {m['final_val_loss']:.4f}; written to {out}")
+    return 0
+
+
+def cmd_units(args) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from .checkpoint import load_model
+    from .checks import check_positive_int
+    from .data import read_text
+    from .files import write_json
+    from .units import format_table, unit_report
+
+    check_positive_int("--n-chunks", args.n_chunks)
+    model = load_model(args.checkpoint)
+    trained = model.meta.get("config") or {}
+    newline = {"newline": trained["newline"]} if trained.get("newline") else {}
+    text = read_text(args.data, **newline)
+    with threadpool_limits(limits=1, user_api="blas"):  # one BLAS thread is faster here
+        result = unit_report(model, text, split=args.split, n_chunks=args.n_chunks)
+    what = "the whole text" if args.split == "all" else f"the last 1/{args.n_chunks} of the text"
+    print(f"hidden units of {args.checkpoint} (m = {model.m}) on {result['N']:,} characters "
+          f"({what}), from h = 0")
+    print(format_table(result))
+    if args.split == "holdout" and trained.get("holdout", 1) == 0:
+        print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
+              "last part is not held-out data", file=sys.stderr)
+    if args.json:
+        write_json(args.json, {"checkpoint": os.fspath(args.checkpoint),
+                               "data": os.fspath(args.data), "n_chunks": args.n_chunks,
+                               "trained_holdout": trained.get("holdout"), **result})
+    return 0
+
+
+def cmd_experiment(args) -> int:
+    from .checks import check_positive_int
+    from .data import read_text
+    from .experiments import VARIANTS, job_name, run_variant, variant_seeds
+
+    if args.jobs is not None:  # for make: the (variant, seed) jobs of some variants
+        names = args.jobs.split()
+        unknown = [n for n in names if n not in VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown variant(s) {', '.join(unknown)}; expected some of "
+                             f"{', '.join(VARIANTS)}")
+        print(" ".join(job_name(n, s) for n in names for s in variant_seeds(n)))
+        return 0
+    if args.variant is None or args.out_dir is None:
+        raise ValueError("give a VARIANT and --out-dir DIR (or --jobs \"VARIANTS\")")
+    chars = check_positive_int("--chars", args.chars)
+    n_evals = check_positive_int("--n-evals", args.n_evals)
+    args.data = text_path(args)
+    text = read_text(args.data)
+    run = run_variant(args.variant, text, args.data, args.out_dir, chars, n_evals, args.seed,
+                      progress=args.progress_label or _progress())
+    m = run["metrics"]
+    print(f"{job_name(args.variant, args.seed)}: best validation loss {m['best_val_loss']:.4f} "
+          f"nats/char at update {m['best_val_update']:,}; {m['wall_time_s']:.0f} s")
+    return 0
+
+
+def cmd_pdf(args) -> int:
+    from .report import notebook_to_pdf
+
+    pdf = notebook_to_pdf(args.notebook, args.pdf)
+    print(f"wrote {pdf}")
+    return 0
