@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from charrnn.experiments import (VARIANTS, job_name, real_difference, run_variant, summarize,
-                                 variant_config, variant_seeds)
+from charrnn.experiments import (
+    VARIANTS,
+    job_name,
+    real_difference,
+    run_variant,
+    summarize,
+    variant_config,
+    variant_seeds,
+)
 
 TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
         "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25
@@ -83,7 +90,8 @@ def test_summary_rows_carry_the_seeds_mean_and_std(tmp_path):
         assert r["best_val_loss_mean"] == pytest.approx(np.mean(per_seed))
         assert r["best_val_loss_std"] == pytest.approx(np.std(per_seed, ddof=1))
         assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss_mean"] / np.log(2))
-        assert f"{r['best_val_loss_mean']:.4f} ± {r['best_val_loss_std']:.4f}" in s["markdown"].replace("**", "")
+        shown = f"{r['best_val_loss_mean']:.4f} ± {r['best_val_loss_std']:.4f}"
+        assert shown in s["markdown"].replace("**", "")
     means = {r["variant"]: r["best_val_loss_mean"] for r in s["rows"]}
     assert s["winner"] == min(means, key=means.get)
     assert s["markdown"].count("\n| ") == len(s["rows"])
