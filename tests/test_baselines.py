@@ -16,13 +16,13 @@ from charrnn.baselines import (  # noqa: E402
     gated_params,
     hidden_states,
     init_parameters,
-    load_baseline,
     pick_hidden,
     stateful_loss,
     train_baseline,
     vanilla_params,
     windowed_loss,
 )
+from charrnn.baselines_io import load_baseline, read_baseline  # noqa: E402
 from charrnn.config import TrainConfig  # noqa: E402
 from charrnn.data import Vocabulary  # noqa: E402
 from charrnn.train import split_text  # noqa: E402
@@ -224,3 +224,37 @@ def test_cli_writes_a_run_folder(tmp_path, capsys):
     rc, _, err = cli(capsys, "--kind", "lstm", "--data", good, "--chars", 3200, "--out", out)
     assert rc == 2 and "holds a different run" in err  # refused before any work: still the GRU
     assert json.loads((out / "config.json").read_text())["kind"] == "gru"
+
+
+def test_units_of_an_lstm_run_folder(tmp_path, capsys):
+    from charrnn import units
+    from charrnn.baselines_io import save_baseline
+    from charrnn.cli import main
+
+    good = tmp_path / "t.txt"
+    good.write_text(TEXT, encoding="utf-8")
+    out = save_baseline(tiny(), tmp_path / "lstm")
+    light = read_baseline(out)  # no model: what the report reads
+    assert light["metrics"] == json.loads((out / "metrics.json").read_text())
+    assert [r["update"] for r in light["validation"]] == [8, 16, 24]
+    rc = main(["units", "--baseline", str(out), "--data", str(good), "--json", str(tmp_path / "u.json")])
+    stdout = capsys.readouterr().out
+    assert rc == 0 and "h_t of the lstm" in stdout and "c_t of the lstm" in stdout
+    saved = json.loads((tmp_path / "u.json").read_text())
+    assert set(saved["states"]) == {"h", "c"} and saved["kind"] == "lstm" and saved["hidden"] == 16
+    assert saved["trained_holdout"] == 1
+    # the same numbers from the states computed here, independently of the command
+    start, part, labels = units.analysis_part(TEXT)
+    assert saved["start"] == start == read_baseline(out)["config"]["n_train_chars"]
+    run = load_baseline(out)
+    states = hidden_states(run.model, run.vocab.encode(part))
+    for name in ("h", "c"):
+        want = units.analyze(states[name], labels, probe=False)["features"]
+        got = saved["states"][name]["features"]
+        assert [(r["unit"], r["score"]) for r in got] == [(r["unit"], r["score"]) for r in want]
+        assert len(saved["states"][name]["saturation"]["left"]) == 16
+    first = saved["states"]["c"]["passages"][0]
+    assert first["text"] == TEXT[first["start"] : first["start"] + len(first["text"])]
+    with pytest.raises(SystemExit) as stop:
+        main(["units", "--data", str(good)])
+    assert stop.value.code == 2 and "either --checkpoint" in capsys.readouterr().err

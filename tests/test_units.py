@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import units
+from charrnn import units, unitviz
 from charrnn.rnn import forward, init_params
 
 
@@ -112,8 +112,22 @@ def test_a_constant_feature_is_reported_not_applicable():
     result = units.analyze(A, units.text_features(text))
     paren = next(r for r in result["features"] if r["feature"] == "paren")
     assert not paren["applicable"] and paren["unit"] is None and paren["score"] is None
-    assert "n/a" in units.format_table(result)
+    assert "n/a" in unitviz.format_table(result)
     json.dumps(result)
+
+
+def test_the_part_starts_at_the_held_out_chunk_with_labels_from_its_line():
+    from charrnn.orders import split_chunks
+
+    text = 'x "ab\ncd "efgh\n' * 30
+    start, part, labels = units.analysis_part(text)
+    assert start == int(split_chunks(len(text), 20)[-2]) and part == text[start:]
+    whole = units.text_features(text)  # the part's labels are the whole text's from its start
+    for name, y in labels.items():
+        np.testing.assert_array_equal(y, whole[name][start:], err_msg=name)
+    assert units.analysis_part(text, "all")[0] == 0
+    with pytest.raises(ValueError, match="split must be"):
+        units.analysis_part(text, "train")
 
 
 def test_hidden_states_are_the_forward_pass_states_in_any_block_size():
@@ -125,11 +139,13 @@ def test_hidden_states_are_the_forward_pass_states_in_any_block_size():
 
 
 def test_heatmap_and_passage():
-    out = units.heatmap_html("a<\nb", [1.0, -1.0, 0.0, 0.5])
+    out = unitviz.heatmap_html("a<\nb", [1.0, -1.0, 0.0, 0.5])
     assert out.count("<span") == 4 and "&lt;" in out and "↵" in out
     assert "rgb(255,65,65)" in out and "rgb(65,65,255)" in out and "print-color-adjust" in out
     with pytest.raises(ValueError, match="activations"):
-        units.heatmap_html("ab", [0.0])
+        unitviz.heatmap_html("ab", [0.0])
+    compact = unitviz.heatmap_html("a\nb", [0.0, 0.0, 0.0], breaks=False)  # verse stays short
+    assert "<br>" not in compact and "↵" in compact and "<br>" in unitviz.heatmap_html("a\nb", [0.0] * 3)
     text = "aaaa\nabab\nbbbb\n"
     labels = np.array([c == "a" for c in text], dtype=int)
     assert units.pick_passage(text, labels, length=4) == 5

@@ -124,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     un = sub.add_parser("units", help="which hidden unit tracks quotes, line position, words, "
                         "sentence starts, parentheses (Karpathy et al. 2015), and linear probes")
-    un.add_argument("--checkpoint", required=True, help="a best.npz written by `train`")
+    un.add_argument("--checkpoint", help="a best.npz written by `train`")
+    un.add_argument("--baseline", metavar="DIR", help="instead of --checkpoint: an LSTM or GRU "
+                    "run folder written by `baseline` (its h_t, and the LSTM's c_t)")
     un.add_argument("--data", required=True, help="the UTF-8 text (the model's characters)")
     un.add_argument("--split", choices=["holdout", "all"], default="holdout",
                     help="holdout: the last 1/N-CHUNKS of the text (default); all: all of it")

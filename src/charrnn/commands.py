@@ -226,13 +226,8 @@ def cmd_study(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from .baselines import (
-        BaselineDiverged,
-        baseline_config,
-        prepare_baseline_dir,
-        save_baseline,
-        train_baseline,
-    )
+    from .baselines import BaselineDiverged, baseline_config, train_baseline
+    from .baselines_io import prepare_baseline_dir, save_baseline
     from .data import read_text
 
     text = read_text(args.data)
@@ -262,13 +257,20 @@ def cmd_baseline(args) -> int:
 def cmd_units(args) -> int:
     from threadpoolctl import threadpool_limits
 
-    from .checkpoint import load_model
     from .checks import check_positive_int
     from .data import read_text
     from .files import write_json
-    from .units import format_table, unit_report
+    from .unitviz import format_table
 
     check_positive_int("--n-chunks", args.n_chunks)
+    if (args.checkpoint is None) == (args.baseline is None):
+        raise ValueError("give either --checkpoint (a vanilla RNN) or --baseline (an LSTM or GRU "
+                         "run folder)")
+    if args.baseline is not None:
+        return _units_of_baseline(args)
+    from .checkpoint import load_model
+    from .units import unit_report
+
     model = load_model(args.checkpoint)
     trained = model.meta.get("config") or {}
     newline = {"newline": trained["newline"]} if trained.get("newline") else {}
@@ -289,6 +291,38 @@ def cmd_units(args) -> int:
     return 0
 
 
+def _units_of_baseline(args) -> int:
+    """``charrnn units --baseline DIR``: the same analysis of an LSTM's h_t and c_t (a GRU's h_t)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from .baselines_io import load_baseline
+    from .data import read_text
+    from .files import write_json
+    from .units import baseline_unit_report
+    from .unitviz import format_table
+
+    run = load_baseline(args.baseline)
+    text = read_text(args.data)
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)  # make runs two jobs at a time
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = baseline_unit_report(run, text, split=args.split, n_chunks=args.n_chunks)
+    finally:
+        torch.set_num_threads(old)
+    what = "the whole text" if args.split == "all" else f"the last 1/{args.n_chunks} of the text"
+    for name, report in result["states"].items():
+        print(f"{name}_t of the {result['kind']} in {args.baseline} (h = {result['hidden']}) on "
+              f"{result['N']:,} characters ({what}), from a zero state")
+        print(format_table(report))
+    if args.json:
+        write_json(args.json, {"baseline": os.fspath(args.baseline), "data": os.fspath(args.data),
+                               "n_chunks": args.n_chunks,
+                               "trained_holdout": run.config.get("holdout"), **result})
+    return 0
+
+
 def cmd_experiment(args) -> int:
     from .checks import check_positive_int
     from .data import read_text
@@ -300,6 +334,8 @@ def cmd_experiment(args) -> int:
         if unknown:
             raise ValueError(f"unknown variant(s) {', '.join(unknown)}; expected some of "
                              f"{', '.join(VARIANTS)}")
+        # the longest jobs first, so that make -j2 does not end waiting for one of them
+        names.sort(key=lambda n: -VARIANTS[n].get("scale", 1) * VARIANTS[n]["overrides"].get("m", 100))
         print(" ".join(job_name(n, s) for n in names for s in variant_seeds(n)))
         return 0
     if args.variant is None or args.out_dir is None:

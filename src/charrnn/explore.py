@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from .rnn import softmax
-from .units import heatmap_html, hidden_states
+from .units import hidden_states
+from .unitviz import heatmap_html
 
 __all__ = ["find_model", "sample_text", "next_char_table", "next_char_html", "unit_heatmap_html",
            "shown_char"]
@@ -137,7 +138,7 @@ def next_char_html(text: str, rows: list[dict], table: bool = True) -> str:
 
 
 def unit_heatmap_html(model, text: str, unit: int) -> str:
-    """The text heat map of :func:`charrnn.units.heatmap_html` for hidden unit ``unit`` of the
+    """The text heat map of :func:`charrnn.unitviz.heatmap_html` for hidden unit ``unit`` of the
     model run over ``text`` from h = 0 (each character coloured by h_t[unit] after reading it).
     Raises ``ValueError`` for an empty text, an unknown character (named) or a unit outside
     0..m-1."""

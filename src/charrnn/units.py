@@ -4,38 +4,39 @@ After Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Netw
 1506.02078, 2015), sections 4.2-4.4: run the model over a text with the state carried, label
 every character with a property of the text (inside a quotation, position in the line, ...), and
 ask which single hidden unit predicts the label best and how well a linear read-out of all units
-does. The analysis takes any activations ``A (N, n)``, so it works for other models' states too.
+does. The analysis takes any activations ``A (N, n)``, so it works for other models' states too
+(:func:`baseline_unit_report`: the LSTM's h_t and c_t, the GRU's h_t).
 
 Alignment: character t of the text is the input x_t; ``H[t]`` is h_t, the state just after the
 model has read x_t (eqs. 1-2 of :mod:`charrnn.rnn`). Every label of character t describes the text
 up to and including x_t (``next_upper`` alone looks one character ahead: it is what h_t has to
 predict).
 
-Scores:
+Scores (computed by :mod:`charrnn.probes`):
 
-* 0/1 features: ROC AUC of one unit's activation as a score for the label, the Mann-Whitney
-  statistic AUC = (R_1 - n_1 (n_1 + 1) / 2) / (n_1 n_0), R_1 the sum of the positives' ranks
-  (ties get their average rank, so a tie counts one half). A unit can track a feature with either
-  sign: the score is max(AUC, 1 - AUC), ``sign`` +1 when high activations mean label 1.
+* 0/1 features: ROC AUC of one unit's activation as a score for the label. A unit can track a
+  feature with either sign: the score is max(AUC, 1 - AUC), ``sign`` +1 when high activations
+  mean label 1.
 * numeric features: Pearson r; the score is |r|, ``sign`` the sign of r.
 * probe: the best linear read-out of all n units, fitted on the first half of the characters and
-  scored on the second: L2-regularised logistic regression (Newton's method, on units
-  standardised with the first half's mean and std) scored by AUC, or least squares scored by r.
+  scored on the second (AUC or r).
 * saturation (paper's Fig. 5): for each unit, the fraction of characters with h < -0.99 (left)
   and h > 0.99 (right).
+
+The plain-text table and the heat maps are drawn by :mod:`charrnn.unitviz`.
 """
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 
+from .probes import auc_per_unit, average_ranks, fit_logistic, pearson_per_unit, probe_score
 from .rnn import input_term, step
 
 __all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features", "average_ranks",
            "auc_per_unit", "pearson_per_unit", "fit_logistic", "probe_score", "saturation",
-           "analyze", "pick_passage", "unit_report", "format_table", "heatmap_html"]
+           "analyze", "pick_passage", "analysis_part", "states_report", "unit_report",
+           "baseline_unit_report"]
 
 #: The features, in table order: name -> (kind, meaning). See :func:`text_features`.
 FEATURES: dict[str, tuple[str, str]] = {
@@ -144,129 +145,6 @@ def text_features(text: str) -> dict[str, np.ndarray]:
             "sentence_start": sentence_start, "next_upper": next_upper, "paren": paren}
 
 
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..N (float64, (N,)) of ``x`` (N,), ties given the mean of the ranks they share."""
-    x = np.asarray(x)
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    cut = np.flatnonzero(xs[1:] != xs[:-1]) + 1
-    starts, ends = np.r_[0, cut], np.r_[cut, len(x)]
-    ranks = np.empty(len(x))
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
-
-
-def auc_per_unit(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """ROC AUC (n,) float64 of each column of ``A (N, n)`` as a score for 0/1 labels ``y (N,)``.
-
-    AUC = P(a_pos > a_neg) + P(a_pos = a_neg) / 2 over all (positive, negative) pairs, computed
-    from average ranks (Mann-Whitney U / (n_1 n_0)); one column at a time (memory O(N)). Raises
-    ``ValueError`` unless ``y`` holds both 0 and 1 and matches A's rows.
-    """
-    A, y = np.asarray(A), np.asarray(y).astype(bool)
-    if A.ndim != 2 or len(y) != A.shape[0]:
-        raise ValueError(f"activations of shape (N, n) and N labels expected, got {A.shape} "
-                         f"and {y.shape}")
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        raise ValueError("AUC needs both labels 0 and 1")
-    out = np.empty(A.shape[1])
-    for j in range(A.shape[1]):
-        out[j] = (average_ranks(A[:, j])[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0)
-    return out
-
-
-def pearson_per_unit(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pearson r (n,) float64 between each column of ``A (N, n)`` and ``y (N,)``; 0 for a
-    constant column. Raises ``ValueError`` when ``y`` is constant or does not match A's rows."""
-    A, y = np.asarray(A, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if A.ndim != 2 or len(y) != A.shape[0]:
-        raise ValueError(f"activations of shape (N, n) and N values expected, got {A.shape} "
-                         f"and {y.shape}")
-    yc = y - y.mean()
-    ny = np.sqrt(yc @ yc)
-    if ny == 0:
-        raise ValueError("Pearson r needs a non-constant feature")
-    Ac = A - A.mean(axis=0)
-    na = np.sqrt(np.einsum("ij,ij->j", Ac, Ac))  # (n,)
-    r = (Ac.T @ yc) / np.where(na > 0, na * ny, 1.0)
-    return np.where(na > 0, r, 0.0)
-
-
-def _standardize(train: np.ndarray, test: np.ndarray):
-    mu, sd = train.mean(axis=0), train.std(axis=0)
-    sd = np.where(sd > 1e-12, sd, 1.0)
-    return (train - mu) / sd, (test - mu) / sd
-
-
-def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1e-3, max_iter: int = 100,
-                 tol: float = 1e-16) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by Newton's method with backtracking.
-
-    Minimises mean_i log(1 + exp(-s_i z_i)) + l2 / 2 ||w||^2 with z = X w + b, s_i = 2 y_i - 1
-    (the bias b is not penalised). ``X (N, n)`` float (standardised units), ``y (N,)`` 0/1.
-    Returns ``(w (n,), b)``. Stops when the Newton decrement falls below ``tol``, when the line
-    search finds no decrease, or after ``max_iter`` steps. Raises ``ValueError`` unless ``y``
-    holds both labels.
-    """
-    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if y.min() == y.max():
-        raise ValueError("logistic regression needs both labels 0 and 1")
-    N, n = X.shape
-    Xb = np.hstack([X, np.ones((N, 1))])  # (N, n + 1): the last column is the bias
-    reg = np.full(n + 1, l2)
-    reg[-1] = 1e-10  # keeps the Hessian invertible on separable data without biasing b
-    s = 2.0 * y - 1.0
-
-    def objective(theta):
-        return np.logaddexp(0.0, -s * (Xb @ theta)).mean() + 0.5 * (reg * theta * theta).sum()
-
-    theta = np.zeros(n + 1)
-    theta[-1] = np.log(y.mean() / (1.0 - y.mean()))
-    f = objective(theta)
-    for _ in range(max_iter):
-        p = 0.5 * (1.0 + np.tanh(0.5 * (Xb @ theta)))  # sigmoid without overflow
-        g = Xb.T @ (p - y) / N + reg * theta
-        Hs = (Xb * (p * (1.0 - p))[:, None]).T @ Xb / N + np.diag(reg)
-        d = np.linalg.solve(Hs, g)
-        if g @ d / 2.0 < tol:  # the Newton decrement: f - min of the local quadratic model
-            break
-        step_size = 1.0
-        while True:  # backtracking (Armijo) line search
-            new = theta - step_size * d
-            f_new = objective(new)
-            if f_new <= f - 1e-4 * step_size * (g @ d):
-                break
-            step_size *= 0.5
-            if step_size < 1e-10:  # no decrease left to find in float64
-                return theta[:-1], float(theta[-1])
-        theta, f = new, f_new
-    return theta[:-1], float(theta[-1])
-
-
-def probe_score(A: np.ndarray, y: np.ndarray, binary: bool) -> float | None:
-    """The linear probe's score on the second half of the rows of ``A (N, n)``.
-
-    Fitted on the first N // 2 rows (units standardised with their mean and std): logistic
-    regression (:func:`fit_logistic`) scored by ROC AUC for 0/1 labels ``y``, least squares with
-    a bias scored by Pearson r for numeric ones. ``None`` when a half's labels are constant.
-    """
-    A = np.asarray(A, dtype=np.float64)
-    half = len(y) // 2
-    y_train, y_test = np.asarray(y[:half]), np.asarray(y[half:])
-    if half == 0 or y_train.min() == y_train.max() or y_test.min() == y_test.max():
-        return None
-    X_train, X_test = _standardize(A[:half], A[half:])
-    if binary:
-        w, b = fit_logistic(X_train, y_train)
-        return float(auc_per_unit((X_test @ w + b)[:, None], y_test)[0])
-    Xb = np.hstack([X_train, np.ones((half, 1))])
-    theta = np.linalg.lstsq(Xb, y_train.astype(np.float64), rcond=None)[0]
-    pred = X_test @ theta[:-1] + theta[-1]
-    return float(pearson_per_unit(pred[:, None], y_test)[0])
-
-
 def saturation(A: np.ndarray, threshold: float = SATURATION) -> tuple[np.ndarray, np.ndarray]:
     """``(left, right)``, each (n,) float64: the fraction of rows of ``A (N, n)`` with
     a < -threshold and with a > threshold (paper's Fig. 5; threshold 0.99 for tanh units)."""
@@ -334,21 +212,15 @@ def pick_passage(text: str, labels: np.ndarray, length: int = 600) -> int:
     return int(starts[int(np.argmax(np.round(var, 12)))])
 
 
-def unit_report(model, text: str, split: str = "holdout", n_chunks: int = 20,
-                n_passages: int = 3, passage_length: int = 600) -> dict:
-    """Everything ``charrnn units`` shows, JSON-able: the table, saturation and passages.
+def analysis_part(text: str, split: str = "holdout", n_chunks: int = 20):
+    """The part of ``text`` (str) to analyse and its labels: ``(start, part, labels)``.
 
-    ``model`` a :class:`charrnn.checkpoint.Model`; ``text`` the whole text (str; every character
-    in the model's vocabulary). ``split="holdout"`` analyses the last 1/``n_chunks`` of the text (where
-    :func:`charrnn.orders.split_chunks` puts the held-out chunk), ``"all"`` all of it; the model
-    runs from h = 0 at the part's start; features are computed from the start of the line the
-    part starts in. Adds ``"split", "start", "end", "m"`` and ``"passages"``: for the best
-    ``n_passages`` distinct units (by their score), ``{"unit", "feature", "score", "sign",
-    "start", "text", "activations"}`` with a ``passage_length``-character passage (chosen by
-    :func:`pick_passage` for the unit's feature) and the unit's h_t (rounded to 4 decimals) for
-    each of its characters. Memory: H is N x m float64 (the book's holdout part with m = 100:
-    44 MB; ``"all"``: 0.9 GB). Raises ``ValueError`` for an unknown split, a character the model
-    does not know (named) or a part shorter than 2 characters.
+    ``split="holdout"``: the last 1/``n_chunks`` of the text (where
+    :func:`charrnn.orders.split_chunks` puts the held-out chunk); ``"all"``: all of it. ``part``
+    is ``text[start:]``; ``labels`` are :func:`text_features` of the part, computed from the start
+    of the line the part starts in (so ``quote`` and ``line_position`` are right from the first
+    character). Raises ``ValueError`` for an unknown split, a non-positive ``n_chunks`` or a part
+    shorter than 2 characters.
     """
     from .checks import check_positive_int
     from .orders import split_chunks
@@ -359,15 +231,22 @@ def unit_report(model, text: str, split: str = "holdout", n_chunks: int = 20,
     start = 0 if split == "all" else int(split_chunks(len(text), n_chunks)[-2])
     if len(text) - start < 2:
         raise ValueError(f"the part to analyse has {len(text) - start} characters; need 2")
-    part = text[start:]
-    indices = model.vocab.encode(part)  # names the characters the model does not know
     line_start = text.rfind("\n", 0, start) + 1
     labels = {k: v[start - line_start :] for k, v in text_features(text[line_start:]).items()}
-    H = hidden_states(model.params, indices)  # (N, m)
-    result = analyze(H, labels)
-    result.update(split=split, start=start, end=len(text), m=model.m)
-    ranked = sorted((r for r in result["features"] if r["applicable"]),
-                    key=lambda r: -r["score"])
+    return start, text[start:], labels
+
+
+def states_report(A: np.ndarray, part: str, labels: dict, start: int = 0, n_passages: int = 3,
+                  passage_length: int = 600) -> dict:
+    """:func:`analyze` of the states ``A (N, n)`` of any model that read ``part`` (str, N
+    characters; ``labels`` as :func:`analysis_part` returns them), plus ``"passages"``: for the
+    best ``n_passages`` distinct units (by their score), ``{"unit", "feature", "score", "sign",
+    "start", "text", "activations"}`` with a ``passage_length``-character passage (chosen by
+    :func:`pick_passage` for the unit's feature; ``start`` counted in the whole text, the part
+    beginning at ``start``) and the unit's activations (rounded to 4 decimals) for each of its
+    characters. JSON-able."""
+    result = analyze(A, labels)
+    ranked = sorted((r for r in result["features"] if r["applicable"]), key=lambda r: -r["score"])
     passages, seen = [], set()
     for r in ranked:
         if r["unit"] in seen or len(passages) == n_passages:
@@ -376,64 +255,48 @@ def unit_report(model, text: str, split: str = "holdout", n_chunks: int = 20,
         s = pick_passage(part, labels[r["feature"]], passage_length)
         passages.append({"unit": r["unit"], "feature": r["feature"], "score": r["score"],
                          "sign": r["sign"], "start": start + s, "text": part[s : s + passage_length],
-                         "activations": np.round(H[s : s + passage_length, r["unit"]], 4).tolist()})
+                         "activations": np.round(np.asarray(A[s : s + passage_length, r["unit"]],
+                                                            dtype=np.float64), 4).tolist()})
     result["passages"] = passages
     return result
 
 
-def format_table(result: dict) -> str:
-    """The table of :func:`analyze` / :func:`unit_report` as aligned plain text (one line per
-    feature: feature, best unit with its sign, score and metric, probe score), plus one line on
-    saturation."""
-    lines = [f"{'feature':15} {'unit':>6} {'score':>7} {'metric':6} {'probe':>7}  meaning"]
-    for r in result["features"]:
-        meaning = FEATURES.get(r["feature"], ("", ""))[1]
-        if not r["applicable"]:
-            lines.append(f"{r['feature']:15} {'n/a':>6} {'':>7} {r['metric']:6} {'':>7}  "
-                         f"{meaning} (constant in this text)")
-            continue
-        unit = f"{'+' if r['sign'] > 0 else '-'}{r['unit']}"
-        probe = "n/a" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
-        lines.append(f"{r['feature']:15} {unit:>6} {r['score']:7.3f} {r['metric']:6} {probe:>7}  "
-                     f"{meaning}")
-    sat = result["saturation"]
-    left, right = np.asarray(sat["left"]), np.asarray(sat["right"])
-    lines.append(f"saturation (|h| > {sat['threshold']}): {int(((left + right) > 0.5).sum())} of "
-                 f"{result['n']} units saturated more than half the time; median fraction "
-                 f"{float(np.median(left + right)):.3f}")
-    lines.append("unit: the best single unit (+: high activation means the feature, -: low); "
-                 "probe: linear read-out of all units, fitted on the first half, scored on the "
-                 "second")
-    return "\n".join(lines)
+def unit_report(model, text: str, split: str = "holdout", n_chunks: int = 20,
+                n_passages: int = 3, passage_length: int = 600) -> dict:
+    """Everything ``charrnn units`` shows for a vanilla RNN, JSON-able: the table, saturation
+    and passages (:func:`states_report` of its hidden states on :func:`analysis_part`).
 
-
-def _colour(a: float) -> str:
-    """Background for activation a in [-1, 1]: blue (negative) through white to red, light
-    enough at |a| = 1 (rgb 255, 65, 65) for black text to stay readable."""
-    a = float(np.clip(a, -1.0, 1.0))
-    fade = int(round(255 - 190 * abs(a)))
-    return f"rgb(255,{fade},{fade})" if a >= 0 else f"rgb({fade},{fade},255)"
-
-
-def heatmap_html(text: str, activations, title: str | None = None) -> str:
-    """The paper's text heat map: each character of ``text`` on a background coloured by one
-    unit's activation, ``activations`` (len(text),) float in [-1, 1] (blue -1, white 0, red +1).
-
-    An HTML ``<div>`` of inline-styled ``<span>`` s (monospace, wrapped; a newline shows as ↵ and
-    breaks the line, a tab as two spaces; each span's tooltip gives its value). Sets
-    ``print-color-adjust: exact`` so Chromium keeps the colours in a PDF. Raises ``ValueError``
-    when the lengths differ.
+    ``model`` a :class:`charrnn.checkpoint.Model`; ``text`` the whole text (str; every character
+    of the part in the model's vocabulary); the model runs from h = 0 at the part's start. Adds
+    ``"split", "start", "end", "m"``. Memory: H is N x m float64 (the book's holdout part with
+    m = 100: 44 MB; ``"all"``: 0.9 GB). Raises ``ValueError`` as :func:`analysis_part`, and for a
+    character the model does not know (named).
     """
-    a = np.asarray(activations, dtype=np.float64)
-    if a.shape != (len(text),):
-        raise ValueError(f"{len(text)} characters but activations of shape {a.shape}")
-    spans = []
-    for ch, v in zip(text, a):
-        shown = "↵" if ch == "\n" else "  " if ch == "\t" else ch
-        spans.append(f'<span style="background:{_colour(v)}" title="{v:+.3f}">'
-                     f"{html.escape(shown)}</span>" + ("<br>" if ch == "\n" else ""))
-    head = f"<p><b>{html.escape(title)}</b></p>" if title else ""
-    return (f'{head}<div class="unit-heatmap" style="font-family:\'DejaVu Sans Mono\',monospace;'
-            "font-size:0.85em;line-height:1.6;white-space:pre-wrap;word-break:break-all;"
-            '-webkit-print-color-adjust:exact;print-color-adjust:exact">'
-            f'{"".join(spans)}</div>')
+    start, part, labels = analysis_part(text, split, n_chunks)
+    indices = model.vocab.encode(part)  # names the characters the model does not know
+    H = hidden_states(model.params, indices)  # (N, m)
+    result = states_report(H, part, labels, start, n_passages, passage_length)
+    result.update(split=split, start=start, end=len(text), m=model.m)
+    return result
+
+
+def baseline_unit_report(run, text: str, split: str = "holdout", n_chunks: int = 20,
+                         n_passages: int = 3, passage_length: int = 600) -> dict:
+    """:func:`unit_report` for a gated baseline: ``run`` a
+    :class:`charrnn.baselines.BaselineResult` (e.g. from :func:`charrnn.baselines_io.load_baseline`),
+    ``text`` the whole text. The model runs from a zero state at the part's start
+    (:func:`charrnn.gated.hidden_states`); each of its states is analysed like a vanilla RNN's h.
+
+    Returns ``{"kind", "hidden", "split", "start", "end", "N", "states": {"h": report, "c":
+    report}}`` (``"c"`` for the LSTM only), each report as :func:`states_report` returns it. c_t is
+    not bounded by 1, so its saturation fractions mean little. Raises ``ValueError`` as
+    :func:`unit_report`.
+    """
+    from .gated import hidden_states as gated_states
+
+    start, part, labels = analysis_part(text, split, n_chunks)
+    states = gated_states(run.model, run.vocab.encode(part))  # {"h": (N, h), "c": (N, h)}
+    return {"kind": run.config["kind"], "hidden": run.config["hidden"], "split": split,
+            "start": start, "end": len(text), "N": len(part),
+            "states": {name: states_report(A, part, labels, start, n_passages, passage_length)
+                       for name, A in states.items()}}
