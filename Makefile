@@ -129,10 +129,11 @@ experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHAR
 	@$(SUBMAKE) $(EXPERIMENTS_DIR)/summary.json
 
 # Gated baselines (PyTorch LSTM and GRU of the vanilla m = 256 RNN's size) on the experiments'
-# split and budget, one folder each beside the variants; not (yet) part of the report.
+# split and budget, one folder each beside the variants; the report's experiments section shows them.
 BASELINES := lstm gru
 BASELINE_RUNS := $(BASELINES:%=$(EXPERIMENTS_DIR)/%/metrics.json)
-$(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(PKG)/baselines.py $(PKG)/orders.py $(PKG)/data.py | $(SETUP)
+BASELINE_SRC := $(PKG)/baselines.py $(PKG)/gated.py $(PKG)/baselines_io.py $(PKG)/orders.py $(PKG)/data.py
+$(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(BASELINE_SRC) | $(SETUP)
 	$(PY) -m charrnn baseline --kind $* --data $(abspath $(DATA)) --chars $(EXPERIMENT_CHARS) \
 	  --seed 1 --out $(@D) --force
 
@@ -140,9 +141,9 @@ baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHA
 	@$(SUBMAKE) $(BASELINE_RUNS)
 
 # What the hidden units learned (charrnn units, after Karpathy et al. 2015) on the last 1/20 of
-# the text: the first seed's handout run (trained on all of it) and the experiments' sequential
-# variant (trained with that part held out). Not (yet) prerequisites of the report.
-UNITS_SRC := $(PKG)/units.py $(PKG)/rnn.py $(PKG)/checkpoint.py
+# the text: the first seed's handout run (trained on all of it), the experiments' sequential
+# variant and the LSTM baseline's h_t and c_t (both trained with that part held out).
+UNITS_SRC := $(PKG)/units.py $(PKG)/probes.py $(PKG)/rnn.py $(PKG)/checkpoint.py
 $(REPORTS)/units.json: $(word 1,$(RUN_DIRS))/metrics.json $(DATA) $(UNITS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn units --checkpoint $(word 1,$(RUN_DIRS))/best.npz --data $(DATA) --json $@
@@ -153,6 +154,10 @@ $(REPORTS)/units-holdout.json: $(EXPERIMENTS_DIR)/summary.json $(DATA) $(UNITS_S
 	ckpt=$(EXPERIMENTS_DIR)/sequential-seed1/best.npz; test -f $$ckpt || ckpt=$(EXPERIMENTS_DIR)/sequential/best.npz; \
 	  $(PY) -m charrnn units --checkpoint $$ckpt --data $(DATA) --json $@
 
+$(REPORTS)/units-lstm.json: $(EXPERIMENTS_DIR)/lstm/metrics.json $(DATA) $(UNITS_SRC) $(BASELINE_SRC) | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn units --baseline $(EXPERIMENTS_DIR)/lstm --data $(DATA) --json $@
+
 BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
 $(REPORTS)/.bench-settings: FORCE
 	@mkdir -p $(@D)
@@ -160,8 +165,11 @@ $(REPORTS)/.bench-settings: FORCE
 
 # Within make report the benchmark waits (order-only) for every other input of the report, so it
 # never runs beside another job; `make bench` alone runs only the benchmark.
+# The holdout model is the sequential variant: without it in EXPERIMENTS the report says "not yet".
+UNITS_HOLDOUT := $(if $(filter sequential,$(EXPERIMENTS)),$(REPORTS)/units-holdout.json)
+UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
 REPORT_INPUTS = $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json \
-  $(EXPERIMENTS_DIR)/summary.json
+  $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(UNITS_JSONS)
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
 $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(TRAIN_SRC) $(wildcard benchmarks/*.py) | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
@@ -172,16 +180,20 @@ $(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json
 	@mkdir -p $(@D)
 	$(PY) -m charrnn study --runs $(abspath $(RUN_DIRS)) --json $@
 
-$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT_INPUTS) $(REPORTS)/bench.json $(PKG)/plots.py $(PKG)/tables.py $(PKG)/prose.py $(PKG)/experiments.py | $(SETUP)
+REPORT_SRC := $(PKG)/plots.py $(PKG)/tables.py $(PKG)/prose.py $(PKG)/findings.py $(PKG)/sections.py \
+  $(PKG)/unitviz.py $(PKG)/experiments.py $(PKG)/baselines_io.py
+$(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT_INPUTS) $(REPORTS)/bench.json $(REPORT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
-	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR))
+	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR)) \
+	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \
+	  -p units_lstm_json $(abspath $(REPORTS)/units-lstm.json)
 
 $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@
 
-report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, benchmark: reports/report.pdf
+report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, baselines, units, benchmark: reports/report.pdf
 	@$(SUBMAKE) $(REPORTS)/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 

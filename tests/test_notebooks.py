@@ -74,7 +74,9 @@ def test_train_notebook_default_run_folder_and_report(tmp_path, text):
         write_json(tmp_path / "study.json", study_runs([target], n=300))
         report = run("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=f"runs/{name}",  # from the root
                      gradcheck_json=str(tmp_path / "g.json"), sampling_json=str(tmp_path / "study.json"),
-                     experiments_dir=str(tmp_path / "none"), bench_json=str(tmp_path / "missing.json"))
+                     experiments_dir=str(tmp_path / "none"), bench_json=str(tmp_path / "missing.json"),
+                     units_json=str(tmp_path / "u.json"), units_holdout_json=str(tmp_path / "uh.json"),
+                     units_lstm_json=str(tmp_path / "ul.json"))
         html = json.dumps(report["cells"])
         assert "We believe the gradients are correct" in html
         assert "and then every 50 updates" in html and "after 150 updates" in html
@@ -82,6 +84,9 @@ def test_train_notebook_default_run_folder_and_report(tmp_path, text):
         assert "Sharper sampling trades diversity for correctness" in html
         assert "top-p 0.95 (first 300 characters)" in html
         assert "No experiments yet" in html and "No benchmark yet" in html
+        assert "Not yet: no LSTM or GRU run" in html and "run `make baselines`" in html
+        for name in ("units.json", "units-holdout.json", "units-lstm.json"):  # one line each
+            assert f"(`{name}`); run `make report`" in html, name
     finally:
         import shutil
 

@@ -24,7 +24,7 @@ def report(tmp_path_factory):
     data.write_text(TEXT, encoding="utf-8")
     args = ["make", "-C", str(ROOT), "report", f"DATA={data}", "N_UPDATES=300", "SEEDS=1 2",
             "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}",
-            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential chunks B8",
+            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential chunks B8 m256",
             "BENCH_UPDATES=30", "BENCH_REPS=2"]
     env = dict(os.environ, TQDM_DISABLE="1")
     first = subprocess.run(args, capture_output=True, text=True, env=env)
@@ -46,7 +46,8 @@ def test_pdf_has_the_four_items_and_rendered_math(report):
     text = unicodedata.normalize("NFKC", text)  # the PDF's fonts use ligatures such as "fi"
     for heading in ("(i) Gradient check", "(ii) Smooth loss", "(iii) Evolution of the synthesized",
                     "(iv) A passage from the best model", "Seeds", "Data and settings",
-                    "Sampling strategies", "Experiments: training order", "Winner:"):
+                    "Sampling strategies", "Experiments: training order", "Winner:",
+                    "Gated baselines", "What the hidden units learned"):
         assert heading in text, heading
     assert "We believe the gradients are correct" in text
     assert "mean ± std" in text  # two seeds give the seed table's summary row
@@ -54,6 +55,12 @@ def test_pdf_has_the_four_items_and_rendered_math(report):
     assert "after 300 updates" in text and "before the first update" in text
     assert "Speed" in text and "numba" in text
     assert "then every 100 updates" in text
+    # the baselines beside the vanilla m256 variant, the units of three models, no "not yet"
+    text = " ".join(text.split())  # table cells wrap
+    assert "vanilla RNN m 256 (m256)" in text and "LSTM h " in text and "GRU h " in text
+    assert "bits/char on the held-out chunk, against" in text and "War and Peace" in text
+    assert "handout model" in text and "holdout model" in text and "LSTM c_t" in text
+    assert "Karpathy, Johnson & Fei-Fei" in text and "Not yet" not in text
 
 
 def test_runs_have_their_files_and_the_second_make_does_nothing(report):
@@ -68,5 +75,9 @@ def test_runs_have_their_files_and_the_second_make_does_nothing(report):
             assert (run / name).is_file(), (seed, name)
     assert (tmp / "runs" / f"gradcheck-small-{digest}" / "gradcheck.json").is_file()
     assert (tmp / "reports" / "bench.json").is_file()
+    for name in ("units.json", "units-holdout.json", "units-lstm.json"):
+        assert (tmp / "reports" / name).is_file(), name
+    experiments = tmp / "runs" / f"experiments-small-{digest}-20000"
+    assert {"lstm", "gru"} <= {d.name for d in experiments.iterdir() if (d / "model.pt").is_file()}
     assert pdf.stat().st_mtime_ns == mtime
     assert "papermill" not in second.stdout

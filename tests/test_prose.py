@@ -190,3 +190,86 @@ def test_experiments_intro_names_budgets_seeds_and_float32():
     assert "for about 4 M characters (best 22.4 M)" in s
     assert "sequential and B8 ran with 3 seeds each" in s and "mean ± standard deviation" in s
     assert "B8 and best computed in float32" in s
+
+
+# ------------------------------------------------------------------ hidden units and baselines
+from charrnn import findings  # noqa: E402
+
+
+def _feature(name, score, probe, unit=3, sign=1, metric="AUC", applicable=True):
+    return {"feature": name, "metric": metric, "applicable": applicable, "unit": unit,
+            "sign": sign, "score": score, "probe_score": probe}
+
+
+def _units(quote, line, paren=None, m=4, trained_holdout=0, left=(0.0, 0.6, 0.1, 0.0),
+           right=(0.0, 0.1, 0.5, 0.2)):
+    rows = [_feature("quote", *quote), _feature("line_position", *line, metric="|r|"),
+            _feature("in_word", 0.97, 0.999),
+            _feature("paren", *(paren or (None, None)), applicable=paren is not None)]
+    return {"N": 55_377, "n_chunks": 20, "m": m, "trained_holdout": trained_holdout,
+            "features": rows, "saturation": {"threshold": 0.99, "left": list(left),
+                                             "right": list(right)}}
+
+
+def test_units_paragraph_sorts_models_into_unit_probe_only_and_neither():
+    reports = {"handout model": _units((0.93, 0.95, 17, -1), (0.41, 0.55)),
+               "holdout model": _units((0.74, 0.91), (0.85, 0.9, 2, 1), trained_holdout=1)}
+    lstm = {"hidden": 120, "states": {"h": _units((0.6, 0.7), (0.3, 0.5)),
+                                      "c": _units((0.95, 0.97, 5, 1), (0.2, 0.3))}}
+    text = findings.units_paragraph(reports, lstm)
+    assert ("**`quote`** (AUC; strong from 0.9): a single quotation unit in the handout model "
+            "(−17, 0.93) and the LSTM's $c_t$ (+5, 0.95); no single unit but a linear read-out of "
+            "all units in the holdout model (probe 0.91, best unit 0.74): the information is "
+            "there, spread over many units; neither a single unit nor the probe tracks it in the "
+            "LSTM's $h_t$ (best unit 0.60, probe 0.70).") in text
+    assert "a single line-position unit in the holdout model (+2, 0.85)" in text  # |r| >= 0.8
+    assert "neither a single unit nor the probe tracks it in the handout model (best unit 0.41" in text
+    assert "`paren` does not occur in this part of the text" in text
+    assert "The probes of `in_word` (1.00, 1.00, 1.00, 1.00) are high for a trivial reason" in text
+    # saturation: units 1 (0.7) and 2 (0.6) exceed one half; sorted fractions 0, 0.2, 0.6, 0.7
+    assert ("2 of the handout model's 4 units and 2 of the holdout model's 4 units are saturated "
+            "on more than half of the characters; the median unit on 60% and 60%.") in text
+    assert "this one-layer LSTM (h = 120) has a quotation unit in its $c_t$." in text
+
+
+def test_units_paragraph_without_an_lstm_or_any_unit():
+    text = findings.units_paragraph({"handout model": _units((0.6, 0.7), (0.3, None))})
+    assert "LSTM" not in text and "unit in" not in text and "read-out" not in text
+    assert "the handout model (best unit 0.30, probe –)" in text
+
+
+def test_units_intro_cites_the_paper_and_says_what_each_model_saw():
+    text = findings.units_intro({"handout model": _units((0.6, 0.7), (0.3, 0.4)),
+                                 "LSTM": {**_units((0.6, 0.7), (0.3, 0.4), trained_holdout=1),
+                                          "m": None, "hidden": 120}})
+    assert findings.KARPATHY_2015 in text and "arXiv 1506.02078, 2015" in text
+    assert "the last 1/20 of the text (55,377 characters)" in text
+    assert "**handout model** (m = 4, trained on the whole text, this part included)" in text
+
+
+def _gated(model, bits, seq_length=50, schedule="cosine"):
+    return {"model": model, "best_val_bits_per_char": bits, "chars": 4_000_000,
+            "seq_length": seq_length, "lr_schedule": schedule}
+
+
+def test_baselines_paragraph_compares_at_the_same_budget():
+    vanilla = {**_gated("vanilla", 1.95, 25, "constant"), "chars": 4_000_000}
+    gated = [_gated("LSTM h 120", 1.90), _gated("GRU h 142", 1.85)]
+    best = {"best_val_bits_per_char": 1.80, "chars": 22_400_000}
+    text = findings.baselines_paragraph(vanilla, gated, best, spread=0.004)
+    assert ("the vanilla RNN (m = 256) reaches 1.950 bits/char on the held-out chunk, against "
+            "1.900 for the LSTM h 120 and 1.850 for the GRU h 142: the GRU h 142 is 0.100 bits/char "
+            "(5.1%) better.") in text
+    assert "through 50 characters with a cosine learning rate, the m256 variant through 25" in text
+    assert "up to 0.004 nats/char" in text and "5.6 times as many characters" in text
+    worse = findings.baselines_paragraph({**vanilla, "seq_length": 50, "lr_schedule": "cosine"},
+                                         [_gated("LSTM h 120", 2.05)])
+    assert "the vanilla RNN is 0.100 bits/char better than the best gated model" in worse
+    assert "backpropagate" not in worse and "single seed." in worse
+    missing = findings.baselines_paragraph(None, gated)
+    assert "add `m256` to `EXPERIMENTS`" in missing and "1.850 for the GRU h 142 bits/char" in missing
+
+
+def test_the_literature_numbers_are_the_ones_checked():
+    assert "1.077" in findings.LITERATURE and "1.195" in findings.LITERATURE
+    assert "War and Peace" in findings.LITERATURE and findings.KARPATHY_2015 in findings.LITERATURE

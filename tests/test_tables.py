@@ -1,14 +1,19 @@
-"""The report's tables: settings, handout checkpoints, seeds, sampling study."""
+"""The report's tables: settings, handout checkpoints, seeds, sampling study, hidden units,
+gated baselines."""
 
 import numpy as np
 
 from charrnn.tables import (
     HANDOUT_SMOOTH_LOSS,
+    baselines_markdown,
     checkpoints_markdown,
+    features_legend,
     handout_reference,
     sampling_markdown,
     seeds_markdown,
     settings_markdown,
+    signed_unit,
+    units_html,
 )
 
 
@@ -63,3 +68,36 @@ def test_sampling_table():
     row = {"label": "T = 0.5", "known_word_fraction": 0.9512, "distinct_2_words": 0.61234,
            "distinct_4_chars": 0.4, "longest_repeat_len": 57}
     assert sampling_markdown([row]).splitlines()[-1] == "| T = 0.5 | 95.1% | 0.612 | 0.400 | 57 characters |"
+
+
+def _unit_row(feature, unit, sign, score, probe, metric="AUC", applicable=True):
+    return {"feature": feature, "metric": metric, "applicable": applicable, "unit": unit,
+            "sign": sign, "score": score, "probe_score": probe}
+
+
+def test_units_table_puts_the_models_side_by_side():
+    a = {"features": [_unit_row("quote", 17, -1, 0.91234, 0.95),
+                      _unit_row("paren", None, None, None, None, applicable=False)]}
+    b = {"features": [_unit_row("quote", 0, 1, 0.7, None),
+                      _unit_row("paren", 3, 1, 0.8, 0.85)]}
+    table = units_html({"handout model": a, "holdout <1>": b})
+    assert '<th colspan="3" style="text-align:center">holdout &lt;1&gt;</th>' in table
+    assert "<td>\u221217</td><td>0.912</td><td>0.950</td>" in table  # a minus sign, not a hyphen
+    assert "<td>+0</td><td>0.700</td><td>–</td>" in table  # no probe score
+    assert table.count("not in the text") == 1 and "<td>+3</td><td>0.800</td><td>0.850</td>" in table
+    assert signed_unit({"applicable": False}) == "–"
+
+
+def test_features_legend_names_every_feature():
+    from charrnn.units import FEATURES
+
+    legend = features_legend()
+    assert all(f"`{name}`: {meaning}" in legend for name, (_, meaning) in FEATURES.items())
+
+
+def test_baselines_table():
+    row = {"model": "LSTM h 120", "n_params": 106640, "best_val_loss": 1.31763,
+           "best_val_bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
+           "chars_per_s": 29039.9}
+    assert baselines_markdown([row]).splitlines()[-1] == \
+        "| LSTM h 120 | 106,640 | 1.3176 | 1.901 | 4.00 M | 138 s | 29,040 |"

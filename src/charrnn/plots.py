@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_smooth_loss"]
+__all__ = ["plot_smooth_loss", "plot_validation", "plot_saturation"]
 
 
 def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
@@ -93,9 +93,9 @@ def plot_saturation(left, right, ax=None, labels: dict | None = None, title: str
 
     ``left``, ``right`` (n,) fractions in [0, 1], as :func:`charrnn.units.saturation` returns
     (or the ``"saturation"`` entry of ``charrnn units --json``). ``labels`` maps unit index ->
-    text written next to its dot (e.g. the feature it tracks). Units near the diagonal's far end
-    are almost always saturated (binary switches); those near the origin stay in tanh's linear
-    range. Returns the Axes.
+    text (e.g. the feature it tracks): the unit is drawn as a coloured diamond, named in the
+    legend. Units near the diagonal are almost always saturated (binary switches); those near
+    the origin stay in tanh's linear range. Returns the Axes.
     """
     import matplotlib.pyplot as plt
 
@@ -105,9 +105,9 @@ def plot_saturation(left, right, ax=None, labels: dict | None = None, title: str
     ax.plot([0, 1], [1, 0], color="0.7", lw=0.8, ls="--", label="always saturated")
     ax.scatter(left, right, s=14, alpha=0.7, color="C0", edgecolor="none",
                label=f"{len(left)} hidden units")
-    for unit, text in (labels or {}).items():
-        ax.annotate(f"{unit}: {text}", (left[unit], right[unit]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
+    for k, (unit, text) in enumerate((labels or {}).items()):  # in the legend: dots may overlap
+        ax.scatter([left[unit]], [right[unit]], s=30, marker="D", color=f"C{k + 1}",
+                   edgecolor="k", lw=0.5, label=f"unit {unit}: {text}")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")

@@ -3,7 +3,8 @@
 Every function is pure: it takes what a run folder or another artifact holds (a run from
 :func:`charrnn.runs.load_run`, a gradient-check suite, the rows of the sampling study, the summary of
 the experiments) and returns a Markdown string; none prints or reads a file. Tables and HTML
-snippets live in :mod:`charrnn.tables`. Losses are in nats per character (the mean loss) unless a
+snippets live in :mod:`charrnn.tables`; the sentences on the hidden units and the gated baselines
+in :mod:`charrnn.findings`. Losses are in nats per character (the mean loss) unless a
 run sums its loss over the sequence.
 """
 
@@ -241,3 +242,4 @@ def why_sentences(summary: dict) -> str:
                        f"and a cosine learning-rate decay to zero bring it to "
                        f"{by['best']['best_val_loss']:.4f} in {_duration(by['best']['wall_time_s'])}.")
     return " ".join(why)
+

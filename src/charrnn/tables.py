@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
-           "sampling_markdown"]
+           "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown"]
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -146,4 +146,56 @@ def bench_markdown(bench: dict) -> str:
                  f"first {st['n_check']} losses from the NumPy reference's, checked before timing."
                  + (f" numba compilation (or loading its disk cache) took {comp:.1f} s, outside "
                     "the timings." if comp is not None else ""))
+    return "\n".join(lines)
+
+
+def signed_unit(row: dict) -> str:
+    """``"+17"`` or ``"−17"`` (a minus sign): the best unit of a :func:`charrnn.units.analyze` row,
+    + when high activations mean the feature; ``"–"`` when the feature does not apply."""
+    if not row.get("applicable"):
+        return "–"
+    return ("+" if row["sign"] > 0 else "\u2212") + str(row["unit"])
+
+
+def units_html(reports: dict[str, dict]) -> str:
+    """The hidden-unit table: one row per feature, one group of columns per model (best unit
+    with its sign, its score, the probe's score). ``reports`` maps a column title (e.g. "handout
+    model") to a report of :func:`charrnn.units.analyze` (its ``features`` rows, in the same
+    order for every report); a feature that is constant in the text shows "not in the text"."""
+    titles = list(reports)
+    top = "".join(f'<th colspan="3" style="text-align:center">{html.escape(t)}</th>' for t in titles)
+    sub = "<th>unit</th><th>score</th><th>probe</th>" * len(titles)
+    rows = []
+    for i, first in enumerate(reports[titles[0]]["features"]):
+        cells = []
+        for t in titles:
+            r = reports[t]["features"][i]
+            if not r["applicable"]:
+                cells.append('<td colspan="3" style="text-align:center"><i>not in the text</i></td>')
+                continue
+            probe = "–" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
+            cells.append(f"<td>{signed_unit(r)}</td><td>{r['score']:.3f}</td><td>{probe}</td>")
+        rows.append(f"<tr><td><code>{html.escape(first['feature'])}</code></td>"
+                    f"<td>{html.escape(first['metric'])}</td>{''.join(cells)}</tr>")
+    return ('<table class="units"><thead><tr><th rowspan="2">feature</th><th rowspan="2">metric'
+            f"</th>{top}</tr><tr>{sub}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def features_legend() -> str:
+    """One Markdown line naming what each feature of :data:`charrnn.units.FEATURES` means."""
+    from .units import FEATURES
+
+    return "; ".join(f"`{name}`: {meaning}" for name, (_, meaning) in FEATURES.items()) + "."
+
+
+def baselines_markdown(rows: list[dict]) -> str:
+    """The gated baselines beside the vanilla RNN of the same size: one line per row (``model``,
+    ``n_params``, ``best_val_loss`` [nats/char], ``best_val_bits_per_char``, ``chars`` [training
+    characters], ``wall_time_s`` [s], ``chars_per_s``)."""
+    lines = ["| model | parameters | best validation loss (nats/char) | bits/char | training "
+             "characters | training time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['n_params']:,} | {r['best_val_loss']:.4f} | "
+                     f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
+                     f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} |")
     return "\n".join(lines)
