@@ -271,5 +271,5 @@ def test_baselines_paragraph_compares_at_the_same_budget():
 
 
 def test_the_literature_numbers_are_the_ones_checked():
-    assert "1.077" in findings.LITERATURE and "1.195" in findings.LITERATURE
     assert "War and Peace" in findings.LITERATURE and findings.KARPATHY_2015 in findings.LITERATURE
+    assert not any(ch.isdigit() for ch in findings.LITERATURE.replace(findings.KARPATHY_2015, ""))
