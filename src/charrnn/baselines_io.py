@@ -18,33 +18,22 @@ __all__ = ["RUN_FILES", "prepare_baseline_dir", "save_baseline", "read_baseline"
 RUN_FILES = ("config.json", "validation.csv", "model.pt", "metrics.json")
 
 
+#: The result files of a baseline run (see :func:`charrnn.runs.prepare_run_dir`).
+BASELINE_RESULTS = ("metrics.json", "model.pt", "validation.csv")
+
+
 def prepare_baseline_dir(out_dir, config: dict, force: bool = False) -> Path:
     """Make ``out_dir`` ready for a new run of ``config`` (from
-    :func:`charrnn.baselines.baseline_config`), before training: remove the results of an older
-    run there and write ``config.json``.
+    :func:`charrnn.baselines.baseline_config`), before training, by the run-folder contract of
+    :func:`charrnn.runs.prepare_run_dir`: remove the results of an older run there and write
+    ``config.json``; call it holding the folder's lock (:func:`charrnn.runs.acquire`).
 
     Raises ``ValueError`` if ``out_dir`` is a file, or holds a finished run (``metrics.json``)
     whose ``config.json`` differs from ``config``, unless ``force``.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} exists and is not a folder")
-    old = out / "config.json"
-    if old.is_file() and (out / "metrics.json").is_file() and not force:
-        try:
-            previous = json.loads(old.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = None
-        if previous != json.loads(json.dumps(config)):
-            raise ValueError(f"output folder {out} holds a different run; choose another folder, "
-                             "or overwrite it with --force")
-    out.mkdir(parents=True, exist_ok=True)
-    for tmp in out.glob(".*.tmp"):  # left by a killed writer (files.atomic_open)
-        tmp.unlink(missing_ok=True)
-    for name in ("metrics.json", "model.pt", "validation.csv"):
-        (out / name).unlink(missing_ok=True)  # no result of an older run survives
-    write_json(out / "config.json", config)
-    return out
+    from .runs import prepare_run_dir
+
+    return prepare_run_dir(out_dir, config, force, results=BASELINE_RESULTS)
 
 
 def save_baseline(result, out_dir) -> Path:

@@ -229,21 +229,24 @@ def cmd_baseline(args) -> int:
     from .baselines import BaselineDiverged, baseline_config, train_baseline
     from .baselines_io import prepare_baseline_dir, save_baseline
     from .data import read_text
+    from .runs import acquire
 
     text = read_text(args.data)
     settings = dict(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
                     hidden=args.hidden, data_path=os.path.abspath(args.data))
     config = baseline_config(text, **settings)  # every check before any writing
-    out = prepare_baseline_dir(args.out, config, force=args.force)
-    print(f"{config['kind']} h = {config['hidden']} ({config['n_params']:,} parameters; vanilla "
-          f"m = {config['vanilla_m']}: {config['vanilla_n_params']:,}), {config['n_updates']:,} "
-          f"updates, eta {config['eta']:g}, on {config['device']}", file=sys.stderr)
-    try:
-        result = train_baseline(text, **settings, progress=_progress())
-    except BaselineDiverged as err:
-        print(f"charrnn: error: {err}; lower --eta", file=sys.stderr)
-        return 1
-    save_baseline(result, out)
+    with acquire(args.out):  # one writer per run folder
+        out = prepare_baseline_dir(args.out, config, force=args.force)
+        print(f"{config['kind']} h = {config['hidden']} ({config['n_params']:,} parameters; "
+              f"vanilla m = {config['vanilla_m']}: {config['vanilla_n_params']:,}), "
+              f"{config['n_updates']:,} updates, eta {config['eta']:g}, on {config['device']}",
+              file=sys.stderr)
+        try:
+            result = train_baseline(text, **settings, progress=_progress())
+        except BaselineDiverged as err:
+            print(f"charrnn: error: {err}; lower --eta", file=sys.stderr)
+            return 1
+        save_baseline(result, out)
     m = result.metrics
     print(f"{m['kind']} h = {m['hidden']}, {m['n_params']:,} parameters: {m['n_updates']:,} updates "
           f"({m['chars']:,} characters) in {m['wall_time_s']:.1f} s ({m['chars_per_s']:,.0f} "

@@ -92,14 +92,19 @@ def run_name(data_path, preset: str, n_updates: int, seed: int) -> str:
     return f"{Path(data_path).stem}-{preset}-n{n_updates}-seed{seed}"
 
 
-def prepare_run_dir(out_dir, config: dict, force: bool = False) -> Path:
+#: The result files of a training run: a new run in the folder removes them first.
+RESULTS = ("metrics.json", "best.npz", "checkpoint.npz", "validation.csv")
+
+
+def prepare_run_dir(out_dir, config: dict, force: bool = False, results=RESULTS) -> Path:
     """Make ``out_dir`` ready for a new run of ``config`` (a :func:`run_config` dict) and write
     its ``config.json``; call it holding the folder's lock (:func:`acquire`).
 
     Raises ``ValueError`` if ``out_dir`` is a file, holds a checkpoint (resume it, or ``force``),
     or holds a run with at least one finished update whose ``config.json`` differs from
     ``config`` (unless ``force``). Re-running the same config there is allowed, and so is a folder
-    whose run never finished an update.
+    whose run never finished an update. ``results`` are the file names a new run removes (an
+    older run's results must not survive); other kinds of run folder (the baselines) pass theirs.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -108,7 +113,7 @@ def prepare_run_dir(out_dir, config: dict, force: bool = False) -> Path:
         raise ValueError(f"{out} holds a checkpoint; continue it with --resume {out} (in a "
                          "notebook: resume = True) or start over with --force (force = True)")
     old = out / "config.json"
-    started = (out / "metrics.json").is_file() or (out / "best.npz").is_file()
+    started = any((out / name).is_file() for name in results if name != "checkpoint.npz")
     if old.is_file() and started and not force:
         try:
             previous = json.loads(old.read_text(encoding="utf-8"))
@@ -119,7 +124,7 @@ def prepare_run_dir(out_dir, config: dict, force: bool = False) -> Path:
                              "or overwrite it with --force (in a notebook: force = True)")
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
-    for name in ("metrics.json", "best.npz", "checkpoint.npz", "validation.csv"):
+    for name in results:
         (out / name).unlink(missing_ok=True)  # a new run: no result of an older one survives
     write_json(out / "config.json", config)
     return out
