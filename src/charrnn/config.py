@@ -220,9 +220,10 @@ def check_sizes(cfg: TrainConfig, n_chars: int, K: int, available: int | None = 
                              f" (at most {n_chars // (s + 1):,})")
     n_train = n_chars - (n_chars * cfg.holdout) // cfg.n_chunks
     if cfg.order == "sequential" and B * (s + 1) > n_train:
+        most = max(1, n_train // (s + 1))
         raise ValueError(f"batch_size = {B:,} streams of at least seq_length + 1 = {s + 1} "
                          f"characters do not fit in the {n_train:,} training characters (at most "
-                         f"{max(1, n_train // (s + 1)):,} streams)")
+                         f"{most:,} stream{'' if most == 1 else 's'})")
     need = memory_estimate(cfg, n_chars, K)
     available = _available_memory() if available is None else available
     if available is not None and need > available:
