@@ -24,7 +24,7 @@ def report(tmp_path_factory):
     data.write_text(TEXT, encoding="utf-8")
     args = ["make", "-C", str(ROOT), "report", f"DATA={data}", "N_UPDATES=300", "SEEDS=1 2",
             "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}",
-            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential chunks B8 m256",
+            "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential B8 m256",
             "BENCH_UPDATES=30", "BENCH_REPS=2"]
     env = dict(os.environ, TQDM_DISABLE="1")
     first = subprocess.run(args, capture_output=True, text=True, env=env)
