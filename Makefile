@@ -77,7 +77,8 @@ help:  ## show this menu
 	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: DATA=$(DATA) PRESET=$(PRESET) SEEDS=\"$(SEEDS)\" N_UPDATES=$(N_UPDATES)"
-	@echo "           RUNS=$(RUNS) REPORTS=$(REPORTS)"
+	@echo "           EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=\"$(EXPERIMENTS)\""
+	@echo "           JOBS=$(JOBS) RUNS=$(RUNS) REPORTS=$(REPORTS)"
 
 setup: $(SETUP) system-deps  ## create .venv with the pinned packages, apt-install chromium + MathJax
 
