@@ -117,6 +117,17 @@ def init_parameters(model: CharGated, rng: np.random.Generator) -> None:
 
 
 # ---------------------------------------------------------------------- evaluation
+def _one_stream(model: CharGated, data, block: int, need: int, message: str):
+    """``(data int64 (N,), device, data as a tensor, zero state of one stream)`` for a stateful
+    pass in blocks; ``ValueError`` (``message``) when ``data`` has fewer than ``need`` items."""
+    check_positive_int("block", block)
+    data = np.asarray(data, dtype=np.int64)
+    if len(data) < need:
+        raise ValueError(message)
+    dev = next(model.parameters()).device
+    return data, dev, torch.from_numpy(data).to(dev), model.zero_state(1, dev)
+
+
 @torch.no_grad()
 def stateful_loss(model: CharGated, data: np.ndarray, block: int = 8192) -> float:
     """Mean loss (nats per character) predicting ``data[1:]`` from ``data[:-1]``: one pass from
@@ -127,13 +138,8 @@ def stateful_loss(model: CharGated, data: np.ndarray, block: int = 8192) -> floa
     recurrent kernel (the state is carried across blocks). float32 model, the sum in float64.
     Raises ``ValueError`` if ``data`` is shorter than 2 characters.
     """
-    check_positive_int("block", block)
-    data = np.asarray(data, dtype=np.int64)
-    if len(data) < 2:
-        raise ValueError("validation text needs at least 2 characters")
-    dev = next(model.parameters()).device
-    seq = torch.from_numpy(data).to(dev)
-    state = model.zero_state(1, dev)
+    data, dev, seq, state = _one_stream(model, data, block, 2, "validation text needs at least "
+                                        "2 characters")
     total = torch.zeros((), dtype=torch.float64, device=dev)
     for start in range(0, len(data) - 1, block):
         x = seq[start : start + block].view(-1, 1)  # (n, 1)
@@ -180,13 +186,7 @@ def hidden_states(model: CharGated, data: np.ndarray, block: int = 8192) -> dict
     the gates (equal to the kernel's to float32 rounding, ~1e-7). Raises ``ValueError`` for an
     empty ``data``.
     """
-    check_positive_int("block", block)
-    data = np.asarray(data, dtype=np.int64)
-    if len(data) < 1:
-        raise ValueError("need at least 1 character")
-    dev = next(model.parameters()).device
-    seq = torch.from_numpy(data).to(dev)
-    state = model.zero_state(1, dev)
+    data, dev, seq, state = _one_stream(model, data, block, 1, "need at least 1 character")
     out = {"h": np.empty((len(data), model.h), dtype=np.float32)}
     if model.kind == "lstm":
         out["c"] = np.empty_like(out["h"])
