@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # are targets of their own, and the public targets run make -j$(JOBS). JOBS=1 runs one at a time. Each job's BLAS uses one thread, so two jobs
 # do not fight over the cores; the benchmark runs alone, after everything else (see bench.json).
 JOBS ?= 2
-SUBMAKE = $(MAKE) -j$(JOBS) --no-print-directory
+SUBMAKE = $(MAKE) -j$(JOBS) --no-print-directory CHECK_FOR=$@
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
@@ -37,8 +37,20 @@ BENCH_REPS ?= 3
 # different files with the same name never share a run folder.
 DATA_NAME := $(basename $(notdir $(DATA)))$(if $(wildcard $(DATA)),-$(shell md5sum < "$(DATA)" | cut -c1-8))
 
-# Fail early, with a sentence, on settings that cannot work (only for targets that use them).
-ifneq ($(filter report experiments baselines bench,$(MAKECMDGOALS)),)
+# Fail early, with a sentence, on settings that cannot work (only for targets that use them; the
+# public targets pass CHECK_FOR to the make they start, which checks again). Whole numbers are
+# checked with make's own functions, without starting a shell.
+CHECK_FOR ?=
+# $(call whole,TEXT): TEXT when it is one or more whole numbers (0, 1, 2, ...), else empty
+digitless = $(strip $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1))))))))))))
+whole = $(if $(strip $(1)),$(if $(call digitless,$(1)),,$(1)))
+# $(call positive,TEXT): TEXT when it is one whole number above 0, else empty
+positive = $(if $(and $(call whole,$(1)),$(filter 1,$(words $(1))),$(subst 0,,$(strip $(1)))),$(1))
+CHECKED := $(filter report experiments baselines bench,$(MAKECMDGOALS) $(CHECK_FOR))
+ifneq ($(CHECKED),)
+  ifneq ($(word 2,$(DATA)),)
+    $(error DATA must be a path without spaces; copy or link the text to one)
+  endif
   ifeq ($(wildcard $(DATA)),)
     ifneq ($(DATA),data/shakespeare.txt)
       $(error DATA=$(DATA) does not exist: give a UTF-8 text file (see README.md, "The data"))
@@ -47,11 +59,21 @@ ifneq ($(filter report experiments baselines bench,$(MAKECMDGOALS)),)
   ifeq ($(wildcard notebooks/params/$(PRESET).yaml),)
     $(error PRESET=$(PRESET) is unknown: use adam or adagrad)
   endif
-  ifneq ($(shell echo "$(SEEDS) $(N_UPDATES) $(EXPERIMENT_CHARS) $(BENCH_UPDATES) $(BENCH_REPS)" | grep -Eq '^[0-9 ]+$$' && echo ok),ok)
-    $(error SEEDS, N_UPDATES, EXPERIMENT_CHARS, BENCH_UPDATES and BENCH_REPS must be whole numbers)
+  $(foreach v,N_UPDATES SAMPLE_EVERY EXPERIMENT_CHARS BENCH_UPDATES BENCH_REPS JOBS,$(if $(call positive,$($(v))),,\
+    $(error $(v)="$($(v))" must be a positive whole number (1, 2, 3, ...))))
+  ifeq ($(and $(call whole,$(SEEDS)),$(filter $(words $(SEEDS)),$(words $(sort $(SEEDS))))),)
+    $(error SEEDS="$(SEEDS)" must be one or more different whole numbers (0, 1, 2, ...), one handout run each)
   endif
-  ifneq ($(words $(DATA)),1)
-    $(error DATA must be a path without spaces; copy or link the text to one)
+endif
+
+# The (variant, seed) jobs of EXPERIMENTS, longest first; for unknown variants, charrnn's error line
+# (checked below; one Python start, which every make pays).
+EXPERIMENT_JOBS_OUT := $(shell test -x $(PY) && { $(PY) -m charrnn experiment --jobs "$(EXPERIMENTS)" 2>&1 >&3 | grep '^charrnn: error:'; } 3>&1)
+EXPERIMENTS_ERROR := $(if $(filter charrnn:,$(firstword $(EXPERIMENT_JOBS_OUT))),$(EXPERIMENT_JOBS_OUT))
+EXPERIMENT_JOBS := $(if $(EXPERIMENTS_ERROR),,$(EXPERIMENT_JOBS_OUT))
+ifneq ($(CHECKED),)
+  ifneq ($(EXPERIMENTS_ERROR),)
+    $(error EXPERIMENTS="$(EXPERIMENTS)": $(wordlist 3,$(words $(EXPERIMENTS_ERROR)),$(EXPERIMENTS_ERROR)))
   endif
 endif
 RUN_PREFIX := $(RUNS)/$(DATA_NAME)-$(PRESET)-n$(N_UPDATES)-seed
@@ -111,7 +133,6 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 
 # One job per (variant, seed): charrnn.experiments.VARIANTS says which variants run three seeds.
 # A job whose run is reused (same config, text and training code) only touches its metrics.json.
-EXPERIMENT_JOBS := $(shell test -x $(PY) && $(PY) -m charrnn experiment --jobs "$(EXPERIMENTS)" 2>/dev/null)
 EXPERIMENT_RUNS := $(EXPERIMENT_JOBS:%=$(EXPERIMENTS_DIR)/%/metrics.json)
 $(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(TRAIN_SRC) $(PKG)/experiments.py | $(SETUP)
 	$(PY) -m charrnn experiment $(subst -seed, --seed ,$*) --chars $(EXPERIMENT_CHARS) \
@@ -213,7 +234,7 @@ bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by 
 	@$(SUBMAKE) $(REPORTS)/bench.json
 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root )notebooks/
 
 clean:  ## remove runs/ and what reports/ holds (generated; reports/README.md stays)
 	rm -rf $(RUNS)

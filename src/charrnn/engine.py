@@ -16,12 +16,19 @@ updates. What makes it fast (HANDOUT bonus B-N4):
   three buffers so that remembering the best model costs no copy per improvement.
 
 Compilation (about 10 s) is cached on disk (``cache=True``), and :func:`compile_engine` lets
-callers compile before they start a timer.
+callers compile before they start a timer. numba keeps its cache beside this file or in the user's
+cache folder; where neither is writable, the kernels are cached in a folder of the user's own under
+the temporary folder (one note on stderr), or compiled without a cache when even that is not
+possible. The compiled code, and so every number, is the same either way.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import stat
+import sys
+import tempfile
 
 import numpy as np
 
@@ -45,9 +52,86 @@ def require() -> None:
                          "or use engine='numpy'")
 
 
+#: numba's error when none of its cache locators finds a writable folder (raised by ``njit(cache=True)``)
+_NO_LOCATOR = "no locator available"
+#: ``{"dir": folder}`` once numba found no cache folder of its own: the fallback folder, or None
+_fallback: dict = {}
+
+
+def _temp_cache_dir() -> str | None:
+    """A cache folder of this user's own under the temporary folder; None when there is none.
+
+    The folder is created with mode 0700; one that exists but belongs to someone else, or that
+    others can write to, is not used (numba loads its files as compiled code).
+    """
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    try:
+        path = os.path.join(tempfile.gettempdir(), f"charrnn-numba-cache-{user}")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return None
+    return path
+
+
+def _njit_in(folder: str | None, func, options: dict):
+    """``njit(cache=True)`` with numba's cache in ``folder`` (its ``NUMBA_CACHE_DIR`` setting,
+    for this function only); without a cache when ``folder`` is None or not usable."""
+    if folder is not None:
+        from numba.core import config
+
+        saved = config.CACHE_DIR
+        config.CACHE_DIR = folder  # read once, when the function's cache is set up
+        try:
+            return njit(cache=True, **options)(func)
+        except RuntimeError as err:
+            if _NO_LOCATOR not in str(err):
+                raise
+            _fallback["dir"] = None
+        finally:
+            config.CACHE_DIR = saved
+    return njit(**options)(func)
+
+
+def _cached_njit(**options):
+    """``numba.njit(cache=True, **options)``, falling back to another cache folder, or none.
+
+    numba raises ``RuntimeError: cannot cache function ...: no locator available`` when the
+    function is decorated, if neither ``NUMBA_CACHE_DIR``, the source's ``__pycache__`` nor the
+    user's cache folder is writable. Then the kernels are cached in :func:`_temp_cache_dir`, or
+    compiled anew in each process; one ``charrnn: note:`` line on stderr says which.
+    """
+
+    def decorate(func):
+        if "dir" in _fallback:
+            return _njit_in(_fallback["dir"], func, options)
+        try:
+            return njit(cache=True, **options)(func)
+        except RuntimeError as err:
+            if _NO_LOCATOR not in str(err):
+                raise
+        folder = _fallback["dir"] = _temp_cache_dir()
+        dispatcher = _njit_in(folder, func, options)
+        if _fallback["dir"] is not None:
+            print(f"charrnn: note: numba cannot write its cache beside charrnn's source or in your "
+                  f"home folder; the compiled engine is cached in {folder} (set NUMBA_CACHE_DIR "
+                  f"to a writable folder to choose another)", file=sys.stderr)
+        else:
+            print("charrnn: note: numba finds no writable folder for its cache (not even in the "
+                  "temporary folder); the engine is compiled anew in each process (about 10 s): "
+                  "set NUMBA_CACHE_DIR to a writable folder to keep it", file=sys.stderr)
+        return dispatcher
+
+    return decorate
+
+
 if njit is not None:
 
-    @njit(cache=True, error_model="numpy")
+    @_cached_njit(error_model="numpy")
     def _seq_loss_grads(x, y, hprev, b, c, U, W, V, mean, gb, gc, gU, gW, gV, H, Hp, G, dA,
                         hlast):
         """Forward + backward of one sequence; writes gradients into gb..gV (zeroed here).
@@ -130,7 +214,7 @@ if njit is not None:
             hlast[i] = H[T - 1, i]
         return loss
 
-    @njit(cache=True, error_model="numpy", inline="never")
+    @_cached_njit(error_model="numpy", inline="never")
     def _optimizer_step(src, dst, g, ostate1, ostate2, opt_kind, eta, beta1, beta2, eps, t_opt):
         """One Adam (opt_kind 0) or AdaGrad (1) step: dst = src - update(g), out of place.
 
@@ -155,7 +239,7 @@ if njit is not None:
                 ostate1[j] = Gj
                 dst[j] = src[j] - eta * gj / math.sqrt(Gj + eps)
 
-    @njit(cache=True, error_model="numpy")
+    @_cached_njit(error_model="numpy")
     def _advance(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m,
                  g, gb, gc, gU, gW, gV, opt_kind, beta1, beta2, eps, ostate1, ostate2,
                  t_opt, clip, mean, best_smooth, best_flat, best_hprev, best_x0,

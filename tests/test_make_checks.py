@@ -1,0 +1,106 @@
+"""The Makefile's early checks (issue 14): a bad variable stops make at parse time, with one sentence
+naming it and what is allowed, before any recipe runs; and `make lab` as root passes --allow-root.
+
+Every test runs ``make -n`` (print, do not run) with RUNS and REPORTS in pytest's tmp_path: a parse-time
+error prints no command at all and creates no folder.
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+
+#: Variables of the Makefile (and make's own) that the caller's environment must not set here.
+CLEAN_ENV = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "DATA", "PRESET", "SEEDS",
+             "N_UPDATES", "SAMPLE_EVERY", "EXPERIMENT_CHARS", "EXPERIMENTS", "RUNS", "REPORTS",
+             "BENCH_UPDATES", "BENCH_REPS", "JOBS", "CHECK_FOR")
+
+
+def make_n(tmp_path, *args, goal="report", data=None):
+    """``make -n GOAL ARGS`` in the project, with a small text and output folders in tmp_path."""
+    if data is None:
+        data = tmp_path / "text.txt"
+        data.write_text("hello world\n" * 10, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    cmd = ["make", "-n", goal, f"RUNS={tmp_path / 'runs'}", f"REPORTS={tmp_path / 'reports'}",
+           f"DATA={data}", *args]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def assert_stops(out, tmp_path, sentence):
+    """make failed at parse time with ``sentence``: no command printed, no folder made."""
+    assert out.returncode != 0, out.stdout
+    assert sentence in out.stderr, out.stderr
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize("goal", ["report", "experiments", "baselines", "bench"])
+@pytest.mark.parametrize("var", ["N_UPDATES", "SAMPLE_EVERY", "EXPERIMENT_CHARS", "BENCH_UPDATES",
+                                 "BENCH_REPS", "JOBS"])
+def test_zero_is_refused_for_every_count(tmp_path, var, goal):
+    out = make_n(tmp_path, f"{var}=0", goal=goal)
+    assert_stops(out, tmp_path, f'{var}="0" must be a positive whole number (1, 2, 3, ...)')
+
+
+@pytest.mark.parametrize("value", ["", "-5", "1.5", "4e6", "10 20", "x"])
+def test_counts_must_be_one_positive_whole_number(tmp_path, value):
+    out = make_n(tmp_path, f"N_UPDATES={value}")
+    assert_stops(out, tmp_path, f'N_UPDATES="{value}" must be a positive whole number')
+
+
+@pytest.mark.parametrize("value", ["", "1 x", "-1", "1 2 1"])
+def test_seeds_must_be_different_whole_numbers(tmp_path, value):
+    out = make_n(tmp_path, f"SEEDS={value}")
+    assert_stops(out, tmp_path, f'SEEDS="{value}" must be one or more different whole numbers '
+                                "(0, 1, 2, ...), one handout run each")
+
+
+@pytest.mark.skipif(not (ROOT / ".venv" / "bin" / "python").exists(), reason="needs .venv")
+def test_unknown_experiment_variants_are_named(tmp_path):
+    out = make_n(tmp_path, "EXPERIMENTS=B8 nosuch")
+    assert_stops(out, tmp_path, 'EXPERIMENTS="B8 nosuch": unknown variant(s) nosuch; expected some '
+                                "of sequential, random")
+    # the make that the public targets start checks again (it runs after setup, on a fresh clone)
+    out = make_n(tmp_path, "EXPERIMENTS=nosuch", "CHECK_FOR=report",
+                 goal=str(tmp_path / "reports" / "report.pdf"))
+    assert_stops(out, tmp_path, 'EXPERIMENTS="nosuch": unknown variant(s) nosuch')
+
+
+def test_a_path_with_a_space_gets_the_sentence_about_spaces(tmp_path):
+    data = tmp_path / "my text.txt"
+    data.write_text("hello world\n" * 10, encoding="utf-8")
+    out = make_n(tmp_path, data=data)
+    assert_stops(out, tmp_path, "DATA must be a path without spaces; copy or link the text to one")
+
+
+def test_a_missing_text_is_named(tmp_path):
+    out = make_n(tmp_path, data=tmp_path / "nope.txt")
+    assert_stops(out, tmp_path, f"DATA={tmp_path / 'nope.txt'} does not exist")
+
+
+def test_good_settings_pass_and_reach_the_sub_make(tmp_path):
+    out = make_n(tmp_path, "SEEDS=0 7", "N_UPDATES=10", "JOBS=1", "EXPERIMENTS=B8 sequential")
+    assert out.returncode == 0, out.stderr
+    assert "-j1 --no-print-directory CHECK_FOR=report" in out.stdout
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+
+def test_other_targets_are_not_checked(tmp_path):
+    out = make_n(tmp_path, "N_UPDATES=0", "JOBS=0", goal="help")
+    assert out.returncode == 0, out.stderr
+
+
+def test_lab_allows_root_only_as_root(tmp_path):
+    out = make_n(tmp_path, goal="lab")
+    assert out.returncode == 0, out.stderr
+    lab = [line for line in out.stdout.splitlines() if "jupyter lab" in line]
+    assert len(lab) == 1
+    assert ("--allow-root" in lab[0]) == (os.geteuid() == 0)
