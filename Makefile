@@ -17,7 +17,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The kernel's stderr (the training runs' progress lines) goes to the terminal, through stdout.
-PAPERMILL := $(PY) -m papermill -k python3 --cwd $(CURDIR) --log-level WARNING --no-progress-bar \
+PAPERMILL := $(PY) -m charrnn.nbrun -k python3 --cwd $(CURDIR) --log-level WARNING --no-progress-bar \
   --stderr-file -
 
 DATA ?= $(if $(wildcard data/goblet_book.txt),data/goblet_book.txt,data/shakespeare.txt)

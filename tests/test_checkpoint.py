@@ -10,7 +10,7 @@ from charrnn.checkpoint import FORMAT_VERSION, check_vocab, load_model, save_mod
 from charrnn.config import TrainConfig
 from charrnn.data import Vocabulary
 from charrnn.rnn import init_params
-from charrnn.runs import load_run, prepare_run_dir, save_run
+from charrnn.runs import load_run, save_run
 from charrnn.train import train
 
 
@@ -102,20 +102,3 @@ def test_run_folder_round_trip(tmp_path):
     assert np.array_equal(best.params["W"], res.best_params["W"])
     assert json.loads((out / "best_sample.json").read_text())["text"] == res.final_sample
     assert not list(out.glob(".*.tmp"))  # no temporary files left behind
-
-
-def test_output_folder_holding_another_run_is_refused(tmp_path):
-    out = tmp_path / "run"
-    prepare_run_dir(out, {"seed": 1})
-    assert json.loads((out / "config.json").read_text()) == {"seed": 1}
-    prepare_run_dir(out, {"seed": 2})  # no finished update: the folder is reused
-    (out / "metrics.json").write_text("{}")  # now it holds a finished run of seed 2
-    prepare_run_dir(out, {"seed": 2})  # the same run may be written again
-    assert not (out / "metrics.json").exists()  # and no result of the old one survives
-    (out / "metrics.json").write_text("{}")
-    with pytest.raises(ValueError, match="holds a different run"):
-        prepare_run_dir(out, {"seed": 3})
-    prepare_run_dir(out, {"seed": 3}, force=True)
-    (tmp_path / "file").write_text("x")
-    with pytest.raises(ValueError, match="not a folder"):
-        prepare_run_dir(tmp_path / "file", {})

@@ -47,7 +47,7 @@ def test_sample_is_deterministic_and_primed(trained):
 
 @pytest.mark.parametrize("args, message", [
     (["sample", "-n", 0], "must be a positive integer"),
-    (["sample", "--temperature", 0], "temperature must be a number > 0"),
+    (["sample", "--temperature", 0], "temperature must be a finite number > 0"),
     (["sample", "--top-p", 1.5], "top_p must be a number in (0, 1]"),
     (["sample", "--prime", "Tobe€"], "not in the vocabulary: '€'"),
 ])
@@ -86,7 +86,8 @@ def test_bad_training_input_fails_before_any_work(tmp_path, trained):
         assert not out.exists(), args  # nothing written
     # a folder that holds another run is refused unless --resume or --force
     r = cli("train", "--data", text, "--n-updates", 10, "--seed", 9, "--out", d / "run")
-    assert r.returncode == 2 and "holds a checkpoint" in r.stderr and "--resume" in r.stderr
+    assert r.returncode == 2 and "holds a different run (m 100 (the folder has 16)" in r.stderr
+    assert "--force" in r.stderr
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text('{"seed": 123}')

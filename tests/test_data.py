@@ -203,7 +203,7 @@ def test_read_text_invalid_utf8_names_byte_offset(tmp_path, raw, offset, byte):
 def test_read_text_too_short(tmp_path):
     p = tmp_path / "short.txt"
     p.write_bytes(b"a")
-    with pytest.raises(ValueError, match="1 characters"):
+    with pytest.raises(ValueError, match="holds 1 character;"):
         read_text(p)  # default min_length = 2
     p.write_bytes("üü".encode())  # 4 bytes but 2 characters
     with pytest.raises(ValueError, match="2 characters"):

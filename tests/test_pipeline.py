@@ -80,4 +80,70 @@ def test_runs_have_their_files_and_the_second_make_does_nothing(report):
     experiments = tmp / "runs" / f"experiments-small-{digest}-20000"
     assert {"lstm", "gru"} <= {d.name for d in experiments.iterdir() if (d / "model.pt").is_file()}
     assert pdf.stat().st_mtime_ns == mtime
-    assert "papermill" not in second.stdout
+    assert "charrnn.nbrun" not in second.stdout  # no notebook ran
+
+
+# ------------------------------------------------------------------ interrupted, and two at once
+
+TIMINGS = ("time", "per_s", "markdown")  # measured, not computed: they differ between runs
+
+
+def numbers(runs: Path) -> dict:
+    """Every metrics.json and summary.json under ``runs`` (by path relative to it), without the
+    timings."""
+    import json
+
+    def strip(x):
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if not any(t in k for t in TIMINGS)}
+        return [strip(v) for v in x] if isinstance(x, list) else x
+
+    return {str(p.relative_to(runs)): strip(json.loads(p.read_text()))
+            for name in ("metrics.json", "summary.json") for p in sorted(runs.rglob(name))}
+
+
+def start_make(report, tmp, name):
+    """``make report`` of the fixture's settings into other RUNS and REPORTS, in a process
+    group of its own (as a terminal starts it)."""
+    first_tmp = report[0]
+    args = ["make", "-C", str(ROOT), "report", f"DATA={first_tmp / 'small.txt'}", "N_UPDATES=300",
+            "SEEDS=1 2", "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}",
+            f"REPORTS={tmp / ('reports-' + name)}", "EXPERIMENT_CHARS=20000",
+            "EXPERIMENTS=sequential B8 m256", "BENCH_UPDATES=30", "BENCH_REPS=2"]
+    env = dict(os.environ, TQDM_DISABLE="1")
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env, start_new_session=True)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGKILL"])
+def test_an_interrupted_make_report_carries_on_and_ends_with_the_same_numbers(report, tmp_path,
+                                                                              sig):
+    import signal
+    import time
+
+    proc = start_make(report, tmp_path, "a")
+    deadline = time.monotonic() + 300
+    # stop it as soon as an experiment has started (its config.json is written first)
+    while not list((tmp_path / "runs").glob("experiments-*/*-seed*/config.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()[-3000:]
+        time.sleep(0.02)
+    os.killpg(proc.pid, getattr(signal, sig))
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    again = start_make(report, tmp_path, "a")
+    out, _ = again.communicate(timeout=900)
+    assert again.returncode == 0, out[-3000:]
+    assert "is not a finished run folder" not in out
+    assert numbers(tmp_path / "runs") == numbers(report[0] / "runs")
+
+
+def test_two_make_reports_on_one_runs_folder(report, tmp_path):
+    a, b = start_make(report, tmp_path, "a"), start_make(report, tmp_path, "b")
+    out_a, _ = a.communicate(timeout=900)
+    out_b, _ = b.communicate(timeout=900)
+    for code, out in ((a.returncode, out_a), (b.returncode, out_b)):
+        # each finishes, or stops at a folder the other one writes, with the lock's sentence
+        assert code == 0 or "in use by another charrnn process (pid" in out, out[-3000:]
+        assert "is not a finished run folder" not in out
+    assert a.returncode == 0 or b.returncode == 0
+    assert numbers(tmp_path / "runs") == numbers(report[0] / "runs")

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import provenance
 from .checks import check_choice, check_nonneg_int, check_positive_float, check_positive_int
 from .config import TrainConfig, learning_rates
 from .data import Vocabulary
@@ -160,7 +161,7 @@ def baseline_config(text: str, kind: str, chars: int, seed: int = 1, eta: float 
             "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
             "data": os.fspath(data_path) if data_path is not None else None,
             "data_md5": hashlib.md5(text.encode("utf-8")).hexdigest(),
-            "vocab": "".join(vocab.chars)}
+            "vocab": "".join(vocab.chars), "code": provenance.code_hash(("baselines",))}
 
 
 def train_baseline(text: str, kind: str, chars: int, seed: int = 1, eta: float | None = None,

@@ -14,26 +14,12 @@ from pathlib import Path
 
 from .files import atomic_open, write_json, write_text
 
-__all__ = ["RUN_FILES", "prepare_baseline_dir", "save_baseline", "read_baseline", "load_baseline"]
+__all__ = ["RUN_FILES", "BASELINE_RESULTS", "save_baseline", "read_baseline", "load_baseline"]
 RUN_FILES = ("config.json", "validation.csv", "model.pt", "metrics.json")
 
 
-#: The result files of a baseline run (see :func:`charrnn.runs.prepare_run_dir`).
+#: The result files of a baseline run (a new run removes them: :func:`charrnn.runs.start_run`).
 BASELINE_RESULTS = ("metrics.json", "model.pt", "validation.csv")
-
-
-def prepare_baseline_dir(out_dir, config: dict, force: bool = False) -> Path:
-    """Make ``out_dir`` ready for a new run of ``config`` (from
-    :func:`charrnn.baselines.baseline_config`), before training, by the run-folder contract of
-    :func:`charrnn.runs.prepare_run_dir`: remove the results of an older run there and write
-    ``config.json``; call it holding the folder's lock (:func:`charrnn.runs.acquire`).
-
-    Raises ``ValueError`` if ``out_dir`` is a file, or holds a finished run (``metrics.json``)
-    whose ``config.json`` differs from ``config``, unless ``force``.
-    """
-    from .runs import prepare_run_dir
-
-    return prepare_run_dir(out_dir, config, force, results=BASELINE_RESULTS)
 
 
 def save_baseline(result, out_dir) -> Path:

@@ -27,11 +27,11 @@ import numpy as np
 from .checks import check_positive_int
 from .config import TrainConfig
 from .data import Vocabulary
-from .files import atomic_open
+from .files import atomic_open, check_regular_file
 from .rnn import PARAM_NAMES, param_shapes
 
 __all__ = ["FORMAT_VERSION", "Model", "save_model", "load_model", "check_vocab",
-           "save_checkpoint", "load_checkpoint"]
+           "save_checkpoint", "checkpoint_meta", "load_checkpoint"]
 
 #: Version of both file kinds; 1 was charrnn 0.1's (separate model and checkpoint layouts).
 FORMAT_VERSION = 2
@@ -81,11 +81,7 @@ def save_model(path, params, vocab: Vocabulary, hprev, x0: int = 0, meta: dict |
 
 def _read(path) -> dict:
     """The arrays of a charrnn ``.npz`` of this format version, or one ``ValueError``."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ValueError(f"expected a model or checkpoint file but {path} is a directory")
-    if not os.path.isfile(path):
-        raise ValueError(f"checkpoint not found: {path}")
+    path = check_regular_file(path, "checkpoint")  # not found, a directory, a FIFO, a device
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a readable charrnn checkpoint (not an .npz archive, "
                          "or truncated)")
@@ -178,6 +174,18 @@ def save_checkpoint(path, trainer) -> None:
     for k, v in opt.state().items():
         arrays[f"opt_{k}"] = np.asarray(v)
     _write(path, arrays)
+
+
+def checkpoint_meta(path) -> dict:
+    """The ``meta`` of the training checkpoint at ``path``: its ``config`` (the TrainConfig
+    fields), ``text_md5``, ``update`` (updates done) and the rest (see the module docstring).
+    Raises ``ValueError`` as :func:`load_checkpoint` when the file is not a readable checkpoint
+    of this version, or is a model without training state."""
+    data = _read(path)
+    meta = data["meta"]
+    if "flat" not in data or not isinstance(meta, dict) or "config" not in meta:
+        raise ValueError(f"{os.fspath(path)} is a model, not a training checkpoint")
+    return meta
 
 
 def load_checkpoint(trainer_cls, path, text: str, n_updates: int | None = None):

@@ -170,7 +170,8 @@ def main(argv=None) -> int:
         where = f": {err.filename}" if getattr(err, "filename", None) else ""
         parser.exit(2, f"charrnn: error: {err.strerror or err}{where}\n")
     except MemoryError:
-        parser.exit(2, "charrnn: error: not enough memory for these sizes (m, batch_size?)\n")
+        parser.exit(2, "charrnn: error: not enough memory for this command's sizes (m, batch_size, "
+                       "the sample lengths, -n?): lower them\n")
     except KeyboardInterrupt:
         parser.exit(130, "charrnn: interrupted\n")
 

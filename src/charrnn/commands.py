@@ -22,12 +22,14 @@ def _progress() -> bool:
 def cmd_gradcheck(args) -> int:
     from .checks import check_nonneg_int, check_positive_int
     from .data import Vocabulary, read_text
-    from .files import write_json
-    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, gradcheck_suite
+    from .files import check_writable, write_json
+    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, decisive_error, gradcheck_suite
 
     check_positive_int("--m", args.m)
     check_positive_int("--seq-length", args.seq_length)
     check_nonneg_int("--seed", args.seed)
+    if args.json:
+        check_writable(args.json, "--json")
     text = read_text(args.data, min_length=args.seq_length + 1)
     vocab = Vocabulary.from_text(text)
     book = vocab.encode(text[: args.seq_length + 1])
@@ -36,17 +38,18 @@ def cmd_gradcheck(args) -> int:
     for preset, r in results.items():
         print(f"{preset} preset: loss {r['config']['reduction']} over {args.seq_length} steps, "
               f"m = {args.m}, K = {vocab.K}")
-        print(f"  {'param':5} {'shape':>9} {'vs':8} {'max abs diff':>13} {'max rel err':>12} "
-              f"{'mean rel err':>12}  ok")
+        print(f"  {'param':5} {'shape':>9} {'vs':8} {'max abs diff':>13} {'normwise err':>12} "
+              f"{'max rel err':>12} {'mean rel err':>12}  ok")
         for against, tol in (("torch", TOL_TORCH), ("numeric", TOL_NUMERIC)):
             for name, row in r.get(against, {}).items():
                 shape = "x".join(map(str, row["shape"]))
                 print(f"  {name:5} {shape:>9} {against:8} {row['max_abs_diff']:13.3e} "
-                      f"{row['max_rel_err']:12.3e} {row['mean_rel_err']:12.3e}  "
+                      f"{row['norm_rel_err']:12.3e} {row['max_rel_err']:12.3e} {row['mean_rel_err']:12.3e}  "
                       f"{'yes' if row['passed'] else f'NO (tol {tol:.0e})'}")
         for T, block in r["by_seq_length"].items():
-            worst = max(row["max_rel_err"] for a in ("torch", "numeric") for row in block.get(a, {}).values())
-            print(f"  seq_length {T}: worst max rel err {worst:.3e}")
+            worst = ", ".join(f"{max(decisive_error(row) for row in block[a].values()):.3e} vs {a}"
+                              for a in ("torch", "numeric") if a in block)
+            print(f"  seq_length {T}: worst normwise err {worst}")
     ok = all_passed(results)
     if args.json:
         write_json(args.json, {"tolerances": {"torch": TOL_TORCH, "numeric": TOL_NUMERIC},
@@ -72,10 +75,6 @@ def _given_fields(args) -> dict:
             if getattr(args, f.name) is not None}
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
 def _note_line_endings(text: str, newline: str, K: int) -> None:
     """One line on stderr when Windows line endings are kept as characters of the vocabulary."""
     if newline == "keep" and "\r\n" in text:
@@ -84,36 +83,28 @@ def _note_line_endings(text: str, newline: str, K: int) -> None:
 
 
 def cmd_train(args) -> int:
-    import json
     from pathlib import Path
 
-    from .checks import check_positive_int
-    from .config import TrainConfig, changed_settings
+    from .checks import check_positive_int, plural
+    from .config import TrainConfig
     from .data import read_text
-    from .runs import acquire, prepare_run_dir, remove_stale_temporaries, resolve_data, run_config, save_run
+    from .runs import resolve_data, resume_config, run_config, save_run, start_run
     from .train import Trainer, TrainingDiverged, TrainingInterrupted
 
     every = check_positive_int("--checkpoint-every", args.checkpoint_every)
     given = _given_fields(args)
     if "grad_clip" in given:
         given["grad_clip"] = given["grad_clip"] or None  # 0 turns clipping off
-    if args.resume:
+    fresh = None
+    if args.resume is not None:
         out = Path(args.resume)
         if args.out is not None and Path(args.out).resolve() != out.resolve():
             raise ValueError(f"--resume {out} continues that folder in place; --out {args.out} "
                              "is refused (copy the folder first to keep the original)")
-        ckpt = out / "checkpoint.npz"
-        if not ckpt.is_file():
-            raise ValueError(f"nothing to resume: {ckpt} does not exist")
-        saved = json.loads((out / "config.json").read_text(encoding="utf-8")) \
-            if (out / "config.json").is_file() else {}
-        changed = changed_settings(saved, given)
-        if changed:
-            raise ValueError("a resumed run keeps its settings; only --n-updates may change: "
-                             + ", ".join(changed))
-        data, text = resolve_data(saved, args.data, saved.get("newline", "keep"))
-        trainer = Trainer.from_checkpoint(ckpt, text, given.get("n_updates"))
-        config = None
+        want = resume_config(out, given, "--n-updates")
+        check_positive_int("--n-updates", want["n_updates"])
+        data, text = resolve_data(want, args.data, want.get("newline", "keep"))
+        want["data"] = str(data)  # the text may have moved (same md5)
     else:
         if args.out is None:
             raise ValueError("give --out DIR (a new run) or --resume DIR (continue one)")
@@ -121,35 +112,38 @@ def cmd_train(args) -> int:
         cfg = TrainConfig.from_preset(preset, **given).validate()
         data = text_path(args)
         text = read_text(data, min_length=cfg.seq_length + 1, newline=cfg.newline)
-        trainer = Trainer(text, cfg)  # checks the text against the config before any writing
-        _note_line_endings(text, cfg.newline, trainer.vocab.K)
+        fresh = Trainer(text, cfg)  # checks the text against the config before any writing
+        _note_line_endings(text, cfg.newline, fresh.vocab.K)
         out = Path(args.out)
-        config = run_config(cfg, data, trainer.text_md5, len(text))
-    with acquire(out):  # one writer per run folder, from before anything in it is touched
-        if config is None:
-            remove_stale_temporaries(out)
+        want = run_config(cfg, data, fresh.text_md5, len(text))
+    with start_run(out, want, force=args.force, resume=args.resume is not None) as start:
+        if start.action == "reuse":
+            print(f"{out} already holds this finished run ({start.config['n_updates']:,} updates):"
+                  " nothing to train (--force trains it again; --resume DIR --n-updates N "
+                  "trains it longer)", file=sys.stderr)
+            return 0
+        trainer = start.trainer(text, fresh)
+        if start.action == "resume":
             print(f"resuming {out} at update {trainer.state.update:,} of "
                   f"{trainer.cfg.n_updates:,}", file=sys.stderr)
-        else:
-            prepare_run_dir(out, config, force=args.force)
         try:
             result = trainer.run(progress=args.progress_label or _progress(),
-                                 checkpoint=out / "checkpoint.npz",
+                                 checkpoint=start.checkpoint,
                                  checkpoint_every=every, handle_signals=True)
         except TrainingInterrupted as err:
             print(f"charrnn: {err}; continue with: charrnn train --resume {out}", file=sys.stderr)
             return 130
         except TrainingDiverged as err:
-            keep = f" ({out / 'checkpoint.npz'})" if err.last_good is not None else ""
+            keep = f" ({start.checkpoint})" if err.last_good is not None else ""
             print(f"charrnn: error: {err}{keep}; lower --eta or set --grad-clip", file=sys.stderr)
             return 1
         save_run(result, out, data)
     m = result.metrics
     speed = (f"{m['updates_per_s']:,.0f} updates/s" if m["wall_time_s"] >= 0.1
              else "too short to time")
-    print(f"K = {m['K']}, {_plural(m['n_chars'], 'character')}, "
-          f"{_plural(m['updates_per_epoch'], 'update')} per epoch; "
-          f"{_plural(m['n_updates'], 'update')} in {m['wall_time_s']:.1f} s ({speed})")
+    print(f"K = {m['K']}, {plural(m['n_chars'], 'character')}, "
+          f"{plural(m['updates_per_epoch'], 'update')} per epoch; "
+          f"{plural(m['n_updates'], 'update')} in {m['wall_time_s']:.1f} s ({speed})")
     print(f"best smooth loss {m['best_smooth_loss']:.4f} at update {m['best_update']:,}; "
           f"final {m['final_smooth_loss']:.4f}; written to {out}")
     if "best_val_loss" in m:
@@ -163,20 +157,32 @@ def cmd_sample(args) -> int:
 
     from .checkpoint import load_model
     from .checks import check_nonneg_int, check_positive_int
-    from .sampling import check_sampling_args, prime, synthesize
+    from .files import check_regular_file
+    from .sampling import (
+        SAMPLE_BYTES_PER_CHAR,
+        check_sample_memory,
+        check_sampling_args,
+        prime,
+        synthesize,
+    )
 
     n = check_positive_int("-n (sample length)", args.n)
     check_sampling_args(args.temperature, args.top_p)
     check_nonneg_int("--seed", args.seed)
-    model = load_model(args.checkpoint)
+    check_sample_memory(n, "-n")  # before the model is read or anything of n's size allocated
+    model = load_model(check_regular_file(args.checkpoint, "checkpoint"))
     h, x0 = model.hprev, model.x0
     if args.prime is not None:
         if not args.prime:
             raise ValueError("--prime must not be empty")
         h, x0 = prime(model.params, model.vocab.encode(args.prime))  # names unknown characters
     rng = np.random.default_rng(args.seed)
-    text = model.vocab.decode(synthesize(model.params, h, x0, n, rng, args.temperature,
-                                         args.top_p))
+    try:  # a memory limit below MemAvailable (ulimit -v) stops it at the first allocation
+        text = model.vocab.decode(synthesize(model.params, h, x0, n, rng, args.temperature,
+                                             args.top_p))
+    except MemoryError:
+        raise ValueError(f"not enough memory to sample -n = {n:,} characters (about "
+                         f"{SAMPLE_BYTES_PER_CHAR} bytes each); lower -n") from None
     sys.stdout.write((args.prime or "") + text + "\n")
     return 0
 
@@ -186,11 +192,13 @@ def cmd_evaluate(args) -> int:
     from .checks import check_positive_int
     from .data import read_text
     from .evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
+    from .files import check_regular_file
     from .orders import split_chunks
 
     n_chunks = check_positive_int("--n-chunks", args.n_chunks)
     seq_length = check_positive_int("--seq-length", args.seq_length)
-    model = load_model(args.checkpoint)
+    check_regular_file(args.data, "text file")  # a pipe or a device, before reading the model
+    model = load_model(check_regular_file(args.checkpoint, "checkpoint"))
     trained = model.meta.get("config") or {}
     text = read_text(args.data, newline=args.newline or trained.get("newline", "keep"))
     try:  # any text whose characters the model knows; a character it does not know is named
@@ -215,9 +223,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_study(args) -> int:
-    from .files import write_json
+    from .files import check_writable, write_json
+    from .sampling import check_sample_memory
     from .study import study_runs
 
+    check_writable(args.json, "--json")
+    check_sample_memory(args.n, "-n")  # the samples alone; their measures need more
     result = study_runs(args.runs, n=args.n, seed=args.seed)  # every check before any writing
     write_json(args.json, result)
     print(f"sampling study of {result['name']} (seed {result['seed']}, the best of "
@@ -227,16 +238,22 @@ def cmd_study(args) -> int:
 
 def cmd_baseline(args) -> int:
     from .baselines import BaselineDiverged, baseline_config, train_baseline
-    from .baselines_io import prepare_baseline_dir, save_baseline
+    from .baselines_io import BASELINE_RESULTS, read_baseline, save_baseline
     from .data import read_text
-    from .runs import acquire
+    from .runs import start_run
 
     text = read_text(args.data)
     settings = dict(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
                     hidden=args.hidden, data_path=os.path.abspath(args.data))
     config = baseline_config(text, **settings)  # every check before any writing
-    with acquire(args.out):  # one writer per run folder
-        out = prepare_baseline_dir(args.out, config, force=args.force)
+    with start_run(args.out, config, force=args.force, results=BASELINE_RESULTS) as start:
+        out = start.folder
+        if start.action == "reuse":
+            m = read_baseline(out)["metrics"]
+            print(f"{out} already holds this finished run (best validation loss "
+                  f"{m['best_val_loss']:.4f} nats/char): nothing to train (--force trains it "
+                  "again)")
+            return 0
         print(f"{config['kind']} h = {config['hidden']} ({config['n_params']:,} parameters; "
               f"vanilla m = {config['vanilla_m']}: {config['vanilla_n_params']:,}), "
               f"{config['n_updates']:,} updates, eta {config['eta']:g}, on {config['device']}",
@@ -262,19 +279,22 @@ def cmd_units(args) -> int:
 
     from .checks import check_positive_int
     from .data import read_text
-    from .files import write_json
+    from .files import check_regular_file, check_writable, write_json
     from .unitviz import format_table
 
     check_positive_int("--n-chunks", args.n_chunks)
     if (args.checkpoint is None) == (args.baseline is None):
         raise ValueError("give either --checkpoint (a vanilla RNN) or --baseline (an LSTM or GRU "
                          "run folder)")
+    if args.json:
+        check_writable(args.json, "--json")
+    check_regular_file(args.data, "text file")  # a pipe or a device, before reading the model
     if args.baseline is not None:
         return _units_of_baseline(args)
     from .checkpoint import load_model
     from .units import unit_report
 
-    model = load_model(args.checkpoint)
+    model = load_model(check_regular_file(args.checkpoint, "checkpoint"))
     trained = model.meta.get("config") or {}
     newline = {"newline": trained["newline"]} if trained.get("newline") else {}
     text = read_text(args.data, **newline)
@@ -299,12 +319,15 @@ def _units_of_baseline(args) -> int:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from .baselines_io import load_baseline
+    from .baselines_io import RUN_FILES, load_baseline
     from .data import read_text
-    from .files import write_json
+    from .files import check_regular_file, write_json
     from .units import baseline_unit_report
     from .unitviz import format_table
 
+    for name in RUN_FILES:  # a pipe or a device among them is named (a missing one: by load)
+        if os.path.lexists(os.path.join(args.baseline, name)):
+            check_regular_file(os.path.join(args.baseline, name), "baseline run file")
     run = load_baseline(args.baseline)
     text = read_text(args.data)
     old = torch.get_num_threads()
@@ -330,6 +353,7 @@ def cmd_experiment(args) -> int:
     from .checks import check_positive_int
     from .data import read_text
     from .experiments import VARIANTS, job_name, run_variant, variant_seeds
+    from .train import TrainingInterrupted
 
     if args.jobs is not None:  # for make: the (variant, seed) jobs of some variants
         names = args.jobs.split()
@@ -347,8 +371,13 @@ def cmd_experiment(args) -> int:
     n_evals = check_positive_int("--n-evals", args.n_evals)
     args.data = text_path(args)
     text = read_text(args.data)
-    run = run_variant(args.variant, text, args.data, args.out_dir, chars, n_evals, args.seed,
-                      progress=args.progress_label or _progress())
+    try:
+        run = run_variant(args.variant, text, args.data, args.out_dir, chars, n_evals, args.seed,
+                          progress=args.progress_label or _progress())
+    except TrainingInterrupted as err:
+        print(f"charrnn: {job_name(args.variant, args.seed)} {err}; the same command (or make "
+              "report) continues it", file=sys.stderr)
+        return 130
     m = run["metrics"]
     print(f"{job_name(args.variant, args.seed)}: best validation loss {m['best_val_loss']:.4f} "
           f"nats/char at update {m['best_val_update']:,}; {m['wall_time_s']:.0f} s")

@@ -18,16 +18,18 @@ import numpy as np
 
 from .checks import (
     check_choice,
+    check_memory,
     check_nonneg_int,
     check_positive_float,
     check_positive_int,
     is_number,
+    plural,
 )
 from .data import NEWLINES
 from .optim import OPTIMIZERS
 from .orders import ORDERS
 from .rnn import INITS, REDUCTIONS
-from .sampling import check_sampling_args
+from .sampling import SAMPLE_BYTES_PER_CHAR, check_sampling_args
 
 __all__ = ["PRESETS", "ENGINES", "SCHEDULES", "CHOICES", "PRESET_FIELDS", "TrainConfig",
            "learning_rates", "field_help", "changed_settings"]
@@ -169,65 +171,76 @@ def learning_rates(cfg: TrainConfig, first: int, n: int) -> np.ndarray:
     return lr
 
 
-def changed_settings(saved: dict, wanted: dict, may_change=("n_updates",)) -> list[str]:
-    """The settings of ``wanted`` (field -> value) that differ from ``saved`` (a run's
-    ``config.json``), except ``may_change``, each as ``"seed 9 (the run has 1)"``."""
-    names = {f.name for f in fields(TrainConfig)}
-    return [f"{k} {v!r} (the run has {saved.get(k)!r})" for k, v in wanted.items()
-            if k in names and k not in may_change and k in saved and saved[k] != v]
+def changed_settings(saved: dict, wanted: dict, may_change=("n_updates",), names=None,
+                     has: str = "the run has") -> list[str]:
+    """The settings of ``wanted`` (name -> value) that differ from ``saved`` (a run's
+    ``config.json``), except ``may_change``, each as ``"seed 9 (the run has 1)"``.
+
+    ``names``: the settings compared; by default the :class:`TrainConfig` fields that both
+    dicts hold. Given explicitly, a name missing on one side counts as a difference (its value
+    shown as None). ``has`` words the other side (``"the run has"``)."""
+    if names is None:
+        names = [f.name for f in fields(TrainConfig) if f.name in wanted and f.name in saved]
+    return [f"{k} {wanted.get(k)!r} ({has} {saved.get(k)!r})" for k in names
+            if k not in may_change and saved.get(k) != wanted.get(k)]
+
+
+def memory_parts(cfg: TrainConfig, n_chars: int, K: int) -> list[tuple[str, int, tuple]]:
+    """What training ``cfg`` on a text of ``n_chars`` characters (K distinct) needs memory for,
+    roughly (float64 and int64, 8 bytes each), as ``(what, bytes, settings that lower it)``: the
+    encoded text and its temporaries; parameters, gradients, optimizer state and best-model copies
+    (10 buffers of n = m (2K + m + 1) + K); one update's work arrays (T x B x (5 m + 4 K): U x + b,
+    H, dA, dH, probabilities, the dU indicator); a chunk of training positions; the windowed
+    validation's block of 1,024 windows; the longest sample while it is drawn
+    (:data:`~charrnn.sampling.SAMPLE_BYTES_PER_CHAR` per character); the samples kept (one byte
+    per character at least: n_updates // sample_every + 1 of sample_length, one of
+    final_sample_length)."""
+    m, T, B = cfg.m, cfg.seq_length, cfg.batch_size
+    sl, fsl = cfg.sample_length, cfg.final_sample_length
+    n_params = m * (2 * K + m + 1) + K
+    longest, name = (sl, "sample_length") if sl >= fsl else (fsl, "final_sample_length")
+    n_samples = cfg.n_updates // cfg.sample_every + 1
+    parts = [
+        (f"the encoded text ({n_chars:,} characters)", 24 * n_chars, ()),
+        (f"the parameters, gradients and optimizer state (m = {m:,}, K = {K})",
+         10 * 8 * n_params, ("m",)),
+        (f"one update's arrays (m = {m:,}, batch_size = {B:,}, seq_length = {T:,}, K = {K})",
+         8 * T * B * (5 * m + 4 * K) + 8 * B * m, ("m", "batch_size", "seq_length")),
+        (f"the training positions (batch_size = {B:,})", 9 * 2000 * B + 8 * B * (T + 1),
+         ("batch_size",)),
+        (f"the validation windows (1,024 of seq_length = {T:,}; m = {m:,}, K = {K})",
+         3 * 8 * 1024 * T * (m + K) if cfg.holdout else 0, ("m", "seq_length")),
+        (f"drawing a sample of {name} = {longest:,} characters ({SAMPLE_BYTES_PER_CHAR} bytes "
+         "each)", SAMPLE_BYTES_PER_CHAR * longest, (name,)),
+        (f"the samples kept ({n_samples:,} of sample_length = {sl:,} characters and one of "
+         f"final_sample_length = {fsl:,})", n_samples * sl + fsl,
+         ("sample_length", "sample_every") if n_samples * sl >= fsl else ("final_sample_length",)),
+    ]
+    return parts
 
 
 def memory_estimate(cfg: TrainConfig, n_chars: int, K: int) -> int:
     """Bytes that training ``cfg`` on a text of ``n_chars`` characters and K distinct ones needs,
-    roughly (float64 and int64, 8 bytes each): the encoded text and its temporaries; parameters,
-    gradients, optimizer state and best-model copies (10 buffers of n = m (2K + m + 1) + K);
-    one update's work arrays (T x B x (5 m + 4 K): U x + b, H, dA, dH, probabilities, the dU
-    indicator); a chunk of training positions; the windowed validation's block of 1,024
-    windows; the samples."""
-    m, T, B = cfg.m, cfg.seq_length, cfg.batch_size
-    n_params = m * (2 * K + m + 1) + K
-    text = 24 * n_chars
-    model = 10 * 8 * n_params
-    update = 8 * T * B * (5 * m + 4 * K) + 8 * B * m
-    positions = 9 * 2000 * B + 8 * B * (T + 1)
-    validation = 3 * 8 * 1024 * T * (m + K) if cfg.holdout else 0
-    samples = 8 * (cfg.sample_length + cfg.final_sample_length)
-    return text + model + update + positions + validation + samples
-
-
-def _available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo in bytes, or None where it cannot be read."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    roughly: the sum of :func:`memory_parts`."""
+    return sum(n for _, n, _ in memory_parts(cfg, n_chars, K))
 
 
 def check_sizes(cfg: TrainConfig, n_chars: int, K: int, available: int | None = None) -> None:
     """Raise ``ValueError`` when ``cfg``'s sizes cannot work on a text of ``n_chars`` characters
     (K distinct): B streams that do not fit in the training text, chunks shorter than
     seq_length + 1, or a :func:`memory_estimate` above the memory available (``available`` bytes,
-    by default MemAvailable). Cheap: it allocates nothing of those sizes."""
+    by default MemAvailable), naming the largest parts of the estimate and their settings (see
+    :func:`charrnn.checks.check_memory`). Cheap: it allocates nothing of those sizes."""
     s, B = cfg.seq_length, cfg.batch_size
     if cfg.holdout or cfg.order == "chunks":
         if cfg.n_chunks * (s + 1) > n_chars:
-            raise ValueError(f"n_chunks = {cfg.n_chunks:,} chunks of at least seq_length + 1 = "
-                             f"{s + 1} characters do not fit in the text's {n_chars:,} characters"
-                             f" (at most {n_chars // (s + 1):,})")
+            raise ValueError(f"n_chunks = {plural(cfg.n_chunks, 'chunk')} of at least seq_length "
+                             f"+ 1 = {s + 1} characters do not fit in the text's "
+                             f"{plural(n_chars, 'character')} (at most {n_chars // (s + 1):,})")
     n_train = n_chars - (n_chars * cfg.holdout) // cfg.n_chunks
     if cfg.order == "sequential" and B * (s + 1) > n_train:
         most = max(1, n_train // (s + 1))
-        raise ValueError(f"batch_size = {B:,} streams of at least seq_length + 1 = {s + 1} "
-                         f"characters do not fit in the {n_train:,} training characters (at most "
-                         f"{most:,} stream{'' if most == 1 else 's'})")
-    need = memory_estimate(cfg, n_chars, K)
-    available = _available_memory() if available is None else available
-    if available is not None and need > available:
-        raise ValueError(f"these sizes need about {need / 2**30:,.1f} GiB of memory (m = {cfg.m:,},"
-                         f" batch_size = {B:,}, seq_length = {s:,}, K = {K}), more than the "
-                         f"{available / 2**30:,.1f} GiB available; lower m, batch_size or "
-                         "seq_length")
+        raise ValueError(f"batch_size = {plural(B, 'stream')} of at least seq_length + 1 = {s + 1} "
+                         f"characters do not fit in the {plural(n_train, 'training character')} "
+                         f"(at most {plural(most, 'stream')})")
+    check_memory(memory_parts(cfg, n_chars, K), available=available)

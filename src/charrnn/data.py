@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import check_positive_int
+from .checks import check_positive_int, plural
+from .files import check_regular_file
 
 __all__ = [
     "Vocabulary",
@@ -44,17 +45,16 @@ def read_text(path: str | os.PathLike, min_length: int = 2, newline: str = "keep
     ``newline="lf"`` every Windows line ending ``\r\n`` becomes ``\n``.
 
     Raises ``ValueError`` with one sentence naming the problem, before any other work: the file
-    is missing, is a directory, is empty, is not valid UTF-8 (with the byte offset of the first
-    bad byte), or holds fewer than ``min_length`` characters (training needs
-    ``seq_length + 1``). A leading byte-order mark (U+FEFF) is dropped.
+    is missing, is not a regular file (a directory, a named pipe, a device such as ``/dev/zero``,
+    a socket: refused before it is opened, see :func:`charrnn.files.check_regular_file`), is
+    empty, is not valid UTF-8 (with the byte offset of the first bad byte), or holds fewer than
+    ``min_length`` characters (training needs ``seq_length + 1``). A leading byte-order mark
+    (U+FEFF) is dropped.
     """
     path = os.fspath(path)
     if newline not in NEWLINES:
         raise ValueError(f"unknown newline {newline!r}; expected one of {NEWLINES}")
-    if not os.path.exists(path):
-        raise ValueError(f"text file not found: {path}")
-    if os.path.isdir(path):
-        raise ValueError(f"expected a text file but {path} is a directory")
+    check_regular_file(path, "text file")
     with open(path, "rb") as f:
         raw = f.read()
     if not raw:
@@ -72,8 +72,8 @@ def read_text(path: str | os.PathLike, min_length: int = 2, newline: str = "keep
         text = text.replace("\r\n", "\n")
     if len(text) < min_length:
         raise ValueError(
-            f"{path} holds {len(text)} characters; at least {min_length} are needed "
-            f"(seq_length + 1)"
+            f"{path} holds {plural(len(text), 'character')}; at least {min_length:,} "
+            f"{'is' if min_length == 1 else 'are'} needed (seq_length + 1)"
         )
     return text
 

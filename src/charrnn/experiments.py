@@ -13,11 +13,12 @@ its config, text and training code are the same.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from .config import TrainConfig
+from .runs import check_folder, load_run, run_config, save_run, start_run
+from .train import Trainer
 
 __all__ = ["VARIANTS", "variant_config", "variant_seeds", "job_name", "run_variant",
            "load_variant", "summarize", "real_difference"]
@@ -86,43 +87,32 @@ def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
 
 def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: int = 20,
                 seed: int = 1, progress: bool | str = False, **extra) -> dict:
-    """Train variant ``name`` with ``seed`` into ``out_dir/NAME-seedS`` (:func:`job_name`)
-    unless a finished run made by the same
-    config, text and training code is there; return the loaded run (see
-    :func:`charrnn.runs.load_run`).
+    """Train variant ``name`` with ``seed`` into ``out_dir/NAME-seedS`` (:func:`job_name`) and
+    return the loaded run (see :func:`charrnn.runs.load_run`).
 
-    The cache key is the config, the text's md5 and :func:`charrnn.provenance.code_hash` (the
-    modules that train), stored in the run's ``config.json`` as ``data_md5`` and ``code``: an edit
-    of the training code retrains every variant, wherever the text lies."""
-    from . import provenance
-    from .data import text_md5
-    from .files import write_json
-    from .runs import acquire, prepare_run_dir, run_config, save_run
-    from .train import train
-
+    The folder is taken by :func:`charrnn.runs.start_run` with ``force``: a finished run of the
+    same config, text (md5) and training code (:func:`charrnn.provenance.code_hash`, stored as
+    ``code``) is reused, wherever the text lies; an unfinished one resumes from its checkpoint
+    (saved every 10 % of the run and on Ctrl-C or SIGTERM), so an interrupted ``make report``
+    carries on where it stopped; anything else is replaced: an edit of the training code
+    retrains every variant. Raises ``ValueError`` when another process holds the folder."""
     cfg = variant_config(name, chars, n_evals, seed, **extra)
-    out = Path(out_dir) / job_name(name, seed)
-    want = json.loads(json.dumps(run_config(cfg, data_path, text_md5(text), len(text))))
-    want["code"] = provenance.code_hash()
-    done = out / "config.json"
-    have = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else {}
-    same = {k: v for k, v in have.items() if k != "data"} == \
-        {k: v for k, v in want.items() if k != "data"}
-    if not same:
-        with acquire(out):  # one writer per run folder
-            prepare_run_dir(out, want, force=True)
-            save_run(train(text, cfg, progress=progress), out, data_path)
-            cfg_file = json.loads(done.read_text(encoding="utf-8"))
-            cfg_file["code"] = want["code"]
-            write_json(done, cfg_file)
+    out = check_folder(out_dir) / job_name(name, seed)
+    fresh = Trainer(text, cfg)  # every check before the folder is touched
+    want = run_config(cfg, data_path, fresh.text_md5, len(text))
+    with start_run(out, want, force=True) as start:
+        if start.action != "reuse":
+            trainer = start.trainer(text, fresh)
+            result = trainer.run(progress=progress, checkpoint=start.checkpoint,
+                                 checkpoint_every=max(1, cfg.n_updates // 10),
+                                 handle_signals=True)
+            save_run(result, out, data_path)
     return load_variant(out)
 
 
 def load_variant(run_dir) -> dict:
     """A run folder (:func:`charrnn.runs.load_run`) with ``variant``, ``seed`` and the
     variant's ``description``."""
-    from .runs import load_run
-
     run = load_run(run_dir)
     name, _, seed = Path(run_dir).name.rpartition("-seed")
     run["variant"] = name if name in VARIANTS else Path(run_dir).name

@@ -27,7 +27,8 @@ def _and(items) -> str:
 
 
 def _worst(preset: str, block: dict, against: str) -> float:
-    """The worst max relative error of one table (``block`` without its shorter sequences)."""
+    """The worst normwise error of one table (``block`` without its shorter sequences), the
+    measure that decides whether a parameter passes (:func:`charrnn.gradcheck.decisive_error`)."""
     return worst_rel_err({preset: {**block, "by_seq_length": {}}}, against)
 
 
@@ -124,10 +125,16 @@ def sample_title(update: int) -> str:
 
 def best_passage(best_sample: dict) -> str:
     """The sentence before the passage from the best model: ``best_sample`` is a run's
-    ``best_sample.json`` (``text``, ``update``, ``smooth_loss``)."""
-    return (f"{len(best_sample['text']):,} characters from the model with the lowest smooth loss "
-            f"({best_sample['smooth_loss']:.4f}, update {best_sample['update']:,}), starting from the "
-            "hidden state and input of that update.")
+    ``best_sample.json`` (``text``, ``update``, ``criterion``, ``smooth_loss``, ``loss``): the
+    lowest smooth loss, or, for a run with a held-out chunk (``criterion`` "val_loss", whose
+    ``smooth_loss`` is null), the lowest validation loss."""
+    if best_sample.get("criterion") == "val_loss":
+        which = f"validation loss ({best_sample['loss']:.4f} nats/char"
+    else:
+        which = f"smooth loss ({best_sample['smooth_loss']:.4f}"
+    return (f"{len(best_sample['text']):,} characters from the model with the lowest {which}, "
+            f"update {best_sample['update']:,}), starting from the hidden state and input of "
+            "that update.")
 
 
 def sampling_summary(rows: list[dict]) -> str:

@@ -13,6 +13,14 @@ The contract of a run folder:
 * **Complete.** ``metrics.json`` is written last: a folder holding it is a finished run
   (:func:`load_run` and ``make`` go by it). A folder with a ``config.json`` but neither a
   checkpoint nor ``metrics.json`` has no finished update and may be reused without ``force``.
+* **One start.** :func:`start_run` decides, holding the lock, what a folder and the settings
+  wanted make of a run: finished and the same (reuse it), unfinished and the same (resume its
+  checkpoint, or start afresh without one), different (refuse, or replace with ``force``). The
+  settings are ``config.json``'s: every TrainConfig field, the text's md5 and length, and
+  ``code``, the training code's hash (:func:`charrnn.provenance.code_hash`), so a run made by
+  other code is a different run; the text's path is not compared. A checkpoint is resumed only
+  when it matches its folder's ``config.json`` (settings and text), and a resume never rewrites
+  ``config.json`` but for a longer ``n_updates`` and the text's new path.
 * **Atomic.** Every file is written under a temporary name ``.NAME.XXXX.tmp`` and renamed into
   place (:mod:`charrnn.files`); temporaries a killed writer left are removed by the next writer.
 * **One writer.** A writer holds an exclusive ``flock`` on the folder's ``.lock`` (which holds
@@ -31,14 +39,19 @@ import fcntl
 import io
 import json
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import save_model
+from . import provenance
+from .checkpoint import checkpoint_meta, save_model
+from .config import changed_settings
 from .files import write_json, write_text
 
-__all__ = ["LOCK_NAME", "RunLock", "acquire", "run_name", "run_config", "prepare_run_dir",
+__all__ = ["LOCK_NAME", "RunLock", "check_folder", "acquire", "run_name", "run_config",
+           "RunStart", "start_run", "resume_config", "read_config", "check_seeds",
            "resolve_data", "remove_stale_temporaries", "save_run", "load_run"]
 
 LOCK_NAME = ".lock"
@@ -64,15 +77,25 @@ class RunLock:
         self.release()
 
 
+def check_folder(out_dir) -> Path:
+    """``out_dir`` (an output folder) as a Path; raises ``ValueError`` if it is empty (which
+    would be the working directory) or names something that is not a folder."""
+    if not os.fspath(out_dir).strip():
+        raise ValueError("the output folder is empty: give a folder name (--out DIR; in a "
+                         "notebook: run_dir or out_dir)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} exists and is not a folder")
+    return out
+
+
 def acquire(out_dir) -> RunLock:
     """Create ``out_dir`` if needed and lock it for this process.
 
     Raises ``ValueError`` if ``out_dir`` is a file, or another process holds the folder (naming
     its pid), before anything in the folder is touched.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} exists and is not a folder")
+    out = check_folder(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     try:
@@ -96,38 +119,194 @@ def run_name(data_path, preset: str, n_updates: int, seed: int) -> str:
 RESULTS = ("metrics.json", "best.npz", "checkpoint.npz", "validation.csv")
 
 
-def prepare_run_dir(out_dir, config: dict, force: bool = False, results=RESULTS) -> Path:
-    """Make ``out_dir`` ready for a new run of ``config`` (a :func:`run_config` dict) and write
-    its ``config.json``; call it holding the folder's lock (:func:`acquire`).
+#: The settings of ``config.json`` that do not tell two runs apart: where the text lies (its md5
+#: names it).
+NOT_COMPARED = ("data",)
 
-    Raises ``ValueError`` if ``out_dir`` is a file, holds a checkpoint (resume it, or ``force``),
-    or holds a run with at least one finished update whose ``config.json`` differs from
-    ``config`` (unless ``force``). Re-running the same config there is allowed, and so is a folder
-    whose run never finished an update. ``results`` are the file names a new run removes (an
-    older run's results must not survive); other kinds of run folder (the baselines) pass theirs.
+
+def read_config(folder) -> dict | None:
+    """The ``config.json`` of run folder ``folder`` as a dict, or None when there is none.
+    Raises ``ValueError`` naming the file when it is not a JSON object."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"{path} is broken ({err}): remove the folder, or replace it with "
+                         "--force (in a notebook: force = True)") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is broken (not a JSON object): remove the folder, or replace "
+                         "it with --force (in a notebook: force = True)")
+    return config
+
+
+def _differences(have: dict, want: dict, ignore=()) -> list[str]:
+    """The settings (``config.json`` keys) in which ``want`` differs from the folder's
+    ``have``, as ``"m 50 (the folder has 100)"``; :data:`NOT_COMPARED` and ``ignore`` left
+    out."""
+    names = [k for k in dict.fromkeys([*want, *have]) if k not in NOT_COMPARED]
+    return changed_settings(have, json.loads(json.dumps(want)), may_change=ignore, names=names,
+                            has="the folder has")
+
+
+@dataclass
+class RunStart:
+    """What :func:`start_run` decided for ``folder``, holding its lock until :meth:`release`
+    (or the end of a ``with`` block). ``action``: ``"reuse"`` (a finished run with these
+    settings: nothing to train), ``"resume"`` (continue ``checkpoint``) or ``"new"`` (the folder
+    is ready and its ``config.json`` written). ``config``: the folder's ``config.json`` now."""
+
+    folder: Path
+    action: str
+    config: dict
+    lock: RunLock
+
+    @property
+    def checkpoint(self) -> Path:
+        """The run's ``checkpoint.npz``."""
+        return self.folder / "checkpoint.npz"
+
+    def trainer(self, text: str, fresh=None):
+        """The :class:`charrnn.train.Trainer` to run: the checkpoint's when resuming (to the
+        folder's ``n_updates``), else ``fresh`` (a new Trainer of the same settings, built
+        before the start so that its checks ran before anything was written)."""
+        if self.action == "resume":
+            from .train import Trainer
+
+            return Trainer.from_checkpoint(self.checkpoint, text, self.config["n_updates"])
+        return fresh
+
+    def release(self) -> None:
+        """Give the folder up."""
+        self.lock.release()
+
+    def __enter__(self) -> RunStart:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _checkpoint_mismatch(ckpt: Path, have: dict, n_updates: int) -> list[str]:
+    """How the checkpoint ``ckpt`` differs from its folder's ``config.json`` ``have`` (settings,
+    text) or overruns ``n_updates``; empty when it belongs to the folder's run."""
+    meta = checkpoint_meta(ckpt)
+    saved = dict(meta["config"], data_md5=meta.get("text_md5"))
+    names = [*meta["config"], "data_md5"]
+    diff = changed_settings(have, saved, names=names, has="config.json has")
+    if int(meta["update"]) > n_updates:
+        diff.append(f"{int(meta['update']):,} updates done (the run is {n_updates:,} long)")
+    return diff
+
+
+def start_run(out_dir, want: dict, force: bool = False, resume: bool = False,
+              results=RESULTS) -> RunStart:
+    """Take run folder ``out_dir`` for the run ``want`` (a :func:`run_config` dict): lock it,
+    then decide (see the module docstring) and return the :class:`RunStart`, still locked.
+
+    * ``resume=False``: a finished run with the same settings is reused; an unfinished one is
+      resumed from its checkpoint (or started afresh without one); a different run (finished,
+      or with a checkpoint) is refused unless ``force``, which replaces it.
+    * ``resume=True`` (the user asked to continue; ``want`` from :func:`resume_config`): the
+      checkpoint is resumed; a run finished at ``want``'s length is reused; a longer
+      ``n_updates`` is written to ``config.json`` and the run counts as unfinished.
+
+    For a new run, the results of an older one (``results``, the file names of this kind of
+    run) are removed and ``config.json`` is written. Raises ``ValueError``, before anything in
+    the folder is touched, if ``out_dir`` is empty or a file, another process holds it (naming
+    its pid), its ``config.json`` is broken, there is nothing to resume, the checkpoint does not
+    match the folder's run (naming what differs), or the folder holds a different run (naming
+    the differences) without ``force``.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} exists and is not a folder")
-    if (out / "checkpoint.npz").is_file() and not force:
-        raise ValueError(f"{out} holds a checkpoint; continue it with --resume {out} (in a "
-                         "notebook: resume = True) or start over with --force (force = True)")
-    old = out / "config.json"
-    started = any((out / name).is_file() for name in results if name != "checkpoint.npz")
-    if old.is_file() and started and not force:
-        try:
-            previous = json.loads(old.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = None
-        if previous != json.loads(json.dumps(config)):
-            raise ValueError(f"output folder {out} holds a different run; choose another folder, "
-                             "or overwrite it with --force (in a notebook: force = True)")
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_folder(out_dir)
+    if resume and not (out / "config.json").is_file():
+        raise ValueError(f"nothing to resume: {out} holds no run (no config.json)")
+    lock = acquire(out)
+    try:
+        return RunStart(out, *_decide(out, want, force, resume, results), lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _decide(out: Path, want: dict, force: bool, resume: bool, results) -> tuple[str, dict]:
+    """``(action, config)`` of :func:`start_run`, holding the lock."""
+    ckpt, finished = out / "checkpoint.npz", (out / "metrics.json").is_file()
+    try:
+        have = read_config(out)
+    except ValueError:
+        if resume or not force:
+            raise
+        have = None  # replaced
+    if resume:
+        if finished and have.get("n_updates") == want["n_updates"]:
+            return "reuse", have
+        if not ckpt.is_file():
+            raise ValueError(f"nothing to resume: {ckpt} does not exist")
+        code = _differences(have, want, ignore=("n_updates",))
+        if code and code != [d for d in code if d.startswith("code ")]:
+            raise ValueError(f"{out} holds another run than the one to resume: " + ", ".join(code))
+        if code:
+            print(f"charrnn: note: the training code changed since {out} started; resuming it "
+                  "with this code", file=sys.stderr)
+        mismatch = _checkpoint_mismatch(ckpt, have, want["n_updates"])
+        if mismatch:
+            raise ValueError(f"{ckpt} does not belong to the run in {out}: "
+                             + ", ".join(mismatch) + "; remove it, or start over with --force "
+                             "(in a notebook: force = True)")
+        # the two things a resume may change: a longer run, and where its text now lies
+        update = {k: want[k] for k in ("n_updates", "data") if k in want and want[k] != have.get(k)}
+        if "n_updates" in update:  # no longer finished
+            (out / "metrics.json").unlink(missing_ok=True)
+        if update:
+            write_json(out / "config.json", dict(have, **update))
+        remove_stale_temporaries(out)
+        return "resume", read_config(out)
+    started = finished or ckpt.is_file() or \
+        any((out / name).is_file() for name in results if name != "checkpoint.npz")
+    diff = _differences(have, want) if have is not None else ["no config.json"]
+    if not diff:
+        if finished:
+            return "reuse", have
+        if ckpt.is_file():
+            mismatch = _checkpoint_mismatch(ckpt, have, want["n_updates"])
+            if not mismatch:
+                remove_stale_temporaries(out)
+                return "resume", have
+            if not force:
+                raise ValueError(f"{ckpt} does not belong to the run in {out}: "
+                                 + ", ".join(mismatch) + "; remove it, or start over with "
+                                 "--force (in a notebook: force = True)")
+    elif started and not force:
+        held = f" with a checkpoint; continue it with --resume {out} (in a notebook: resume = " \
+            "True)," if ckpt.is_file() and not finished else ";"
+        raise ValueError(f"output folder {out} holds a different run ("
+                         + ", ".join(diff[:4]) + (", ..." if len(diff) > 4 else "") + f"){held} "
+                         "choose another folder, or replace it with --force (in a notebook: "
+                         "force = True)")
     remove_stale_temporaries(out)
     for name in results:
         (out / name).unlink(missing_ok=True)  # a new run: no result of an older one survives
-    write_json(out / "config.json", config)
-    return out
+    write_json(out / "config.json", want)
+    return "new", want
+
+
+def resume_config(out_dir, given: dict, length: str = "n_updates") -> dict:
+    """The settings of resuming run folder ``out_dir`` with ``given`` (TrainConfig field ->
+    value, e.g. the flags given on the command line): its ``config.json`` with ``n_updates``
+    from ``given``. Raises ``ValueError`` when the folder holds no run, or ``given`` changes
+    another setting (naming each; ``length`` is how the caller spells n_updates)."""
+    out = check_folder(out_dir)
+    have = read_config(out)
+    if have is None:
+        raise ValueError(f"nothing to resume: {out} holds no run (no config.json)")
+    changed = changed_settings(have, given)
+    if changed:
+        raise ValueError(f"a resumed run keeps its settings; only {length} may change: "
+                         + ", ".join(changed))
+    n = given.get("n_updates")
+    return dict(have, n_updates=have["n_updates"] if n is None else n)
 
 
 def resolve_data(saved: dict, data=None, newline: str = "keep") -> tuple[Path, str]:
@@ -172,12 +351,16 @@ def remove_stale_temporaries(folder) -> None:
 
 def save_run(result, out_dir, data_path=None) -> Path:
     """Write a :class:`~charrnn.state.TrainResult`'s files into ``out_dir``, ``metrics.json``
-    last (see the module docstring); ``config.json`` is rewritten with the final settings."""
+    last (see the module docstring). ``config.json`` is the start's (:func:`start_run`); it is
+    written here only when the folder has none."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     st = result.state
-    config = run_config(result.config, data_path, result.text_md5, result.metrics.get("n_chars"))
-    write_json(out / "config.json", config)
+    config = read_config(out)
+    if config is None:
+        config = run_config(result.config, data_path, result.text_md5,
+                            result.metrics.get("n_chars"))
+        write_json(out / "config.json", config)
     best = result.best
     save_model(out / "best.npz", result.best_params, result.vocab, best.hprev, best.x0,
                meta={"update": best.update, "criterion": best.criterion,
@@ -212,12 +395,36 @@ def save_run(result, out_dir, data_path=None) -> Path:
 def run_config(config, data_path=None, text_md5: str | None = None,
                n_chars: int | None = None) -> dict:
     """The dict stored as ``config.json``: the TrainConfig's fields plus ``data`` (absolute
-    path), ``data_md5`` and ``data_chars`` (see the module docstring)."""
+    path), ``data_md5``, ``data_chars`` and ``code`` (the training code's hash; see the module
+    docstring)."""
     d = config.to_dict()
     d["data"] = os.path.abspath(data_path) if data_path is not None else None
     d["data_md5"] = text_md5
     d["data_chars"] = None if n_chars is None else int(n_chars)
+    d["code"] = provenance.code_hash()
     return d
+
+
+def check_seeds(configs: dict) -> None:
+    """Raise ``ValueError`` unless the runs ``configs`` (run folder -> its ``config.json``) are
+    seeds of one run: the same text (md5) and the same settings but the seed (the code's hash
+    and the text's path may differ). The sentence names the folders and what differs."""
+    items = list(configs.items())
+    if not items:
+        return
+    (first, base), names = items[0], None
+    for folder, config in items[1:]:
+        names = [k for k in dict.fromkeys([*base, *config])
+                 if k not in ("seed", "code", *NOT_COMPARED)]
+        diff = changed_settings(base, config, may_change=(), names=names,
+                                has=f"{Path(first).name} has")
+        if diff:
+            what = "texts" if any(d.startswith(("data_md5", "data_chars")) for d in diff) \
+                else "settings"
+            raise ValueError(f"these runs are not seeds of one run: {folder} and {first} have "
+                             f"different {what} ({', '.join(diff[:3])}"
+                             f"{', ...' if len(diff) > 3 else ''}); give run folders that "
+                             "differ only in the seed")
 
 
 def load_run(run_dir) -> dict:
@@ -232,7 +439,12 @@ def load_run(run_dir) -> dict:
     missing = [n for n in need if not (d / n).is_file()]
     if missing:
         raise ValueError(f"{d} is not a complete run folder: missing {', '.join(missing)}")
-    read = lambda n: json.loads((d / n).read_text(encoding="utf-8"))  # noqa: E731
+    def read(name):
+        try:
+            return json.loads((d / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise ValueError(f"{d / name} is broken ({err})") from None
+
     rows = np.genfromtxt(d / "history.csv", delimiter=",", names=True, dtype=None,
                          encoding="utf-8")
     history = {k: np.atleast_1d(rows[k]) for k in rows.dtype.names}

@@ -6,24 +6,44 @@ or flattened by a temperature T (p = softmax(o_t / T)) and truncated by nucleus 
 of characters whose total probability reaches p, renormalise). The next index is drawn by inverse
 CDF: one uniform u in [0, 1), the first index whose cumulative probability exceeds u.
 Defaults T = 1 and top_p = 1 give the handout's plain sampling.
+
+Memory: sampling n characters and decoding them to a str peaks at about
+``SAMPLE_BYTES_PER_CHAR`` = 20 bytes per character (measured with tracemalloc: the int64 indices,
+8 bytes; the list of characters ``str.join`` builds, 8; the str itself, 1, 2 or 4), which
+:func:`check_sample_memory` compares with the memory available before any sampling.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_positive_int, is_number
+from .checks import check_memory, check_positive_float, check_positive_int, is_number
 from .rnn import input_term, step
 
-__all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities", "prime"]
+__all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities", "prime",
+           "SAMPLE_BYTES_PER_CHAR", "check_sample_memory"]
+
+#: Peak bytes per sampled character of :func:`synthesize` then ``Vocabulary.decode``: int64
+#: index (8) + the pointer in the list ``str.join`` builds (8) + the character in the str (<= 4).
+SAMPLE_BYTES_PER_CHAR = 20
 
 
 def check_sampling_args(temperature: float, top_p: float) -> None:
-    """Raise ``ValueError`` unless temperature > 0 and 0 < top_p <= 1 (both finite numbers)."""
-    if not is_number(temperature) or not np.isfinite(temperature) or temperature <= 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    """Raise ``ValueError`` unless temperature is a finite number > 0 and top_p a number in
+    (0, 1] (inf and nan are refused with the value named)."""
+    check_positive_float("temperature", temperature)
     if not is_number(top_p) or not np.isfinite(top_p) or not 0 < top_p <= 1:
         raise ValueError(f"top_p must be a number in (0, 1], got {top_p!r}")
+
+
+def check_sample_memory(n: int, name: str = "-n", available: int | None = None) -> int:
+    """Raise ``ValueError`` naming ``name`` when sampling ``n`` characters (``n`` x
+    :data:`SAMPLE_BYTES_PER_CHAR` bytes) needs more than ``available`` bytes (by default
+    MemAvailable, see :func:`charrnn.checks.check_memory`); return those bytes. Allocates nothing."""
+    n = check_positive_int(name, n)
+    return check_memory([(f"the sampled indices and text ({SAMPLE_BYTES_PER_CHAR} bytes per "
+                          "character)", SAMPLE_BYTES_PER_CHAR * n, (name,))],
+                        subject=f"{name} = {n:,} characters", available=available)
 
 
 def probabilities(o: np.ndarray, temperature: float = 1.0, top_p: float = 1.0) -> np.ndarray:

@@ -15,6 +15,8 @@ import json
 import os
 from pathlib import Path
 
+from .runs import check_seeds
+
 __all__ = ["SAMPLING_SETTINGS", "sampling_study", "best_run_dir", "study_runs"]
 
 #: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
@@ -62,8 +64,9 @@ def best_run_dir(run_dirs) -> tuple[Path, dict]:
     """The run folder, among ``run_dirs`` (paths of handout runs, one per seed), whose
     ``metrics.json`` has the lowest ``best_smooth_loss`` (ties: the first), with its metrics.
 
-    Raises ``ValueError`` when ``run_dirs`` is empty, or when a folder lacks ``metrics.json``,
-    its ``best_smooth_loss`` or ``seed``.
+    Raises ``ValueError`` when ``run_dirs`` is empty, when the folders are not seeds of one run
+    (:func:`charrnn.runs.check_seeds`: another text or other settings), or when a folder lacks
+    ``config.json``, ``metrics.json``, its ``best_smooth_loss`` or ``seed``.
     """
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
@@ -75,6 +78,7 @@ def best_run_dir(run_dirs) -> tuple[Path, dict]:
         if missing:
             raise ValueError(f"{d / 'metrics.json'} lacks {', '.join(missing)}: not a training run")
         found.append((d, metrics))
+    check_seeds({d: _read_json(d / "config.json", "config.json") for d in dirs})
     return min(found, key=lambda dm: dm[1]["best_smooth_loss"])
 
 
