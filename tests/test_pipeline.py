@@ -29,6 +29,8 @@ def report(tmp_path_factory):
     env = dict(os.environ, TQDM_DISABLE="1")
     first = subprocess.run(args, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for noise in ("KeyboardInterrupt caught in kernel", "without encryption", "Traceback"):
+        assert noise not in first.stdout + first.stderr, noise  # charrnn.nbrun keeps the kernel quiet
     pdf = tmp / "reports" / "report.pdf"
     mtime = pdf.stat().st_mtime_ns
     second = subprocess.run(args, capture_output=True, text=True, env=env)

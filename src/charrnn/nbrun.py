@@ -61,6 +61,11 @@ def _executing(cell, cell_index) -> None:
     _ctrl_c["ready"] = True
 
 
+#: The kernel's own log shows errors only: its warning that a local kernel talks over TCP without
+#: encryption (printed by every notebook, on loopback) is not the user's to act on.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+
 class _Engine(NBClientEngine):
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
@@ -68,7 +73,8 @@ class _Engine(NBClientEngine):
         return super().execute_managed_notebook(nb_man, kernel_name,
                                                 kernel_manager_class=_KernelManager,
                                                 on_cell_start=_stop_if_interrupted,
-                                                on_cell_execute=_executing, **kwargs)
+                                                on_cell_execute=_executing,
+                                                extra_arguments=KERNEL_ARGUMENTS, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
