@@ -41,9 +41,10 @@ DATA_NAME := $(basename $(notdir $(DATA)))$(if $(wildcard $(DATA)),-$(shell md5s
 # public targets pass CHECK_FOR to the make they start, which checks again). Whole numbers are
 # checked with make's own functions, without starting a shell.
 CHECK_FOR ?=
-# $(call whole,TEXT): TEXT when it is one or more whole numbers (0, 1, 2, ...), else empty
+# $(call whole,TEXT): TEXT when it is one or more whole numbers (0, 1, 2, ...; no leading
+# zeros, which would name other run folders for the same number), else empty
 digitless = $(strip $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1))))))))))))
-whole = $(if $(strip $(1)),$(if $(call digitless,$(1)),,$(1)))
+whole = $(if $(strip $(1)),$(if $(or $(call digitless,$(1)),$(filter-out 0,$(filter 0%,$(1)))),,$(1)))
 # $(call positive,TEXT): TEXT when it is one whole number above 0, else empty
 positive = $(if $(and $(call whole,$(1)),$(filter 1,$(words $(1))),$(subst 0,,$(strip $(1)))),$(1))
 CHECKED := $(filter report experiments baselines bench,$(MAKECMDGOALS) $(CHECK_FOR))

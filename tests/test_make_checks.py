@@ -50,13 +50,13 @@ def test_zero_is_refused_for_every_count(tmp_path, var, goal):
     assert_stops(out, tmp_path, f'{var}="0" must be a positive whole number (1, 2, 3, ...)')
 
 
-@pytest.mark.parametrize("value", ["", "-5", "1.5", "4e6", "10 20", "x"])
+@pytest.mark.parametrize("value", ["", "-5", "1.5", "4e6", "10 20", "x", "007"])
 def test_counts_must_be_one_positive_whole_number(tmp_path, value):
     out = make_n(tmp_path, f"N_UPDATES={value}")
     assert_stops(out, tmp_path, f'N_UPDATES="{value}" must be a positive whole number')
 
 
-@pytest.mark.parametrize("value", ["", "1 x", "-1", "1 2 1"])
+@pytest.mark.parametrize("value", ["", "1 x", "-1", "1 2 1", "01 1"])  # 01 is seed 1 again
 def test_seeds_must_be_different_whole_numbers(tmp_path, value):
     out = make_n(tmp_path, f"SEEDS={value}")
     assert_stops(out, tmp_path, f'SEEDS="{value}" must be one or more different whole numbers '

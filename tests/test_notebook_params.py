@@ -158,3 +158,17 @@ def test_the_readme_papermill_commands_work_as_printed_on_a_fresh_clone(tmp_path
         assert r.returncode == 0, (line, r.stdout[-2000:], r.stderr[-2000:])
         run_dir = shlex.split(line)[shlex.split(line).index("run_dir") + 1]
         assert json.loads((project / run_dir / "metrics.json").read_text())["n_updates"] == n
+
+
+@pytest.mark.slow
+def test_make_runs_notebooks_whose_refusals_are_one_line(tmp_path):
+    """charrnn.nbrun (papermill as make runs it) prints a ValueError's sentence in one line."""
+    r = subprocess.run([sys.executable, "-m", "charrnn.nbrun", "-k", "python3", "--cwd", str(ROOT),
+                        "--log-level", "WARNING", "--no-progress-bar", "--stderr-file", "-",
+                        str(ROOT / "notebooks" / "01_gradient_check.ipynb"),
+                        str(tmp_path / "01.ipynb"), "-p", "seq_length", "abc"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert len(lines) == 1 and "seq_length must be an integer, got 'abc'" in lines[0], lines
+    assert (tmp_path / "01.ipynb").is_file()  # the executed copy, named in that line

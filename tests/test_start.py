@@ -181,3 +181,32 @@ def test_the_best_passage_of_a_held_out_run_names_the_validation_loss():
     handout = {"text": "abc", "update": 900, "criterion": "smooth_loss", "smooth_loss": 1.47,
                "loss": 1.5}
     assert "lowest smooth loss (1.4700, update 900)" in best_passage(handout)
+
+
+def test_an_empty_out_is_refused_and_nothing_lands_in_the_working_directory(tmp_path,
+                                                                             monkeypatch, capsys):
+    from charrnn.cli import main
+
+    data = tmp_path / "t.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for flags in (["--data", str(data), "--out", ""], ["--resume", ""]):
+        with pytest.raises(SystemExit) as err:
+            main(["train", *flags, "--n-updates", "10"])
+        assert err.value.code == 2
+        assert "the output folder is empty" in capsys.readouterr().err
+    assert not list(work.iterdir())  # no .lock, config.json or checkpoint in the cwd
+
+
+def test_resume_is_advised_only_where_it_would_work(tmp_path):
+    out = tmp_path / "run"
+    assert train_into(out, cfg(), stop_at=40) == "new interrupted"
+    with pytest.raises(ValueError, match="with a checkpoint; continue it with --resume"):
+        start_run(out, want(cfg(seed=5)))
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps(dict(config, eta=0.5)))  # edited by hand
+    with pytest.raises(ValueError, match="holds a different run") as err:
+        start_run(out, want(cfg(seed=5)))
+    assert "--resume" not in str(err.value)  # the checkpoint no longer belongs to config.json

@@ -83,12 +83,10 @@ def _note_line_endings(text: str, newline: str, K: int) -> None:
 
 
 def cmd_train(args) -> int:
-    from pathlib import Path
-
     from .checks import check_positive_int, plural
     from .config import TrainConfig
     from .data import read_text
-    from .runs import resolve_data, resume_config, run_config, save_run, start_run
+    from .runs import check_folder, resolve_data, resume_config, run_config, save_run, start_run
     from .train import Trainer, TrainingDiverged, TrainingInterrupted
 
     every = check_positive_int("--checkpoint-every", args.checkpoint_every)
@@ -97,8 +95,8 @@ def cmd_train(args) -> int:
         given["grad_clip"] = given["grad_clip"] or None  # 0 turns clipping off
     fresh = None
     if args.resume is not None:
-        out = Path(args.resume)
-        if args.out is not None and Path(args.out).resolve() != out.resolve():
+        out = check_folder(args.resume)
+        if args.out is not None and check_folder(args.out).resolve() != out.resolve():
             raise ValueError(f"--resume {out} continues that folder in place; --out {args.out} "
                              "is refused (copy the folder first to keep the original)")
         want = resume_config(out, given, "--n-updates")
@@ -114,7 +112,7 @@ def cmd_train(args) -> int:
         text = read_text(data, min_length=cfg.seq_length + 1, newline=cfg.newline)
         fresh = Trainer(text, cfg)  # checks the text against the config before any writing
         _note_line_endings(text, cfg.newline, fresh.vocab.K)
-        out = Path(args.out)
+        out = check_folder(args.out)  # "" would be the working directory
         want = run_config(cfg, data, fresh.text_md5, len(text))
     with start_run(out, want, force=args.force, resume=args.resume is not None) as start:
         if start.action == "reuse":

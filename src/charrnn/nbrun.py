@@ -5,7 +5,9 @@ Ctrl-C works like Jupyter's stop button. papermill's kernel runs in a session of
 only, which shuts the kernel down while the cell still runs: the kernel's reply then meets
 closed sockets (a ZMQError traceback). Here the first Ctrl-C interrupts the kernel and papermill
 waits for the cell to end (``02_train`` saves its checkpoint first), then prints one line and
-exits with 130; a second Ctrl-C stops papermill at once.
+exits with 130; a second Ctrl-C stops papermill at once. A cell that ends in ``ValueError``
+(charrnn's one-sentence refusals: a bad parameter, a folder in use) prints that sentence in one
+line and exits 1; any other error shows papermill's traceback.
 
 An idle kernel is shut down without jupyter_client's interrupt-before-shutdown: that SIGINT
 can land while the kernel finishes its reply to papermill's last ``kernel_info_request``, and
@@ -83,9 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         papermill.main(["--engine", "charrnn", *(sys.argv[1:] if argv is None else argv)],
                        prog_name="papermill")
     except PapermillExecutionError as err:
-        if not _ctrl_c["count"]:
-            raise
         where = f"; executed copy: {_ctrl_c['output']}" if _ctrl_c["output"] else ""
+        if not _ctrl_c["count"]:
+            if err.ename != "ValueError":  # a bug: papermill's whole traceback
+                raise
+            # charrnn's refusals (bad parameters, a folder in use, ...) are one sentence
+            print(f"papermill: error in cell [{err.exec_count}]: {err.evalue}{where}",
+                  file=sys.stderr)
+            return 1
         print(f"papermill: interrupted in cell [{err.exec_count}]: {err.ename}: {err.evalue}{where}",
               file=sys.stderr)
         return 130

@@ -279,8 +279,13 @@ def _decide(out: Path, want: dict, force: bool, resume: bool, results) -> tuple[
                                  + ", ".join(mismatch) + "; remove it, or start over with "
                                  "--force (in a notebook: force = True)")
     elif started and not force:
+        resumable = ckpt.is_file() and not finished and have is not None
+        try:  # advise --resume only where it would work
+            resumable = resumable and not _checkpoint_mismatch(ckpt, have, have["n_updates"])
+        except (KeyError, ValueError):
+            resumable = False
         held = f" with a checkpoint; continue it with --resume {out} (in a notebook: resume = " \
-            "True)," if ckpt.is_file() and not finished else ";"
+            "True)," if resumable else ";"
         raise ValueError(f"output folder {out} holds a different run ("
                          + ", ".join(diff[:4]) + (", ..." if len(diff) > 4 else "") + f"){held} "
                          "choose another folder, or replace it with --force (in a notebook: "
