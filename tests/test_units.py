@@ -53,7 +53,8 @@ def test_auc_uses_average_ranks_and_equals_brute_force_pair_counting():
     got = units.auc_per_unit(A, y)
     want = np.array([brute_auc(A[:, j], y) for j in range(6)])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
-    assert units.average_ranks(np.array([3.0, 1.0, 3.0, 2.0])).tolist() == [3.5, 1.0, 3.5, 2.0]
+    tied = np.array([[3.0], [1.0], [3.0], [2.0]])  # a positive tied with a negative counts 1/2
+    assert units.auc_per_unit(tied, np.array([1, 0, 0, 0]))[0] == pytest.approx((2 + 0.5) / 3)
     row = units.analyze(A, {"f": y}, probe=False)["features"][0]
     best = int(np.argmax(np.maximum(want, 1 - want)))
     assert row["unit"] == best and row["score"] == pytest.approx(max(want[best], 1 - want[best]))

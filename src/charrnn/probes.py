@@ -5,7 +5,7 @@ model) predicts a label ``y (N,)`` best, and how well all units together do:
 
 * 0/1 labels: ROC AUC of one unit's activation as a score for the label, the Mann-Whitney
   statistic AUC = (R_1 - n_1 (n_1 + 1) / 2) / (n_1 n_0), R_1 the sum of the positives' ranks
-  (ties get their average rank, so a tie counts one half).
+  (ties get their average rank, ``scipy.stats.rankdata``, so a tie counts one half).
 * numeric labels: Pearson r.
 * probe: the best linear read-out of all n units, fitted on the first half of the characters and
   scored on the second: L2-regularised logistic regression (Newton's method, on units
@@ -15,20 +15,9 @@ model) predicts a label ``y (N,)`` best, and how well all units together do:
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import rankdata
 
-__all__ = ["average_ranks", "auc_per_unit", "pearson_per_unit", "fit_logistic", "probe_score"]
-
-
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..N (float64, (N,)) of ``x`` (N,), ties given the mean of the ranks they share."""
-    x = np.asarray(x)
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    cut = np.flatnonzero(xs[1:] != xs[:-1]) + 1
-    starts, ends = np.r_[0, cut], np.r_[cut, len(x)]
-    ranks = np.empty(len(x))
-    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
-    return ranks
+__all__ = ["auc_per_unit", "pearson_per_unit", "fit_logistic", "probe_score"]
 
 
 def auc_per_unit(A: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -48,7 +37,7 @@ def auc_per_unit(A: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise ValueError("AUC needs both labels 0 and 1")
     out = np.empty(A.shape[1])
     for j in range(A.shape[1]):
-        out[j] = (average_ranks(A[:, j])[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0)
+        out[j] = (rankdata(A[:, j], method="average")[y].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0)
     return out
 
 

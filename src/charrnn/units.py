@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .probes import auc_per_unit, average_ranks, fit_logistic, pearson_per_unit, probe_score
+from .probes import auc_per_unit, fit_logistic, pearson_per_unit, probe_score
 from .rnn import input_term, step
 
-__all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features", "average_ranks",
+__all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features",
            "auc_per_unit", "pearson_per_unit", "fit_logistic", "probe_score", "saturation",
            "analyze", "pick_passage", "analysis_part", "states_report", "unit_report",
            "baseline_unit_report"]
