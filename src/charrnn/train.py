@@ -23,6 +23,7 @@ import signal
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .checks import check_positive_int
 from .config import TrainConfig, check_sizes, learning_rates
@@ -239,7 +240,8 @@ class Trainer:
         if self.validating:
             hooks.append((cfg.eval_every, self._validate, True))
         hooks.append((checkpoint_every, save, False))
-        with self._signals(handle_signals), _blas(cfg), \
+        with self._signals(handle_signals), \
+                threadpool_limits(limits=cfg.blas_threads, user_api="blas"), \
                 progress_display(progress, cfg.n_updates, st.update) as bar:
             while True:
                 u = st.update
@@ -344,18 +346,6 @@ class Trainer:
                            final_val_loss_windowed=self.validation[-1]["val_loss_windowed"])
         return TrainResult(cfg, self.vocab, st, history, list(self.samples), final, metrics,
                            list(self.validation), self.text_md5)
-
-
-@contextlib.contextmanager
-def _blas(cfg: TrainConfig):
-    """Limit BLAS to ``cfg.blas_threads`` threads while training."""
-    from threadpoolctl import threadpool_limits
-
-    limiter = threadpool_limits(limits=cfg.blas_threads, user_api="blas")
-    try:
-        yield
-    finally:
-        limiter.restore_original_limits()
 
 
 def train(text: str, config: TrainConfig, progress: bool | str = False) -> TrainResult:
