@@ -24,7 +24,6 @@ kernels); losses are summed in float64.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -37,7 +36,7 @@ from torch import nn
 from . import provenance
 from .checks import check_choice, check_nonneg_int, check_positive_float, check_positive_int
 from .config import TrainConfig, learning_rates
-from .data import Vocabulary
+from .data import Vocabulary, text_md5
 from .evaluate import BITS_PER_NAT
 from .gated import (
     KINDS,
@@ -160,7 +159,7 @@ def baseline_config(text: str, kind: str, chars: int, seed: int = 1, eta: float 
             "n_evals": a["n_evals"],
             "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
             "data": os.fspath(data_path) if data_path is not None else None,
-            "data_md5": hashlib.md5(text.encode("utf-8")).hexdigest(),
+            "data_md5": text_md5(text),
             "vocab": "".join(vocab.chars), "code": provenance.code_hash(("baselines",))}
 
 

@@ -8,7 +8,7 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 
 from __future__ import annotations
 
-from .prose import _and
+from .prose import join_and
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
@@ -37,7 +37,7 @@ def units_intro(reports: dict[str, dict]) -> str:
     name to what ``charrnn units --json`` wrote for it (``N``, ``n_chunks``, ``m`` or ``hidden``,
     ``trained_holdout``; the same part of the same text for every model)."""
     first = next(iter(reports.values()))
-    models = _and([_describe_model(label, r) for label, r in reports.items()])
+    models = join_and([_describe_model(label, r) for label, r in reports.items()])
     return (f"After {KARPATHY_2015}: each model read the last 1/{first.get('n_chunks', 20)} of the "
             f"text ({first['N']:,} characters) from a zero state, carrying its state from character "
             "to character, and every character was labelled with properties of the text up to it. "
@@ -70,12 +70,12 @@ def _feature_sentence(feature: str, rows: dict[str, dict]) -> str:
     metric = next(iter(rows.values()))["metric"]
     clauses = []
     if unit:
-        clauses.append(f"a single {name} unit in {_and(unit)}")
+        clauses.append(f"a single {name} unit in {join_and(unit)}")
     if probe_only:
-        clauses.append(f"no single unit but a linear read-out of all units in {_and(probe_only)}: "
+        clauses.append(f"no single unit but a linear read-out of all units in {join_and(probe_only)}: "
                        "the information is there, spread over many units")
     if neither:
-        clauses.append(f"neither a single unit nor the probe tracks it in {_and(neither)}")
+        clauses.append(f"neither a single unit nor the probe tracks it in {join_and(neither)}")
     return (f"**`{feature}`** ({metric}; strong from {STRONG[metric]}): " + "; ".join(clauses)
             + ".")
 
@@ -106,7 +106,7 @@ def units_paragraph(reports: dict[str, dict], lstm: dict | None = None) -> str:
         else:
             absent.append(f"`{feature}`")
     if absent:
-        out.append(f"{_and(absent)} {'does' if len(absent) == 1 else 'do'} not occur in this part "
+        out.append(f"{join_and(absent)} {'does' if len(absent) == 1 else 'do'} not occur in this part "
                    "of the text, so no model can show a unit for it.")
     word = [f"{r['in_word']['probe_score']:.2f}" for r in every.values()
             if r.get("in_word", {}).get("probe_score") is not None]
@@ -119,16 +119,16 @@ def units_paragraph(reports: dict[str, dict], lstm: dict | None = None) -> str:
         sat = {label: _saturated(r) for label, r in reports.items()}
         threshold = next(iter(reports.values()))["saturation"]["threshold"]
         out.append(f"Saturation ($|h| > {threshold}$; the figure below, after the paper's Fig. 5): "
-                   + _and([f"{k} of the {label}'s {n} units" for label, (k, n, _) in sat.items()])
+                   + join_and([f"{k} of the {label}'s {n} units" for label, (k, n, _) in sat.items()])
                    + " are saturated on more than half of the characters; the median unit on "
-                   + _and([f"{med:.0%}" for _, _, med in sat.values()]) + ".")
+                   + join_and([f"{med:.0%}" for _, _, med in sat.values()]) + ".")
     if states:
         cells = [f"a {_MEMORY[f]} unit in its ${k}_t$" for k, v in lstm["states"].items()
                  for f, r in _rows(v).items() if f in _MEMORY and r["applicable"]
                  and r["score"] >= STRONG[r["metric"]]]
         out.append("Karpathy et al. found LSTM cells that keep track of line lengths, quotes and "
                    f"brackets; this one-layer LSTM (h = {lstm['hidden']}) has "
-                   + (_and(cells) if cells else "no such single unit in $h_t$ or $c_t$") + ".")
+                   + (join_and(cells) if cells else "no such single unit in $h_t$ or $c_t$") + ".")
     return " ".join(out)
 
 
@@ -151,7 +151,7 @@ def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | No
     with how many more characters it had); ``spread``: the largest seed standard deviation of
     the variants [nats/char]. :data:`LITERATURE` is the paragraph that follows it."""
     g = min(gated, key=lambda r: r["best_val_bits_per_char"])
-    them = _and([f"{r['best_val_bits_per_char']:.3f} for the {r['model']}" for r in gated])
+    them = join_and([f"{r['best_val_bits_per_char']:.3f} for the {r['model']}" for r in gated])
     if vanilla is None:
         text = ("There is no vanilla m = 256 run of this budget in these experiments (add `m256` "
                 "to `EXPERIMENTS`), so the like-for-like comparison is missing; the gated models "

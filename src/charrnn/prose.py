@@ -15,12 +15,12 @@ from .tables import fmt
 
 __all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smooth_loss_paragraph",
            "samples_intro", "sample_title", "best_passage", "sampling_summary", "experiments_intro",
-           "winner_sentence", "why_sentences"]
+           "winner_sentence", "why_sentences", "join_and"]
 
 _AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
 
 
-def _and(items) -> str:
+def join_and(items) -> str:
     """``"a, b and c"``."""
     items = [str(i) for i in items]
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
@@ -91,7 +91,7 @@ def gradcheck_verdict(suite: dict) -> str:
             + (f" and with centered differences to {fmt(worst_num)} or better (tolerance "
                f"{fmt(tol['numeric'], 0)})" if numeric else " (centered differences were not computed)")
             + f", for {losses} and at sequence {'length' if len(lengths) == 1 else 'lengths'} "
-            f"{_and(lengths)}.")
+            f"{join_and(lengths)}.")
 
 
 def smooth_loss_paragraph(run: dict) -> str:
@@ -174,17 +174,17 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
     seeded = [r["variant"] for r in rows if len(r["seeds"]) > 1]
     f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
     text = (f"Every variant trained on the text without its last 1/20 (held out) for about "
-            f"{common / 1e6:.3g} M characters" + (f" ({_and(more)})" if more else "")
+            f"{common / 1e6:.3g} M characters" + (f" ({join_and(more)})" if more else "")
             + f" and was evaluated on the held-out chunk {n_evals} times (stateful validation "
             "loss: the hidden state carried through the whole chunk; the windowed number restarts "
             "from $h = 0$ every 25 characters, as the course's training loss does).")
     if seeded:
         n = max(len(r["seeds"]) for r in rows)
-        text += (f" {_and(seeded)} ran with {n} seeds each: the table gives the mean ± standard "
+        text += (f" {join_and(seeded)} ran with {n} seeds each: the table gives the mean ± standard "
                  "deviation over the seeds and the plot a band of ± one standard deviation; a "
                  "difference counts as real only when it exceeds twice its standard error.")
     if f32:
-        text += (f" {_and(f32)} computed in float32 (a test checks that float32 reaches the "
+        text += (f" {join_and(f32)} computed in float32 (a test checks that float32 reaches the "
                  "float64 validation loss within 0.005 nats/char); the others in float64.")
     return text + (" Learning rates: 1e-3 (the handout's) for one sequence per update; larger "
                    "for mini-batches, whose averaged gradients are less noisy (see "
@@ -228,7 +228,7 @@ def why_sentences(summary: dict) -> str:
                   and len(b.get("seeds", [])) > 1]
         real = [r["variant"] for r in seeded if real_difference(b, r)]
         if seeded and real:
-            why.append(f"{b['variant']} beats {_and(real)} by more than the seed spread; the "
+            why.append(f"{b['variant']} beats {join_and(real)} by more than the seed spread; the "
                        "other differences are within it.")
         elif seeded:
             why.append("None of these differences exceeds the seed spread: for the same "
