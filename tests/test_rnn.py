@@ -268,3 +268,35 @@ def test_backward_returns_fresh_arrays():
     g = backward(params, cache)
     for name in PARAM_NAMES:
         assert not np.shares_memory(g[name], params[name])
+
+
+def test_the_stateful_pass_carries_h_across_blocks_and_is_the_one_used_everywhere():
+    from charrnn.evaluate import stateful_loss
+    from charrnn.rnn import init_params, softmax, stateful_pass
+    from charrnn.sampling import prime
+    from charrnn.units import hidden_states
+
+    rng = np.random.default_rng(4)
+    K, m = 7, 5
+    _, params = init_params(K, m, rng)
+    params["b"][:] = rng.normal(size=m)  # nonzero biases
+    x = rng.integers(0, K, size=50)
+    h0 = rng.normal(size=m)
+    h, want = h0.copy(), []
+    for xt in x:  # eqs. 1-2 by hand, one-hot input
+        h = np.tanh(params["W"] @ h + params["U"] @ np.eye(K)[xt] + params["b"])
+        want.append(h)
+    want = np.array(want)
+    for block in (1, 7, 50, 4096):  # block edges never reset h
+        got = np.concatenate([H for _, H in stateful_pass(params, x, h0, block)])
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-14)
+        starts = [s for s, _ in stateful_pass(params, x, h0, block)]
+        assert starts == list(range(0, 50, block))
+    H = hidden_states(params, x)  # from h = 0
+    np.testing.assert_array_equal(H, np.concatenate([b for _, b in stateful_pass(params, x)]))
+    P = softmax(H[:-1] @ params["V"].T + params["c"])
+    assert stateful_loss(params, x, block=9) == pytest.approx(
+        -np.log(P[np.arange(49), x[1:]]).mean(), rel=1e-13)
+    h_primed, x0 = prime(params, x)
+    np.testing.assert_array_equal(h_primed, H[-2])
+    assert x0 == x[-1]

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from .checks import check_positive_int
-from .rnn import forward, input_term, softmax, step
+from .rnn import forward, softmax, stateful_pass
 
 __all__ = ["stateful_loss", "windowed_loss", "BITS_PER_NAT"]
 
@@ -35,18 +35,11 @@ def stateful_loss(params, data: np.ndarray, block: int = 4096) -> float:
     data = np.asarray(data)
     if len(data) < 2:
         raise ValueError("validation text needs at least 2 characters")
-    m = len(params["b"])
     x, y = data[:-1], data[1:]
-    h = np.zeros(m)
     total = 0.0
-    Hb = np.empty((block, m))
-    for start in range(0, len(x), block):
-        A = input_term(params, x[start : start + block])  # (n, m)
-        n = len(A)
-        for t in range(n):
-            h = step(params, h, A[t])
-            Hb[t] = h
-        P = softmax(Hb[:n] @ params["V"].T + params["c"])  # (n, K)
+    for start, H in stateful_pass(params, x, block=block):
+        n = len(H)
+        P = softmax(H @ params["V"].T + params["c"])  # (n, K)
         total -= np.log(P[np.arange(n), y[start : start + n]]).sum()
     return float(total / len(x))
 

@@ -40,6 +40,7 @@ __all__ = [
     "init_params",
     "input_term",
     "step",
+    "stateful_pass",
     "softmax",
     "ForwardCache",
     "forward",
@@ -117,6 +118,24 @@ def step(params, h: np.ndarray, a: np.ndarray) -> np.ndarray:
     """
     W = params["W"]
     return np.tanh((W @ h if h.ndim == 1 else h @ W.T) + a)
+
+
+def stateful_pass(params, indices, h0=None, block: int = 4096):
+    """The model run over a text of any length, h carried from each character to the next
+    (eqs. 1-2 via :func:`step`, as when it generates text): yields ``(start, H)`` per block of at
+    most ``block`` characters, ``H (n, m)`` float64 the states after reading ``indices[start :
+    start + n]`` (``H[t]`` = h_{start+t}). ``indices`` int (N,), ``h0`` (m,) the state before the
+    first character (default zeros). Memory: one block of states and of U x_t + b. The one
+    stateful pass of the package: validation, the hidden units and priming use it."""
+    indices = np.asarray(indices)
+    h = np.zeros(len(params["b"])) if h0 is None else np.array(h0, dtype=np.float64)
+    for start in range(0, len(indices), block):
+        A = input_term(params, indices[start : start + block])  # (n, m): U x_t + b
+        H = np.empty(A.shape)
+        for t in range(len(A)):
+            h = step(params, h, A[t])
+            H[t] = h
+        yield start, H
 
 
 def softmax(o: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check_memory, check_positive_float, check_positive_int, is_number
-from .rnn import input_term, step
+from .rnn import input_term, stateful_pass, step
 
 __all__ = ["check_sampling_args", "top_p_filter", "synthesize", "probabilities", "prime",
            "SAMPLE_BYTES_PER_CHAR", "check_sample_memory"]
@@ -107,6 +107,6 @@ def prime(params, indices) -> tuple[np.ndarray, int]:
     if len(indices) == 0:
         raise ValueError("the prime text must not be empty")
     h = np.zeros(len(params["b"]))
-    for a in input_term(params, indices[:-1]):
-        h = step(params, h, a)
+    for _, H in stateful_pass(params, indices[:-1]):
+        h = H[-1]
     return h, int(indices[-1])

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .probes import auc_per_unit, fit_logistic, pearson_per_unit, probe_score
-from .rnn import input_term, step
+from .rnn import stateful_pass
 
 __all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features",
            "auc_per_unit", "pearson_per_unit", "fit_logistic", "probe_score", "saturation",
@@ -57,8 +57,8 @@ def hidden_states(params, indices, h0=None, block: int = 4096) -> np.ndarray:
 
     ``indices`` int (N,), the text's character indices; the run starts from ``h0`` (m,) (default
     zeros) and carries h from each character to the next: ``H[t]`` = h_t = tanh(W h_{t-1} + U x_t
-    + b) (eqs. 1-2, via :func:`charrnn.rnn.step`), the state after reading ``indices[t]``. U x_t + b
-    is gathered ``block`` characters at a time, so memory beyond H is block x m floats. Raises
+    + b) (eqs. 1-2, :func:`charrnn.rnn.stateful_pass`), the state after reading ``indices[t]``;
+    memory beyond H is one block of ``block`` x m floats. Raises
     ``ValueError`` for no indices or a non-positive block.
     """
     from .checks import check_positive_int
@@ -67,14 +67,9 @@ def hidden_states(params, indices, h0=None, block: int = 4096) -> np.ndarray:
     indices = np.asarray(indices)
     if indices.ndim != 1 or len(indices) == 0:
         raise ValueError("hidden_states needs a non-empty 1-D array of character indices")
-    m = len(params["b"])
-    h = np.zeros(m) if h0 is None else np.array(h0, dtype=np.float64)
-    H = np.empty((len(indices), m))
-    for start in range(0, len(indices), block):
-        A = input_term(params, indices[start : start + block])  # (n, m): U x_t + b
-        for t in range(len(A)):
-            h = step(params, h, A[t])
-            H[start + t] = h
+    H = np.empty((len(indices), len(params["b"])))
+    for start, Hb in stateful_pass(params, indices, h0, block):
+        H[start : start + len(Hb)] = Hb
     return H
 
 
