@@ -153,26 +153,14 @@ def check_vocab(model_vocab: Vocabulary, text_vocab: Vocabulary, what: str = "ch
         raise ValueError(f"vocabulary mismatch: {'; '.join(parts)}")
 
 
-def _bests(st):
-    return {"smooth": st.best_smooth, **({"val": st.best_val} if st.best_val is not None else {})}
-
-
 def save_checkpoint(path, trainer) -> None:
-    """Write a :class:`charrnn.train.Trainer`'s whole state to ``path`` atomically."""
-    st, opt = trainer.state, trainer.state.optimizer
+    """Write a :class:`charrnn.train.Trainer`'s :meth:`~charrnn.train.Trainer.state_dict` to
+    ``path`` atomically, as a model of its current parameters (hprev and x0 of the next update)
+    plus the training state's arrays, its scalars in ``meta``."""
+    state = trainer.state_dict()
     h0, x0 = trainer.next_window()
-    meta = {"config": trainer.cfg.to_dict(), "text_md5": trainer.text_md5, "update": st.update,
-            "smooth_loss": st.smooth_loss, "opt_t": opt.t, "reader": trainer.reader.state(),
-            "sample_rng": trainer.sample_rng.bit_generator.state,
-            "best": {k: b.meta() for k, b in _bests(st).items()},
-            "validation": trainer.validation, "samples": trainer.samples,
-            "history": trainer.hist, "train_time": trainer.train_time}
-    arrays = _model_arrays(st.params, trainer.vocab, h0, x0, meta)
-    arrays.update(flat=st.flat, hprev_all=st.hprev)
-    for k, b in _bests(st).items():
-        arrays[f"best_{k}_flat"], arrays[f"best_{k}_hprev"] = b.flat, b.hprev
-    for k, v in opt.state().items():
-        arrays[f"opt_{k}"] = np.asarray(v)
+    arrays = _model_arrays(trainer.state.params, trainer.vocab, h0, x0, state["meta"])
+    arrays.update({k: np.asarray(v) for k, v in state["arrays"].items()})
     _write(path, arrays)
 
 
@@ -211,19 +199,7 @@ def load_checkpoint(trainer_cls, path, text: str, n_updates: int | None = None):
     if self.text_md5 != meta["text_md5"]:
         raise ValueError("the text differs from the one this run was trained on (same "
                          "characters, other content); resume with the same --data file")
-    st = self.state
-    st.flat[...] = data["flat"]
-    st.hprev[...] = data["hprev_all"]
-    st.update, st.smooth_loss = int(meta["update"]), float(meta["smooth_loss"])
-    for k, b in _bests(st).items():
-        b.flat[...], b.hprev[...] = data[f"best_{k}_flat"], data[f"best_{k}_hprev"]
-        saved = meta["best"][k]
-        b.x0, b.update, b.loss = int(saved["x0"]), int(saved["update"]), float(saved["loss"])
-    st.optimizer.load_state({k[4:]: data[k] for k in data if k.startswith("opt_")})
-    self.reader.load_state(meta["reader"])
-    self.sample_rng.bit_generator.state = meta["sample_rng"]
-    self.validation, self.samples = meta["validation"], meta["samples"]
-    self.hist = {k: list(v) for k, v in meta["history"].items()}
-    self.train_time = float(meta["train_time"])
-    self.last_checkpoint_update = st.update
+    model_keys = {*PARAM_NAMES, "hprev", "x0", "vocab", "format_version", "meta"}
+    self.load_state_dict({"meta": meta, "arrays": {k: v for k, v in data.items()
+                                                   if k not in model_keys}})
     return self

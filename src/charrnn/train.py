@@ -162,6 +162,50 @@ class Trainer:
 
         return load_checkpoint(cls, path, text, n_updates)
 
+    def _bests(self) -> dict:
+        st = self.state
+        return {"smooth": st.best_smooth, **({"val": st.best_val} if st.best_val is not None
+                                             else {})}
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue this run bit-identically (PyTorch's convention):
+        ``{"meta": JSON-able dict, "arrays": {name: ndarray}}``. ``meta``: the config, the text's
+        md5, the update count, smooth loss, the optimizer's step, the training order's and the
+        sampling generator's states, the best models' scalars, validation rows, samples, history
+        and training time; ``arrays``: ``flat`` (n,), ``hprev_all`` (B, m), the best models'
+        ``best_*_flat`` and ``best_*_hprev``, and the optimizer's ``opt_*``."""
+        st, opt = self.state, self.state.optimizer
+        meta = {"config": self.cfg.to_dict(), "text_md5": self.text_md5, "update": st.update,
+                "smooth_loss": st.smooth_loss, "opt_t": opt.t, "reader": self.reader.state(),
+                "sample_rng": self.sample_rng.bit_generator.state,
+                "best": {k: b.meta() for k, b in self._bests().items()},
+                "validation": self.validation, "samples": self.samples,
+                "history": self.hist, "train_time": self.train_time}
+        arrays = {"flat": st.flat, "hprev_all": st.hprev}
+        for k, b in self._bests().items():
+            arrays[f"best_{k}_flat"], arrays[f"best_{k}_hprev"] = b.flat, b.hprev
+        arrays.update({f"opt_{k}": v for k, v in opt.state().items()})
+        return {"meta": meta, "arrays": arrays}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a :meth:`state_dict` of a run of the same config and text (the caller
+        checks them: :func:`charrnn.checkpoint.load_checkpoint`)."""
+        meta, arrays, st = state["meta"], state["arrays"], self.state
+        st.flat[...] = arrays["flat"]
+        st.hprev[...] = arrays["hprev_all"]
+        st.update, st.smooth_loss = int(meta["update"]), float(meta["smooth_loss"])
+        for k, b in self._bests().items():
+            b.flat[...], b.hprev[...] = arrays[f"best_{k}_flat"], arrays[f"best_{k}_hprev"]
+            saved = meta["best"][k]
+            b.x0, b.update, b.loss = int(saved["x0"]), int(saved["update"]), float(saved["loss"])
+        st.optimizer.load_state({k[4:]: v for k, v in arrays.items() if k.startswith("opt_")})
+        self.reader.load_state(meta["reader"])
+        self.sample_rng.bit_generator.state = meta["sample_rng"]
+        self.validation, self.samples = meta["validation"], meta["samples"]
+        self.hist = {k: list(v) for k, v in meta["history"].items()}
+        self.train_time = float(meta["train_time"])
+        self.last_checkpoint_update = st.update
+
     def save(self, path) -> None:
         """Write the whole state to ``path`` (see :func:`charrnn.checkpoint.save_checkpoint`)."""
         from .checkpoint import save_checkpoint
