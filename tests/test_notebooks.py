@@ -55,42 +55,51 @@ def test_train_notebook_with_a_preset_file(tmp_path, text, preset):
 
 
 def test_train_notebook_default_run_folder_and_report(tmp_path, text):
-    # run_dir left empty: runs/<data>-<preset>-n<N>-seed<S> under the project root
+    """run_dir left empty: runs/<data>-<preset>-n<N>-seed<S> under the project root, which the
+    notebooks find from the kernel's cwd; run in a copy of the project layout (pyproject.toml and
+    notebooks/), so the project's own runs/ is never touched."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
     name = "text-adam-n150-seed3"
-    target = ROOT / "runs" / name
-    if target.exists():
-        import shutil
+    target, real = project / "runs" / name, ROOT / "runs" / name
+    real_before = real.exists() and real.stat().st_mtime_ns  # False: absent (the usual case)
 
-        shutil.rmtree(target)
-    try:
-        run("02_train.ipynb", tmp_path / "02.ipynb", data_path=str(text), seed=3, n_updates=150,
-            m=8, sample_every=50)
-        assert (target / "metrics.json").is_file()
-        run("01_gradient_check.ipynb", tmp_path / "01.ipynb", data_path=str(text), m=3,
-            out_json=str(tmp_path / "g.json"))
-        from charrnn.files import write_json
-        from charrnn.study import study_runs
+    def run_here(nb, out, **parameters):  # the kernel's cwd is the copy's root
+        return papermill.execute_notebook(str(project / "notebooks" / nb), str(out),
+                                          parameters=parameters, kernel_name="python3",
+                                          cwd=str(project), progress_bar=False)
 
-        write_json(tmp_path / "study.json", study_runs([target], n=300))
-        report = run("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=f"runs/{name}",  # from the root
-                     gradcheck_json=str(tmp_path / "g.json"), sampling_json=str(tmp_path / "study.json"),
-                     experiments_dir=str(tmp_path / "none"), bench_json=str(tmp_path / "missing.json"),
-                     units_json=str(tmp_path / "u.json"), units_holdout_json=str(tmp_path / "uh.json"),
-                     units_lstm_json=str(tmp_path / "ul.json"))
-        html = json.dumps(report["cells"])
-        assert "We believe the gradients are correct" in html
-        assert "and then every 50 updates" in html and "after 150 updates" in html
-        assert "| seed | best smooth loss |" in html and "mean ± std" not in html  # one seed
-        assert "Sharper sampling trades diversity for correctness" in html
-        assert "top-p 0.95 (first 300 characters)" in html
-        assert "No experiments yet" in html and "No benchmark yet" in html
-        assert "Not yet: no LSTM or GRU run" in html and "run `make baselines`" in html
-        for name in ("units.json", "units-holdout.json", "units-lstm.json"):  # one line each
-            assert f"(`{name}`); run `make report`" in html, name
-    finally:
-        import shutil
+    run_here("02_train.ipynb", tmp_path / "02.ipynb", data_path=str(text), seed=3, n_updates=150,
+             m=8, sample_every=50)
+    assert (target / "metrics.json").is_file()
+    run_here("01_gradient_check.ipynb", tmp_path / "01.ipynb", data_path=str(text), m=3,
+             out_json=str(tmp_path / "g.json"))
+    from charrnn.files import write_json
+    from charrnn.study import study_runs
 
-        shutil.rmtree(target, ignore_errors=True)
+    write_json(tmp_path / "study.json", study_runs([target], n=300))
+    report = run_here("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=f"runs/{name}",  # from the root
+                      gradcheck_json=str(tmp_path / "g.json"),
+                      sampling_json=str(tmp_path / "study.json"),
+                      experiments_dir=str(tmp_path / "none"), bench_json=str(tmp_path / "missing.json"),
+                      units_json=str(tmp_path / "u.json"), units_holdout_json=str(tmp_path / "uh.json"),
+                      units_lstm_json=str(tmp_path / "ul.json"))
+    html = json.dumps(report["cells"])
+    assert "We believe the gradients are correct" in html
+    assert "and then every 50 updates" in html and "after 150 updates" in html
+    assert "| seed | best smooth loss |" in html and "mean ± std" not in html  # one seed
+    assert "Sharper sampling trades diversity for correctness" in html
+    assert "top-p 0.95 (first 300 characters)" in html
+    assert "No experiments yet" in html and "No benchmark yet" in html
+    assert "Not yet: no LSTM or GRU run" in html and "run `make baselines`" in html
+    for artifact in ("units.json", "units-holdout.json", "units-lstm.json"):  # one line each
+        assert f"(`{artifact}`); run `make report`" in html, artifact
+    # the project's own runs/<name> neither appeared nor changed
+    assert (real.exists() and real.stat().st_mtime_ns) == real_before
 
 
 @pytest.mark.parametrize("missing", ["run_dirs", "gradcheck_json"])

@@ -186,31 +186,104 @@ def check_folder_is_complete(folder):
             assert all(len(line.split(",")) == len(lines[0].split(",")) for line in lines)
 
 
+def file_version(path):
+    """What tells one written version of ``path`` from the next (each write renames a new file
+    into place), or None while there is none."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size
+
+
+def wait_for_new_versions(path, proc, n, timeout=120):
+    """Wait until ``path`` has been replaced ``n`` times by the running ``proc`` (checked every
+    millisecond); returns the times of the replacements. Fails when ``proc`` ends first."""
+    version, times, t0 = file_version(path), [], time.monotonic()
+    while len(times) < n:
+        now = file_version(path)
+        if now != version:
+            version = now
+            times.append(time.monotonic())
+            continue
+        assert proc.poll() is None, f"the run ended after {len(times)} of {n} new {path.name}"
+        assert time.monotonic() - t0 < timeout, f"no new {path.name} in {timeout} s"
+        time.sleep(0.001)
+    return times
+
+
+def wait_for_a_write(path, proc, most=20, timeout=120):
+    """Wait until a temporary file of ``path`` appears (its writer has begun a write; the run
+    removed stale ones when it started) or ``path`` has been replaced ``most`` times; True in
+    the first case."""
+    version, n, t0 = file_version(path), 0, time.monotonic()
+    while not list(path.parent.glob(f".{path.name}.*.tmp")):
+        now = file_version(path)
+        if now != version:
+            version, n = now, n + 1
+            if n >= most:
+                return False
+        assert proc.poll() is None, f"the run ended while waiting for a write of {path.name}"
+        assert time.monotonic() - t0 < timeout, f"no write of {path.name} in {timeout} s"
+        time.sleep(0.0005)
+    return True
+
+
+KILLS = 6
+
+
 @pytest.mark.slow  # kill -9 at random moments of a subprocess run
 def test_sigkill_never_leaves_a_broken_file(tmp_path):
+    """Exactly KILLS kill -9s at moments set by the run's progress, not by the clock, so the
+    count holds on a machine of any speed. In turn: (1) after 2 new checkpoints of the running
+    process (every 25 updates), as soon as it begins writing the next (a temporary file is there;
+    on a machine too fast to see one in 20 writes, after the 20th); (2) after 2 to 4 new
+    checkpoints, a random fraction of the last interval between two, so anywhere in a checkpoint
+    interval; (3) at a random moment of a resumed process's start, before its first checkpoint.
+    Each round moves the run on by at most about 100 updates of its 6,000 (500 for a machine
+    that hides its writes). After every kill every output file is complete; the run then resumes
+    to the end with the numbers of an unbroken run."""
+    from charrnn.checkpoint import checkpoint_meta
+
     data = tmp_path / "t.txt"
     data.write_text(TEXT * 20, encoding="utf-8")
     out = tmp_path / "run"
+    ckpt = out / "checkpoint.npz"
     args = ["--data", data, "--n-updates", 6000, "--m", 48, "--checkpoint-every", 25,
             "--sample-every", 500, "--engine", "numpy"]
     rng = np.random.default_rng(0)
     proc = subprocess.Popen(cli("train", *args, "--out", out), env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for(out / "checkpoint.npz", proc)
-    kills = 0
-    while kills < 6:
-        time.sleep(float(rng.uniform(0.05, 0.6)))
-        if proc.poll() is not None:
-            break
+    started, startup, steps = time.monotonic(), None, []  # steps: (kind, checkpoint's update)
+    for k in range(KILLS):
+        kind = ("write", "interval", "start")[k % 3]
+        if kind == "start":  # a fraction of the time the last process took to its first checkpoint
+            time.sleep(float(rng.uniform(0.0, 1.0)) * startup)
+        else:
+            times = wait_for_new_versions(ckpt, proc, 2 if kind == "write" else int(rng.integers(2, 5)))
+            startup = times[0] - started
+            if kind == "write" and not wait_for_a_write(ckpt, proc):
+                kind = "write (none seen)"
+            elif kind == "interval":
+                time.sleep(float(rng.uniform(0.0, 1.0)) * (times[-1] - times[-2]))
+        assert proc.poll() is None, "the run ended before its kill"
         proc.kill()
         proc.wait()
-        kills += 1
+        proc.stderr.close()
         check_folder_is_complete(out)
-        proc = subprocess.Popen(cli("train", "--resume", out), env=ENV,
+        steps.append((kind, checkpoint_meta(ckpt)["update"]))
+        proc = subprocess.Popen(cli("train", "--resume", out, "--checkpoint-every", 25), env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert kills >= 3
-    proc.communicate(timeout=300)
-    assert proc.returncode == 0
+        started = time.monotonic()
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    # each resume went on from the checkpoint the kill left: 2 or more new ones before a kill
+    # that waited for them, never fewer than before
+    last = 0
+    for kind, update in steps:
+        assert update >= last + (0 if kind == "start" else 50), steps
+        last = update
+    assert last < 6000, steps
     check_folder_is_complete(out)
     assert not list(out.glob(".*.tmp"))
     ref = tmp_path / "ref"
