@@ -83,8 +83,21 @@ GRADCHECK := $(RUNS)/gradcheck-$(DATA_NAME)/gradcheck.json
 EXPERIMENTS_DIR := $(RUNS)/experiments-$(DATA_NAME)-$(EXPERIMENT_CHARS)
 SETUP := $(VENV)/.installed
 PKG := src/charrnn
-# The modules that training runs (charrnn.provenance follows their imports), else every module.
-TRAIN_SRC := $(or $(shell test -x $(PY) && $(PY) -m charrnn.provenance 2>/dev/null),$(wildcard $(PKG)/*.py))
+# The package modules that each rule runs: charrnn.provenance follows the imports of its command,
+# notebook or script (`python -m charrnn.provenance --make`). They are kept in $(PREREQS), made again
+# (and make started again) when a module, notebook or script changes, so reading them costs no
+# Python start; before `make setup` has installed the package, every module. $(PREREQS) takes the
+# date of a file dated in the future, which would otherwise have make start again and again.
+PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC UNITS_SRC UNITS_BASELINE_SRC \
+  GRADCHECK_SRC STUDY_SRC BENCH_SRC REPORT_SRC PDF_SRC
+$(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(wildcard $(PKG)/*.py)))
+PREREQS := $(VENV)/prereqs.mk
+ifneq ($(wildcard $(SETUP)),)
+  -include $(PREREQS)
+  $(PREREQS): $(PKG) $(wildcard $(PKG)/*.py notebooks/*.ipynb benchmarks/*.py)
+	@$(PY) -m charrnn.provenance --make > $@.$$$$ && mv $@.$$$$ $@ || { rm -f $@.$$$$; exit 1; }
+	@for f in $?; do test ! $$f -nt $@ || touch -r $$f $@; done
+endif
 
 .PHONY: help setup system-deps data experiments baselines report test test-fast lint lab bench clean FORCE
 
@@ -97,7 +110,7 @@ $(REPORTS)/.settings: FORCE
 help:  ## show this menu
 	@echo "charrnn: a character-level vanilla RNN (DD2424 Assignment 4) and its report"
 	@echo
-	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: DATA=$(DATA) PRESET=$(PRESET) SEEDS=\"$(SEEDS)\" N_UPDATES=$(N_UPDATES)"
 	@echo "           EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=\"$(EXPERIMENTS)\""
@@ -120,7 +133,7 @@ data: data/shakespeare.txt  ## build the default (public-domain) corpus
 data/shakespeare.txt: | $(SETUP)
 	$(PY) -m charrnn.corpus $@
 
-$(GRADCHECK): notebooks/01_gradient_check.ipynb $(DATA) $(PKG)/gradcheck.py $(PKG)/reference.py $(PKG)/rnn.py | $(SETUP)
+$(GRADCHECK): notebooks/01_gradient_check.ipynb $(DATA) $(GRADCHECK_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/01_gradient_check.ipynb $(@D)/01_gradient_check.ipynb \
 	  -p data_path $(abspath $(DATA)) -p out_json $(abspath $@)
@@ -131,16 +144,17 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	  -p data_path $(abspath $(DATA)) -p seed $* -p n_updates $(N_UPDATES) \
 	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True \
 	  -p progress_label "handout seed $*"
+	@touch $@  # a reused run (same settings, text and training code) does not rewrite it
 
 # One job per (variant, seed): charrnn.experiments.VARIANTS says which variants run three seeds.
 # A job whose run is reused (same config, text and training code) only touches its metrics.json.
 EXPERIMENT_RUNS := $(EXPERIMENT_JOBS:%=$(EXPERIMENTS_DIR)/%/metrics.json)
-$(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(TRAIN_SRC) $(PKG)/experiments.py | $(SETUP)
+$(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(EXPERIMENT_SRC) | $(SETUP)
 	$(PY) -m charrnn experiment $(subst -seed, --seed ,$*) --chars $(EXPERIMENT_CHARS) \
 	  --data $(abspath $(DATA)) --out-dir $(abspath $(EXPERIMENTS_DIR)) --progress-label "experiment $*"
 	@touch $@
 
-$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUNS) | $(SETUP)
+$(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUNS) $(SUMMARY_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/04_experiments.ipynb $(@D)/04_experiments.ipynb \
 	  -p data_path $(abspath $(DATA)) -p chars $(EXPERIMENT_CHARS) -p variants "$(EXPERIMENTS)" \
@@ -155,10 +169,11 @@ experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHAR
 # split and budget, one folder each beside the variants; the report's experiments section shows them.
 BASELINES := lstm gru
 BASELINE_RUNS := $(BASELINES:%=$(EXPERIMENTS_DIR)/%/metrics.json)
-BASELINE_SRC := $(PKG)/baselines.py $(PKG)/gated.py $(PKG)/baselines_io.py $(PKG)/orders.py $(PKG)/data.py
+# A run that is reused (same config, text and training code) only touches its metrics.json.
 $(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(BASELINE_SRC) | $(SETUP)
 	$(PY) -m charrnn baseline --kind $* --data $(abspath $(DATA)) --chars $(EXPERIMENT_CHARS) \
 	  --seed 1 --out $(@D) --force
+	@touch $@
 
 baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHARS each, PyTorch)
 	@$(SUBMAKE) $(BASELINE_RUNS)
@@ -166,7 +181,6 @@ baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHA
 # What the hidden units learned (charrnn units, after Karpathy et al. 2015) on the last 1/20 of
 # the text: the first seed's handout run (trained on all of it), the experiments' sequential
 # variant and the LSTM baseline's h_t and c_t (both trained with that part held out).
-UNITS_SRC := $(PKG)/units.py $(PKG)/probes.py $(PKG)/rnn.py $(PKG)/checkpoint.py
 $(REPORTS)/units.json: $(word 1,$(RUN_DIRS))/metrics.json $(DATA) $(UNITS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn units --checkpoint $(word 1,$(RUN_DIRS))/best.npz --data $(DATA) --json $@
@@ -177,7 +191,7 @@ $(REPORTS)/units-holdout.json: $(EXPERIMENTS_DIR)/summary.json $(DATA) $(UNITS_S
 	ckpt=$(EXPERIMENTS_DIR)/sequential-seed1/best.npz; test -f $$ckpt || ckpt=$(EXPERIMENTS_DIR)/sequential/best.npz; \
 	  $(PY) -m charrnn units --checkpoint $$ckpt --data $(DATA) --json $@
 
-$(REPORTS)/units-lstm.json: $(EXPERIMENTS_DIR)/lstm/metrics.json $(DATA) $(UNITS_SRC) $(BASELINE_SRC) | $(SETUP)
+$(REPORTS)/units-lstm.json: $(EXPERIMENTS_DIR)/lstm/metrics.json $(DATA) $(UNITS_BASELINE_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn units --baseline $(EXPERIMENTS_DIR)/lstm --data $(DATA) --json $@
 
@@ -196,17 +210,15 @@ UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
 REPORT_INPUTS = $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(GRADCHECK) \
   $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json $(UNITS_JSONS)
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
-$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(TRAIN_SRC) $(wildcard benchmarks/*.py) | $(SETUP) $(BENCH_AFTER)
+$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) $(wildcard benchmarks/*.py) | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
 	$(PY) benchmarks/bench.py --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 
 # The sampling study of the best seed's run (lowest best smooth loss); .settings: the seeds or text changed.
-$(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json) $(PKG)/study.py $(PKG)/textmetrics.py $(PKG)/sampling.py | $(SETUP)
+$(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json) $(STUDY_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn study --runs $(abspath $(RUN_DIRS)) --json $@
 
-REPORT_SRC := $(PKG)/plots.py $(PKG)/tables.py $(PKG)/prose.py $(PKG)/findings.py $(PKG)/sections.py \
-  $(PKG)/unitviz.py $(PKG)/experiments.py $(PKG)/baselines_io.py
 $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT_INPUTS) $(REPORTS)/bench.json $(REPORT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
@@ -215,7 +227,7 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT
 	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \
 	  -p units_lstm_json $(abspath $(REPORTS)/units-lstm.json)
 
-$(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PKG)/report.py $(PKG)/templates/print/index.html.j2 | system-deps
+$(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PDF_SRC) $(PKG)/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@
 
 report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, baselines, units, benchmark: reports/report.pdf
