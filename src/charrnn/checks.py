@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 __all__ = ["is_number", "check_positive_int", "check_nonneg_int", "check_positive_float",
-           "check_choice", "plural", "available_memory", "check_memory"]
+           "check_choice", "plural", "join_and", "available_memory", "check_memory"]
 
 
 def is_number(value) -> bool:
@@ -74,8 +74,10 @@ def available_memory() -> int | None:
     return None
 
 
-def _listed(items, last: str = "and") -> str:
-    """The strings ``items`` as a list in words: a; a and b; a, b and c (or ``last``)."""
+def join_and(items, last: str = "and") -> str:
+    """``items`` (as strings) listed in words: "a", "a and b", "a, b and c" (or ``last``, e.g.
+    "or"): the one home of this phrasing, for messages and the report's sentences."""
+    items = [str(i) for i in items]
     return ", ".join(items[:-1]) + f" {last} " + items[-1] if len(items) > 1 else items[0]
 
 
@@ -108,8 +110,8 @@ def check_memory(parts, subject: str = "these sizes", available: int | None = No
     else:
         each = [f"{_gib(n)}{' of it' if i == 0 else ''} for {what}"
                 for i, (what, n, _) in enumerate(shown)]
-        where = ", " + _listed(each)
+        where = ", " + join_and(each)
     settings = list(dict.fromkeys(name for _, _, names in shown for name in names))
-    lower = f"; lower {_listed(settings, 'or')}" if settings else ""
+    lower = f"; lower {join_and(settings, 'or')}" if settings else ""
     raise ValueError(f"{subject} need about {_gib(need)} of memory{where}, more than the "
                      f"{_gib(available)} available{lower}")

@@ -8,7 +8,7 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 
 from __future__ import annotations
 
-from .prose import join_and
+from .checks import join_and
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",

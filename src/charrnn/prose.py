@@ -10,20 +10,15 @@ run sums its loss over the sequence.
 
 from __future__ import annotations
 
+from .checks import join_and
 from .gradcheck import LOSS_DEFINITIONS, all_passed, worst_rel_err
 from .tables import fmt
 
 __all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smooth_loss_paragraph",
            "samples_intro", "sample_title", "best_passage", "sampling_summary", "experiments_intro",
-           "winner_sentence", "why_sentences", "join_and"]
+           "winner_sentence", "why_sentences"]
 
 _AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
-
-
-def join_and(items) -> str:
-    """``"a, b and c"``."""
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _worst(preset: str, block: dict, against: str) -> float:

@@ -200,6 +200,12 @@ def _checkpoint_mismatch(ckpt: Path, have: dict, n_updates: int) -> list[str]:
     return diff
 
 
+def _not_its_checkpoint(ckpt: Path, out: Path, mismatch: list[str]) -> ValueError:
+    """The refusal of a checkpoint that :func:`_checkpoint_mismatch` found foreign to ``out``."""
+    return ValueError(f"{ckpt} does not belong to the run in {out}: " + ", ".join(mismatch)
+                      + "; remove it, or start over with --force (in a notebook: force = True)")
+
+
 def start_run(out_dir, want: dict, force: bool = False, resume: bool = False,
               results=RESULTS) -> RunStart:
     """Take run folder ``out_dir`` for the run ``want`` (a :func:`run_config` dict): lock it,
@@ -252,9 +258,7 @@ def _decide(out: Path, want: dict, force: bool, resume: bool, results) -> tuple[
                   "with this code", file=sys.stderr)
         mismatch = _checkpoint_mismatch(ckpt, have, want["n_updates"])
         if mismatch:
-            raise ValueError(f"{ckpt} does not belong to the run in {out}: "
-                             + ", ".join(mismatch) + "; remove it, or start over with --force "
-                             "(in a notebook: force = True)")
+            raise _not_its_checkpoint(ckpt, out, mismatch)
         # the two things a resume may change: a longer run, and where its text now lies
         update = {k: want[k] for k in ("n_updates", "data") if k in want and want[k] != have.get(k)}
         if "n_updates" in update:  # no longer finished
@@ -275,9 +279,7 @@ def _decide(out: Path, want: dict, force: bool, resume: bool, results) -> tuple[
                 remove_stale_temporaries(out)
                 return "resume", have
             if not force:
-                raise ValueError(f"{ckpt} does not belong to the run in {out}: "
-                                 + ", ".join(mismatch) + "; remove it, or start over with "
-                                 "--force (in a notebook: force = True)")
+                raise _not_its_checkpoint(ckpt, out, mismatch)
     elif started and not force:
         resumable = ckpt.is_file() and not finished and have is not None
         try:  # advise --resume only where it would work
