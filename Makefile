@@ -83,19 +83,21 @@ GRADCHECK := $(RUNS)/gradcheck-$(DATA_NAME)/gradcheck.json
 EXPERIMENTS_DIR := $(RUNS)/experiments-$(DATA_NAME)-$(EXPERIMENT_CHARS)
 SETUP := $(VENV)/.installed
 PKG := src/charrnn
-# The package modules that each rule runs: charrnn.provenance follows the imports of its command,
-# notebook or script (`python -m charrnn.provenance --make`). They are kept in $(PREREQS), made again
+# The package modules that each rule runs: charrnn.training.provenance follows the imports of its command,
+# notebook or script (`python -m charrnn.training.provenance --make`). They are kept in $(PREREQS), made again
 # (and make started again) when a module, notebook or script changes, so reading them costs no
 # Python start; before `make setup` has installed the package, every module. $(PREREQS) takes the
 # date of a file dated in the future, which would otherwise have make start again and again.
 PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC UNITS_SRC UNITS_BASELINE_SRC \
   GRADCHECK_SRC STUDY_SRC BENCH_SRC REPORT_SRC PDF_SRC
-$(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(wildcard $(PKG)/*.py)))
+PKG_FILES := $(wildcard $(PKG)/*.py $(PKG)/*/*.py)
+PKG_DIRS := $(PKG) $(filter-out %/__pycache__/,$(wildcard $(PKG)/*/))
+$(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(PKG_FILES)))
 PREREQS := $(VENV)/prereqs.mk
 ifneq ($(wildcard $(SETUP)),)
   -include $(PREREQS)
-  $(PREREQS): $(PKG) $(wildcard $(PKG)/*.py notebooks/*.ipynb benchmarks/*.py)
-	@$(PY) -m charrnn.provenance --make > $@.$$$$ && mv $@.$$$$ $@ || { rm -f $@.$$$$; exit 1; }
+  $(PREREQS): $(PKG_DIRS) $(PKG_FILES) $(wildcard notebooks/*.ipynb benchmarks/*.py)
+	@$(PY) -m charrnn.training.provenance --make > $@.$$$$ && mv $@.$$$$ $@ || { rm -f $@.$$$$; exit 1; }
 	@for f in $?; do test ! $$f -nt $@ || touch -r $$f $@; done
 endif
 
@@ -130,8 +132,8 @@ system-deps:  ## apt-install chromium, libjs-mathjax, fonts and poppler when mis
 
 data: data/shakespeare.txt  ## build the default (public-domain) corpus
 
-data/shakespeare.txt: | $(SETUP)
-	$(PY) -m charrnn.corpus $@
+data/shakespeare.txt: data/prepare_shakespeare.py | $(SETUP)
+	$(PY) data/prepare_shakespeare.py $@
 
 $(GRADCHECK): notebooks/01_gradient_check.ipynb $(DATA) $(GRADCHECK_SRC) | $(SETUP)
 	@mkdir -p $(@D)
@@ -146,7 +148,7 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	  -p progress_label "handout seed $*"
 	@touch $@  # a reused run (same settings, text and training code) does not rewrite it
 
-# One job per (variant, seed): charrnn.experiments.VARIANTS says which variants run three seeds.
+# One job per (variant, seed): charrnn.studies.experiments.VARIANTS says which variants run three seeds.
 # A job whose run is reused (same config, text and training code) only touches its metrics.json.
 EXPERIMENT_RUNS := $(EXPERIMENT_JOBS:%=$(EXPERIMENTS_DIR)/%/metrics.json)
 $(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(EXPERIMENT_SRC) | $(SETUP)
@@ -227,7 +229,7 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT
 	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \
 	  -p units_lstm_json $(abspath $(REPORTS)/units-lstm.json)
 
-$(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PDF_SRC) $(PKG)/templates/print/index.html.j2 | system-deps
+$(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PDF_SRC) $(PKG)/report/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@
 
 report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, baselines, units, benchmark: reports/report.pdf

@@ -7,8 +7,8 @@ seq_length = 25, Adam, float64 unless stated). Implementations:
 
 * ``classic``: the per-time-step loop of the well-known minimal char-RNN scripts
   (``classic.py`` beside this file, one-hot column vectors): the anchor of the ratios;
-* ``numpy``: the readable vectorized reference (:mod:`charrnn.rnn`, :mod:`charrnn.optim`);
-* ``numba``: the compiled training loop (:mod:`charrnn.engine`), compile time reported apart;
+* ``numpy``: the readable vectorized reference (:mod:`charrnn.model.rnn`, :mod:`charrnn.model.optim`);
+* ``numba``: the compiled training loop (:mod:`charrnn.training.engine`), compile time reported apart;
 * ``torch64`` / ``torch32``: PyTorch ``nn.RNN`` + ``nn.Linear`` + ``torch.optim.Adam`` at batch 1,
   float64 and float32, the same equations (``bias_hh`` fixed at 0).
 
@@ -40,8 +40,8 @@ M, SEQ_LENGTH = 100, 25
 
 
 def _setup(data: str, seed: int):
-    from charrnn.data import Vocabulary, read_text
-    from charrnn.rnn import init_params
+    from charrnn.model.data import Vocabulary, read_text
+    from charrnn.model.rnn import init_params
 
     text = read_text(data, min_length=SEQ_LENGTH + 1)
     vocab = Vocabulary.from_text(text)
@@ -51,12 +51,12 @@ def _setup(data: str, seed: int):
 
 
 def _runner_charrnn(engine: str, book, K, flat, params):
-    from charrnn import engine as eng
-    from charrnn.config import TrainConfig
-    from charrnn.optim import Adam
-    from charrnn.orders import Reader
-    from charrnn.state import Best, TrainState
-    from charrnn.train import advance_numpy
+    from charrnn.model.optim import Adam
+    from charrnn.training import engine as eng
+    from charrnn.training.config import TrainConfig
+    from charrnn.training.orders import Reader
+    from charrnn.training.state import Best, TrainState
+    from charrnn.training.train import advance_numpy
 
     cfg = TrainConfig(m=M, seq_length=SEQ_LENGTH, engine=engine)
     state = TrainState(flat=flat, params=params, optimizer=Adam(flat.size), hprev=np.zeros((1, M)),
@@ -72,7 +72,7 @@ def _runner_charrnn(engine: str, book, K, flat, params):
         return losses
 
     def sample():
-        from charrnn.sampling import synthesize
+        from charrnn.model.sampling import synthesize
 
         return synthesize(state.params, state.hprev[0], int(book[0]), 1000,
                           np.random.default_rng(0))
@@ -178,7 +178,7 @@ def worker(name: str, data: str, n_updates: int, reps: int, n_check: int, seed: 
     compile_s = 0.0
     if name in ("numpy", "numba"):
         if name == "numba":
-            from charrnn.engine import compile_engine
+            from charrnn.training.engine import compile_engine
 
             compile_s = compile_engine()
         run, sample = _runner_charrnn(name, book, K, flat, params)
@@ -218,8 +218,8 @@ def run_benchmark(data, n_updates: int = 2000, reps: int = 5, n_check: int = 20,
 
     Raises ``RuntimeError`` if a worker fails and ``ValueError`` for bad arguments.
     """
-    from charrnn.checks import check_positive_int
-    from charrnn.data import read_text
+    from charrnn.model.data import read_text
+    from charrnn.util.checks import check_positive_int
 
     for name, v in (("n_updates", n_updates), ("reps", reps), ("n_check", n_check)):
         check_positive_int(name, v)
@@ -295,8 +295,8 @@ def main(argv=None) -> int:
     """Command line: time every implementation, print the table, optionally write JSON."""
     import argparse
 
-    from charrnn.files import write_json
-    from charrnn.paths import default_data_path
+    from charrnn.util.files import write_json
+    from charrnn.util.paths import default_data_path
 
     p = argparse.ArgumentParser(prog="benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=None, help="text to train on (default as for train)")

@@ -10,7 +10,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from charrnn.baselines import (  # noqa: E402
+from charrnn.model.data import Vocabulary  # noqa: E402
+from charrnn.studies.baselines import (  # noqa: E402
     CharGated,
     check_baseline_args,
     gated_params,
@@ -22,10 +23,9 @@ from charrnn.baselines import (  # noqa: E402
     vanilla_params,
     windowed_loss,
 )
-from charrnn.baselines_io import load_baseline, read_baseline  # noqa: E402
-from charrnn.config import TrainConfig  # noqa: E402
-from charrnn.data import Vocabulary  # noqa: E402
-from charrnn.train import split_text  # noqa: E402
+from charrnn.studies.baselines_io import load_baseline, read_baseline  # noqa: E402
+from charrnn.training.config import TrainConfig  # noqa: E402
+from charrnn.training.train import split_text  # noqa: E402
 
 LINE = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
 TEXT = LINE * 30  # 2,490 characters: 32 streams of >= 51 characters and a held-out chunk of 125
@@ -227,9 +227,9 @@ def test_cli_writes_a_run_folder(tmp_path, capsys):
 
 
 def test_units_of_an_lstm_run_folder(tmp_path, capsys):
-    from charrnn import units
-    from charrnn.baselines_io import save_baseline
     from charrnn.cli import main
+    from charrnn.studies import units
+    from charrnn.studies.baselines_io import save_baseline
 
     good = tmp_path / "t.txt"
     good.write_text(TEXT, encoding="utf-8")

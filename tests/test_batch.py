@@ -1,11 +1,11 @@
-"""Mini-batches in charrnn.rnn (X of shape (T, B)): against B single-sequence computations written
+"""Mini-batches in charrnn.model.rnn (X of shape (T, B)): against B single-sequence computations written
 here step by step, and PyTorch float64 autograd."""
 
 import numpy as np
 import pytest
 import torch
 
-from charrnn.rnn import PARAM_NAMES, init_params, loss_and_grads
+from charrnn.model.rnn import PARAM_NAMES, init_params, loss_and_grads
 
 K, M = 7, 6
 
@@ -51,7 +51,7 @@ def worst(a, b):
 def single_sequence(params, x, y, h0, reduction):
     """Loss, gradients and last hidden state of ONE sequence x, y (T,) from h0 (m,): eqs. 1-5 and
     backprop through time one step and one vector at a time, with one-hot inputs, written here
-    independently of charrnn.rnn (no batch axis anywhere, so nothing to mix)."""
+    independently of charrnn.model.rnn (no batch axis anywhere, so nothing to mix)."""
     b, c, U, W, V = (params[k] for k in PARAM_NAMES)
     T, m, n_chars = len(x), len(b), len(c)
     hs, ps = [np.asarray(h0, dtype=float)], []
@@ -89,7 +89,7 @@ def test_batch_is_the_mean_of_single_sequences(B, T, reduction):
     """The batch of B streams against B single-sequence computations done one stream at a time
     by the step-by-step reference above: the loss and gradients are their means, and stream i's
     last hidden state is that of sequence i alone (a bug that mixes streams, or one that the batch
-    and single-sequence code paths of charrnn.rnn share, fails here, at B = 1 too)."""
+    and single-sequence code paths of charrnn.model.rnn share, fails here, at B = 1 too)."""
     params, X, Y, H0 = problem(B, T, seed=10 * B + T)
     loss, grads, H_last = loss_and_grads(params, X, Y, H0, reduction)
     singles = [single_sequence(params, X[:, i], Y[:, i], H0[i], reduction) for i in range(B)]

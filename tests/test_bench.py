@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench import format_table, run_benchmark  # noqa: E402  (benchmarks/ is outside the package)
 
-from charrnn.tables import bench_markdown  # noqa: E402
+from charrnn.report.tables import bench_markdown  # noqa: E402
 
 pytestmark = pytest.mark.slow  # five benchmark subprocesses, torch among them
 

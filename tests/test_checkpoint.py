@@ -6,12 +6,12 @@ import os
 import numpy as np
 import pytest
 
-from charrnn.checkpoint import FORMAT_VERSION, check_vocab, load_model, save_model
-from charrnn.config import TrainConfig
-from charrnn.data import Vocabulary
-from charrnn.rnn import init_params
-from charrnn.runs import load_run, save_run
-from charrnn.train import train
+from charrnn.model.data import Vocabulary
+from charrnn.model.rnn import init_params
+from charrnn.training.checkpoint import FORMAT_VERSION, check_vocab, load_model, save_model
+from charrnn.training.config import TrainConfig
+from charrnn.training.runs import load_run, save_run
+from charrnn.training.train import train
 
 
 @pytest.fixture

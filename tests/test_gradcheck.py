@@ -1,11 +1,11 @@
-"""Tests of charrnn.gradcheck: it passes on correct gradients and catches tiny errors."""
+"""Tests of charrnn.model.gradcheck: it passes on correct gradients and catches tiny errors."""
 
 import numpy as np
 import pytest
 
-import charrnn.gradcheck as gc
-from charrnn.data import Vocabulary, read_text
-from charrnn.gradcheck import (
+import charrnn.model.gradcheck as gc
+from charrnn.model.data import Vocabulary, read_text
+from charrnn.model.gradcheck import (
     TOL_NUMERIC,
     TOL_TORCH,
     all_passed,
@@ -18,9 +18,9 @@ from charrnn.gradcheck import (
     relative_error,
     worst_rel_err,
 )
-from charrnn.reference import torch_loss_and_grads
-from charrnn.rnn import PARAM_NAMES, forward, init_params, loss_and_grads
-from charrnn.tables import fmt, gradcheck_html
+from charrnn.model.reference import torch_loss_and_grads
+from charrnn.model.rnn import PARAM_NAMES, forward, init_params, loss_and_grads
+from charrnn.report.tables import fmt, gradcheck_html
 
 SMALL_TEXT = "the cat sat on the mat; the dog sat on the log.\n" * 2
 

@@ -20,17 +20,17 @@ import numpy as np
 import pytest
 
 from charrnn import cli
-from charrnn.checks import check_memory, plural
-from charrnn.config import TrainConfig, check_sizes, memory_estimate, memory_parts
-from charrnn.data import Vocabulary, read_text
-from charrnn.files import atomic_open, check_regular_file, check_writable, write_json
-from charrnn.rnn import init_params
-from charrnn.sampling import (
+from charrnn.model.data import Vocabulary, read_text
+from charrnn.model.rnn import init_params
+from charrnn.model.sampling import (
     SAMPLE_BYTES_PER_CHAR,
     check_sample_memory,
     check_sampling_args,
     synthesize,
 )
+from charrnn.training.config import TrainConfig, check_sizes, memory_estimate, memory_parts
+from charrnn.util.checks import check_memory, plural
+from charrnn.util.files import atomic_open, check_regular_file, check_writable, write_json
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
 GiB = 2**30

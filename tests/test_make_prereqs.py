@@ -1,4 +1,4 @@
-"""make's prerequisite lists come from charrnn.provenance (issue 15, item 3): every rule that runs
+"""make's prerequisite lists come from charrnn.training.provenance (issue 15, item 3): every rule that runs
 package code depends on the modules its command, notebook or script imports, so an edit of a module
 redoes the results that run it and nothing else.
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import charrnn.provenance as prov
+import charrnn.training.provenance as prov
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv"
@@ -39,7 +39,7 @@ def names(paths) -> set[str]:
     return {Path(p).stem for p in paths}
 
 
-# --- charrnn.provenance ---------------------------------------------------------------------
+# --- charrnn.training.provenance ---------------------------------------------------------------------
 
 @pytest.fixture
 def fake_package(tmp_path, monkeypatch):
@@ -53,14 +53,20 @@ def fake_package(tmp_path, monkeypatch):
         "d.py": "y = 2\n",
         "e.py": "import os\n",
         "g.py": "z = 3\n",
-        "provenance.py": "",
+        "tools/__init__.py": "",
+        "tools/provenance.py": "",
+        # a subpackage: relative imports one and two levels up
+        "sub/__init__.py": "",
+        "sub/s.py": "from ..b import x\nfrom . import t\nfrom .. import d\n",
+        "sub/t.py": "",
         # one function per command, each importing its own modules
         "commands.py": ("from .b import x\n\ndef cmd_one():\n    from .c import y\n\n"
                         "def cmd_two():\n    from . import e\n\nclass K:\n    def m(self):\n"
                         "        from . import g\n"),
-        "main.py": "from . import commands\nfrom . import provenance\n",
+        "main.py": "from . import commands\nfrom .tools import provenance\n",
     }
     for name, text in files.items():
+        (pkg / name).parent.mkdir(exist_ok=True)
         (pkg / name).write_text(text, encoding="utf-8")
     cells = [{"cell_type": "code", "source": ["%config X = 1\n", "from charrnn.a import f\n"]},
              {"cell_type": "markdown", "source": ["from charrnn import e\n"]},
@@ -69,6 +75,7 @@ def fake_package(tmp_path, monkeypatch):
     (tmp_path / "script.py").write_text("def main():\n    from charrnn.e import q\n",
                                         encoding="utf-8")
     monkeypatch.setattr(prov, "PACKAGE", pkg)
+    monkeypatch.setattr(prov, "UNLISTED", ("tools.provenance",))
     return pkg
 
 
@@ -85,6 +92,12 @@ def test_a_dispatch_module_adds_only_the_named_functions_imports(fake_package):
     assert names(prov.module_files(["main", "commands:cmd_two"])) == {"main", "commands", "b", "e"}
 
 
+def test_subpackages_relative_imports_are_resolved(fake_package):
+    # sub.s imports ..b, .t and the module d of the top (a package __init__ is never listed)
+    assert names(prov.module_files(["sub.s"])) == {"s", "t", "b", "d"}
+    assert prov.module_files(["sub.t"]) == [fake_package / "sub" / "t.py"]
+
+
 def test_notebooks_and_scripts_are_roots(fake_package):
     # code cells only, magics dropped; the notebook itself is not listed
     assert names(prov.module_files(["nb.ipynb"])) == {"a", "b", "c", "d", "g"}
@@ -92,7 +105,7 @@ def test_notebooks_and_scripts_are_roots(fake_package):
 
 
 def test_provenance_itself_is_never_listed(fake_package):
-    assert "provenance" not in names(prov.module_files(["main", "provenance"]))
+    assert "provenance" not in names(prov.module_files(["main", "tools.provenance"]))
 
 
 @pytest.mark.parametrize("root", ["nosuch", "commands:cmd_nosuch", "nosuch:f", "nosuch.ipynb"])
@@ -119,7 +132,7 @@ def test_the_real_lists():
     assert {"gradcheck", "reference", "rnn"} <= lists["GRADCHECK_SRC"]
     assert {"study", "textmetrics", "sampling", "checkpoint"} <= lists["STUDY_SRC"]
     assert {"experiments", "train", "engine", "runs"} <= lists["EXPERIMENT_SRC"]
-    assert {"report"} <= lists["PDF_SRC"]
+    assert {"pdf"} <= lists["PDF_SRC"]
     assert {"plots", "tables", "prose", "findings", "sections", "unitviz", "experiments",
             "baselines_io", "nbrun"} <= lists["REPORT_SRC"]
     # report-only modules are the report's alone; provenance is nobody's
@@ -128,12 +141,12 @@ def test_the_real_lists():
         if var != "REPORT_SRC":
             assert not {"prose", "sections", "findings"} & mods, var
     # only the pdf command runs the printing code
-    assert [var for var, mods in lists.items() if "report" in mods] == ["PDF_SRC"]
+    assert [var for var, mods in lists.items() if "pdf" in mods] == ["PDF_SRC"]
 
 
 def test_the_makefile_keeps_no_list_by_hand():
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert not re.findall(r"\$\(PKG\)/\w+\.py", text)
+    assert not re.findall(r"\$\(PKG\)/[\w/]+\.py", text)
     declared = re.search(r"^PREREQ_LISTS := (.*?[^\\])$", text, re.M | re.S).group(1)
     assert declared.replace("\\", " ").split() == list(prov.MAKE_LISTS)
 
@@ -195,7 +208,7 @@ class Project:
 
     def settle(self):
         """Sources old, targets newer: nothing to do."""
-        for f in (self.path / "src" / "charrnn").glob("*.py"):
+        for f in (self.path / "src" / "charrnn").rglob("*.py"):
             os.utime(f, (self.t_sources, self.t_sources))
         for t in [*self.targets, *ALWAYS[:2]]:
             os.utime(self.path / t, (self.t_targets, self.t_targets))
@@ -212,7 +225,7 @@ class Project:
                         "reports/report.pdf")
         remade = set(re.findall(r"^ *Must remake target '(.*)'\.$", out.stdout, re.M))
         newer = {}
-        for module, target in re.findall(r"^ *Prerequisite 'src/charrnn/(\w+)\.py' is newer "
+        for module, target in re.findall(r"^ *Prerequisite 'src/charrnn/(?:\w+/)?(\w+)\.py' is newer "
                                          r"than target '(.*)'\.$", out.stdout, re.M):
             newer.setdefault(target, set()).add(module)
         run = [line for line in out.stdout.splitlines() if line.startswith(".venv/bin/python")]
@@ -243,7 +256,7 @@ def test_the_copy_uses_the_lists_and_has_nothing_to_do(project):
     assert project.make("-q", *[f"--old-file={t}" for t in ALWAYS], "reports/report.pdf").returncode == 0
 
 
-@pytest.mark.parametrize("module", ["orders.py", "data.py", "config.py"])
+@pytest.mark.parametrize("module", ["training/orders.py", "model/data.py", "training/config.py"])
 def test_a_module_of_the_baselines_and_units_redoes_them(project, module):
     project.edit(module)
     remade, newer, run = project.plan()
@@ -251,7 +264,7 @@ def test_a_module_of_the_baselines_and_units_redoes_them(project, module):
     baselines = {t for t in project.targets if re.search(r"/(lstm|gru)/metrics\.json$", t)}
     assert len(baselines) == 2
     # each of them for the module itself (its list holds it), not only through the runs it reads
-    assert {t for t, mods in newer.items() if module[:-3] in mods} >= units | baselines
+    assert {t for t, mods in newer.items() if Path(module).stem in mods} >= units | baselines
     assert remade >= units | baselines
     run = " ".join(run)
     for what in ("baseline --kind lstm", "baseline --kind gru", "units --checkpoint runs/",
@@ -259,12 +272,12 @@ def test_a_module_of_the_baselines_and_units_redoes_them(project, module):
         assert what in run, what
 
 
-@pytest.mark.parametrize("module", ["prose.py", "sections.py", "findings.py"])
+@pytest.mark.parametrize("module", ["report/prose.py", "report/sections.py", "report/findings.py"])
 def test_a_report_module_redoes_only_the_report(project, module):
     project.edit(module)
     remade, newer, run = project.plan()
     assert remade == {"reports/report.ipynb", "reports/report.pdf"}
-    assert newer == {"reports/report.ipynb": {module[:-3]}}
+    assert newer == {"reports/report.ipynb": {Path(module).stem}}
     assert len(run) == 2, run
     assert "notebooks/03_report.ipynb reports/report.ipynb" in run[0]
     assert run[1].endswith("-m charrnn pdf reports/report.ipynb reports/report.pdf")
@@ -272,14 +285,14 @@ def test_a_report_module_redoes_only_the_report(project, module):
 
 
 def test_the_printing_code_redoes_only_the_pdf(project):
-    project.edit("report.py")
+    project.edit("report/pdf.py")
     remade, newer, _ = project.plan()
     assert remade == {"reports/report.pdf"}
-    assert newer == {"reports/report.pdf": {"report"}}
+    assert newer == {"reports/report.pdf": {"pdf"}}
 
 
 def test_the_sampling_study_code_redoes_the_study_and_the_report(project):
-    project.edit("textmetrics.py")
+    project.edit("studies/textmetrics.py")
     remade, newer, _ = project.plan()
     assert remade == {"reports/sampling_study.json", "reports/report.ipynb", "reports/report.pdf"}
     assert set(newer) == {"reports/sampling_study.json"}
@@ -290,21 +303,22 @@ def test_a_new_import_is_followed(tmp_path):
         pytest.skip("needs GNU make and .venv")
     project = Project(tmp_path)
     [units] = project.var("UNITS_SRC")
-    assert "src/charrnn/textmetrics.py" not in units
+    assert "src/charrnn/studies/textmetrics.py" not in units
     prereqs = project.path / ".venv" / "prereqs.mk"
     os.utime(prereqs, (project.t_targets, project.t_targets))
-    unitviz = project.path / "src" / "charrnn" / "unitviz.py"
-    unitviz.write_text(unitviz.read_text(encoding="utf-8") + "\nfrom . import textmetrics  # noqa\n",
+    unitviz = project.path / "src" / "charrnn" / "report" / "unitviz.py"
+    unitviz.write_text(unitviz.read_text(encoding="utf-8") + "\nfrom ..studies import textmetrics  # noqa\n",
                        encoding="utf-8")  # dated now: newer than prereqs.mk, which is made again
     [units] = project.var("UNITS_SRC")
-    assert "src/charrnn/textmetrics.py" in units
+    assert "src/charrnn/studies/textmetrics.py" in units
     project.settle()
-    project.edit("textmetrics.py")
+    project.edit("studies/textmetrics.py")
     _, newer, _ = project.plan()
     assert {"reports/units.json", "reports/units-holdout.json"} <= set(newer)
     # before make setup has installed the package: every module
     (project.path / ".venv" / ".installed").unlink()
     every = sorted(str(p.relative_to(project.path))
-                   for p in (project.path / "src" / "charrnn").glob("*.py"))
+                   for p in [*(project.path / "src" / "charrnn").glob("*.py"),
+                             *(project.path / "src" / "charrnn").glob("*/*.py")])
     for var, value in zip(prov.MAKE_LISTS, project.var(*prov.MAKE_LISTS)):
         assert sorted(value) == every, var

@@ -78,8 +78,8 @@ def test_train_notebook_default_run_folder_and_report(tmp_path, text):
     assert (target / "metrics.json").is_file()
     run_here("01_gradient_check.ipynb", tmp_path / "01.ipynb", data_path=str(text), m=3,
              out_json=str(tmp_path / "g.json"))
-    from charrnn.files import write_json
-    from charrnn.study import study_runs
+    from charrnn.studies.study import study_runs
+    from charrnn.util.files import write_json
 
     write_json(tmp_path / "study.json", study_runs([target], n=300))
     report = run_here("03_report.ipynb", tmp_path / "03.ipynb", run_dirs=f"runs/{name}",  # from the root
@@ -115,7 +115,7 @@ def test_report_notebook_only_shows_artifacts():
             if line.strip() and not line.strip().startswith("#")]
     assert len(code) < 90
     source = "\n".join(code)
-    for computation in ("charrnn.data", "gradcheck_suite", "check_gradients", "charrnn.train",
+    for computation in ("charrnn.model.data", "gradcheck_suite", "check_gradients", "charrnn.training.train",
                         "sampling_study(", "load_model", "glob("):  # no raw text, check, training, guess
         assert computation not in source, computation
     assert all(not c.get("outputs") for c in cells if c["cell_type"] == "code")
@@ -134,7 +134,7 @@ def test_train_notebook_parameters_are_the_config_fields_with_the_adam_defaults(
     import ast
     import dataclasses
 
-    from charrnn.config import TrainConfig
+    from charrnn.training.config import TrainConfig
 
     params = papermill.inspect_notebook(str(ROOT / "notebooks" / "02_train.ipynb"))
     run_params = {"data_path", "run_dir", "force", "resume", "checkpoint_every", "progress_label"}
@@ -166,9 +166,9 @@ def test_train_notebook_resume_refuses_other_settings_and_works_from_notebooks(t
 
 
 def test_explore_notebook_runs_on_a_tiny_run_folder(tmp_path, text):
-    from charrnn.checkpoint import save_model
-    from charrnn.config import TrainConfig
-    from charrnn.train import train
+    from charrnn.training.checkpoint import save_model
+    from charrnn.training.config import TrainConfig
+    from charrnn.training.train import train
 
     res = train(text.read_text(encoding="utf-8"),
                 TrainConfig.from_preset("adam", m=8, n_updates=200, engine="numpy",

@@ -1,12 +1,12 @@
-"""Tests of charrnn.optim against the update rules written out with plain Python floats."""
+"""Tests of charrnn.model.optim against the update rules written out with plain Python floats."""
 
 import math
 
 import numpy as np
 import pytest
 
-from charrnn.optim import AdaGrad, Adam, clip_, make_optimizer
-from charrnn.rnn import new_params
+from charrnn.model.optim import AdaGrad, Adam, clip_, make_optimizer
+from charrnn.model.rnn import new_params
 
 THETA0 = [1.0, -2.0, 0.5, 0.0]
 G1 = [0.1, -0.2, 3.0, 1e-3]

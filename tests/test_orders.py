@@ -1,11 +1,12 @@
-"""Training orders (charrnn.orders): each order against a plain loop or a brute-force property check."""
+"""Training orders (charrnn.training.orders): each order against a plain loop or a brute-force
+property check."""
 
 import json
 
 import numpy as np
 import pytest
 
-from charrnn.orders import Reader, split_chunks
+from charrnn.training.orders import Reader, split_chunks
 
 
 def read_in_pieces(reader, sizes):

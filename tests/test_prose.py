@@ -5,8 +5,8 @@ import copy
 
 import pytest
 
-from charrnn import prose
-from charrnn.study import SAMPLING_SETTINGS
+from charrnn.report import prose
+from charrnn.studies.study import SAMPLING_SETTINGS
 
 NBH = "\u2011"  # fmt's non-breaking hyphen
 
@@ -193,7 +193,7 @@ def test_experiments_intro_names_budgets_seeds_and_float32():
 
 
 # ------------------------------------------------------------------ hidden units and baselines
-from charrnn import findings  # noqa: E402
+from charrnn.report import findings  # noqa: E402
 
 
 def _feature(name, score, probe, unit=3, sign=1, metric="AUC", applicable=True):

@@ -11,11 +11,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from charrnn.checkpoint import load_model
-from charrnn.config import TrainConfig
-from charrnn.data import updates_per_epoch
-from charrnn.runs import load_run
-from charrnn.train import Trainer, TrainingDiverged, TrainingInterrupted
+from charrnn.model.data import updates_per_epoch
+from charrnn.training.checkpoint import load_model
+from charrnn.training.config import TrainConfig
+from charrnn.training.runs import load_run
+from charrnn.training.train import Trainer, TrainingDiverged, TrainingInterrupted
 
 TEXT = ("Harry had never been so glad to see the Dursleys. The owl swooped in through the window "
         "and dropped a letter onto Uncle Vernon's plate; he sputtered.\n") * 12
@@ -243,7 +243,7 @@ def test_sigkill_never_leaves_a_broken_file(tmp_path):
     Each round moves the run on by at most about 100 updates of its 6,000 (500 for a machine
     that hides its writes). After every kill every output file is complete; the run then resumes
     to the end with the numbers of an unbroken run."""
-    from charrnn.checkpoint import checkpoint_meta
+    from charrnn.training.checkpoint import checkpoint_meta
 
     data = tmp_path / "t.txt"
     data.write_text(TEXT * 20, encoding="utf-8")

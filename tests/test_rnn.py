@@ -1,7 +1,7 @@
-"""Tests of charrnn.rnn: initialisation, forward pass and backprop through time.
+"""Tests of charrnn.model.rnn: initialisation, forward pass and backprop through time.
 
 References: a plain per-step loop with one-hot vectors written here, PyTorch float64 autograd
-(charrnn.reference) and, for the sensitivity check, a hand-written BPTT with and without the
+(charrnn.model.reference) and, for the sensitivity check, a hand-written BPTT with and without the
 recurrent term.
 """
 
@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from charrnn.reference import torch_loss_and_grads
-from charrnn.rnn import (
+from charrnn.model.reference import torch_loss_and_grads
+from charrnn.model.rnn import (
     PARAM_NAMES,
     backward,
     forward,
@@ -271,10 +271,10 @@ def test_backward_returns_fresh_arrays():
 
 
 def test_the_stateful_pass_carries_h_across_blocks_and_is_the_one_used_everywhere():
-    from charrnn.evaluate import stateful_loss
-    from charrnn.rnn import init_params, softmax, stateful_pass
-    from charrnn.sampling import prime
-    from charrnn.units import hidden_states
+    from charrnn.model.evaluate import stateful_loss
+    from charrnn.model.rnn import init_params, softmax, stateful_pass
+    from charrnn.model.sampling import prime
+    from charrnn.studies.units import hidden_states
 
     rng = np.random.default_rng(4)
     K, m = 7, 5

@@ -1,4 +1,4 @@
-"""The run-folder contract (charrnn.runs) under misuse: paths from anywhere, one writer at a time,
+"""The run-folder contract (charrnn.training.runs) under misuse: paths from anywhere, one writer at a time,
 sizes checked before work, settings never silently ignored. Real `charrnn train` subprocesses."""
 
 import json
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn.data import read_text, text_md5
-from charrnn.runs import LOCK_NAME, acquire, resolve_data
+from charrnn.model.data import read_text, text_md5
+from charrnn.training.runs import LOCK_NAME, acquire, resolve_data
 
 pytestmark = pytest.mark.slow  # about 30 charrnn subprocesses
 
@@ -92,7 +92,7 @@ def test_resolve_data_reads_the_run_text_the_same_way(tmp_path):
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from charrnn.runs import acquire
+    from charrnn.training.runs import acquire
     lock = acquire(sys.argv[1])
     print("locked", flush=True)
     time.sleep(60)
@@ -157,13 +157,13 @@ def test_sizes_are_checked_against_the_text_and_memory_before_anything_is_alloca
 
 # ------------------------------------------------------------------ 4. offline default data
 
-def test_no_book_and_no_network_gives_one_line_saying_what_to_do(tmp_path):
+def test_no_text_gives_one_line_saying_what_to_do_and_downloads_nothing(tmp_path):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
     r = cli("train", "--out", "runs/x", "--n-updates", 10, cwd=tmp_path,
             env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "HOME": str(tmp_path)})
-    one_line_error(r, "no text to train on", "--data PATH", "data/goblet_book.txt")
-    assert not (tmp_path / "runs").exists()
+    one_line_error(r, "no text to train on", "make data", "--data PATH", "data/goblet_book.txt")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
 
 
 # ------------------------------------------------------------------ 6. nothing ignored on resume

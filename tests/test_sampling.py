@@ -1,12 +1,12 @@
-"""Tests of charrnn.sampling: temperature, nucleus (top-p) filter and inverse-CDF synthesis."""
+"""Tests of charrnn.model.sampling: temperature, nucleus (top-p) filter and inverse-CDF synthesis."""
 
 import math
 
 import numpy as np
 import pytest
 
-from charrnn.rnn import init_params
-from charrnn.sampling import check_sampling_args, probabilities, synthesize, top_p_filter
+from charrnn.model.rnn import init_params
+from charrnn.model.sampling import check_sampling_args, probabilities, synthesize, top_p_filter
 
 K, M = 7, 16
 

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from charrnn import sections, units
+from charrnn.report import sections
+from charrnn.studies import units
 
 TEXT = ('He said "Hi (yo)." She left.\n' * 40)
 

@@ -1,4 +1,4 @@
-"""The one run start (charrnn.runs.start_run): reuse, resume, new, refuse; a checkpoint must
+"""The one run start (charrnn.training.runs.start_run): reuse, resume, new, refuse; a checkpoint must
 belong to its folder; config.json is never rewritten by a resume (issue 14, items 1, 2 and 5)."""
 
 import json
@@ -7,10 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from charrnn.config import TrainConfig
-from charrnn.data import text_md5
-from charrnn.runs import load_run, resume_config, run_config, save_run, start_run
-from charrnn.train import Trainer
+from charrnn.model.data import text_md5
+from charrnn.training.config import TrainConfig
+from charrnn.training.runs import load_run, resume_config, run_config, save_run, start_run
+from charrnn.training.train import Trainer
 
 TEXT = ("Mr and Mrs Dursley, of number four, Privet Drive, were proud to say that they were "
         "perfectly normal, thank you very much.\n") * 20
@@ -136,11 +136,11 @@ def test_broken_or_empty_names_are_refused_naming_the_file(tmp_path):
 
 
 def test_other_training_code_is_another_run(tmp_path, monkeypatch):
-    import charrnn.provenance
+    import charrnn.training.provenance
 
     out = tmp_path / "run"
     assert train_into(out, cfg()) == "new"
-    monkeypatch.setattr(charrnn.provenance, "code_hash", lambda roots=None: "other code")
+    monkeypatch.setattr(charrnn.training.provenance, "code_hash", lambda roots=None: "other code")
     with pytest.raises(ValueError, match="code 'other code'"):
         start_run(out, want(cfg()))
     assert train_into(out, cfg(), force=True) == "new"
@@ -149,7 +149,7 @@ def test_other_training_code_is_another_run(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ runs that must not be mixed
 
 def test_seeds_of_one_run_only_differ_in_the_seed():
-    from charrnn.runs import check_seeds
+    from charrnn.training.runs import check_seeds
 
     a, b = want(cfg(seed=1)), want(cfg(seed=2))
     check_seeds({"s1": a, "s2": b})  # fine, also with another path to the same text
@@ -162,7 +162,7 @@ def test_seeds_of_one_run_only_differ_in_the_seed():
 
 
 def test_the_study_refuses_runs_on_different_texts(tmp_path):
-    from charrnn.study import best_run_dir
+    from charrnn.studies.study import best_run_dir
 
     for name, c, text in (("a", cfg(seed=1), TEXT), ("b", cfg(seed=2), TEXT.upper())):
         fresh = Trainer(text, c)
@@ -173,7 +173,7 @@ def test_the_study_refuses_runs_on_different_texts(tmp_path):
 
 
 def test_the_best_passage_of_a_held_out_run_names_the_validation_loss():
-    from charrnn.prose import best_passage
+    from charrnn.report.prose import best_passage
 
     held_out = {"text": "abc", "update": 900, "criterion": "val_loss", "smooth_loss": None,
                 "loss": 1.52345}  # what save_run writes for a run with a held-out chunk

@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 
-from charrnn.checkpoint import load_model
 from charrnn.cli import main
-from charrnn.config import TrainConfig
-from charrnn.runs import save_run
-from charrnn.study import SAMPLING_SETTINGS, best_run_dir, sampling_study, study_runs
-from charrnn.train import train
+from charrnn.studies.study import SAMPLING_SETTINGS, best_run_dir, sampling_study, study_runs
+from charrnn.training.checkpoint import load_model
+from charrnn.training.config import TrainConfig
+from charrnn.training.runs import save_run
+from charrnn.training.train import train
 
 TEXT = ("Professor McGonagall looked sternly over her square spectacles at the class. "
         "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25

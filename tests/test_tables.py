@@ -3,7 +3,7 @@ gated baselines."""
 
 import numpy as np
 
-from charrnn.tables import (
+from charrnn.report.tables import (
     HANDOUT_SMOOTH_LOSS,
     baselines_markdown,
     checkpoints_markdown,
@@ -89,7 +89,7 @@ def test_units_table_puts_the_models_side_by_side():
 
 
 def test_features_legend_names_every_feature():
-    from charrnn.units import FEATURES
+    from charrnn.studies.units import FEATURES
 
     legend = features_legend()
     assert all(f"`{name}`: {meaning}" in legend for name, (_, meaning) in FEATURES.items())

@@ -1,11 +1,11 @@
-"""Tests of charrnn.textmetrics: word tokens, known-word fraction, distinct-n, longest repeat."""
+"""Tests of charrnn.studies.textmetrics: word tokens, known-word fraction, distinct-n, longest repeat."""
 
 import math
 
 import numpy as np
 import pytest
 
-from charrnn.textmetrics import (
+from charrnn.studies.textmetrics import (
     distinct_n,
     known_word_fraction,
     longest_repeated_substring,

@@ -1,4 +1,4 @@
-"""Tests of charrnn.train: determinism, the handout's loop (reqs. 12-15), overfitting, config."""
+"""Tests of charrnn.training.train: determinism, the handout's loop (reqs. 12-15), overfitting, config."""
 
 import importlib.util
 import math
@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from charrnn.config import ENGINES as TRAIN_ENGINES
-from charrnn.config import PRESETS, TrainConfig
-from charrnn.data import Vocabulary, updates_per_epoch
-from charrnn.optim import make_optimizer
-from charrnn.rnn import PARAM_NAMES, forward, init_params, loss_and_grads
-from charrnn.sampling import synthesize
-from charrnn.train import train
+from charrnn.model.data import Vocabulary, updates_per_epoch
+from charrnn.model.optim import make_optimizer
+from charrnn.model.rnn import PARAM_NAMES, forward, init_params, loss_and_grads
+from charrnn.model.sampling import synthesize
+from charrnn.training.config import ENGINES as TRAIN_ENGINES
+from charrnn.training.config import PRESETS, TrainConfig
+from charrnn.training.train import train
 
 HELLO = "hello world " * 20  # 240 characters, K = 8
 TEXT_251 = ("hello world " * 21)[:251]  # the last window ends exactly at the text end for s = 25

@@ -1,4 +1,4 @@
-"""Training extensions (charrnn.train): learning-rate schedules, held-out validation, best model by
+"""Training extensions (charrnn.training.train): learning-rate schedules, held-out validation, best model by
 validation loss, mini-batches, training orders and engine choice. Small, fast runs only."""
 
 import math
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-import charrnn.train as train_mod
-from charrnn.config import TrainConfig, learning_rates
-from charrnn.data import Vocabulary
-from charrnn.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
-from charrnn.orders import Reader
-from charrnn.rnn import forward, init_params
-from charrnn.train import split_text, train
+import charrnn.training.train as train_mod
+from charrnn.model.data import Vocabulary
+from charrnn.model.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
+from charrnn.model.rnn import forward, init_params
+from charrnn.training.config import TrainConfig, learning_rates
+from charrnn.training.orders import Reader
+from charrnn.training.train import split_text, train
 
 WORDS = "the cat sat on a mat while a dog ran to the big red barn and back again".split()
 TEXT = " ".join(WORDS[i] for i in np.random.default_rng(0).integers(0, len(WORDS), 200))[:800]
@@ -243,7 +243,7 @@ def test_engine_auto_resolves_by_batch_size():
 @pytest.mark.book
 @pytest.mark.slow  # two mini-batch runs of 600,000 characters on the book
 def test_float32_reaches_the_float64_validation_loss(book_path):
-    from charrnn.data import read_text
+    from charrnn.model.data import read_text
 
     text = read_text(book_path)
     losses = {}

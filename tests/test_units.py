@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from charrnn import units, unitviz
-from charrnn.rnn import forward, init_params
+from charrnn.model.rnn import forward, init_params
+from charrnn.report import unitviz
+from charrnn.studies import units
 
 
 def brute_auc(scores, labels):
@@ -118,7 +119,7 @@ def test_a_constant_feature_is_reported_not_applicable():
 
 
 def test_the_part_starts_at_the_held_out_chunk_with_labels_from_its_line():
-    from charrnn.orders import split_chunks
+    from charrnn.training.orders import split_chunks
 
     text = 'x "ab\ncd "efgh\n' * 30
     start, part, labels = units.analysis_part(text)
@@ -160,9 +161,9 @@ def paren_text(n, seed):
 
 @pytest.fixture(scope="module")
 def paren_model(tmp_path_factory):
-    from charrnn.checkpoint import load_model, save_model
-    from charrnn.config import TrainConfig
-    from charrnn.train import train
+    from charrnn.training.checkpoint import load_model, save_model
+    from charrnn.training.config import TrainConfig
+    from charrnn.training.train import train
 
     text = paren_text(800, 0)  # inside and outside use the same letters: only memory tells
     cfg = TrainConfig.from_preset("adam", m=12, n_updates=3000, eta=0.01, engine="numpy",
@@ -193,7 +194,7 @@ def test_a_tiny_model_grows_a_parenthesis_unit(paren_model):
 
 @pytest.mark.slow
 def test_unit_report_and_the_cli(paren_model):
-    from charrnn.orders import split_chunks
+    from charrnn.training.orders import split_chunks
 
     model, text, d = paren_model
     report = units.unit_report(model, text, n_passages=3, passage_length=100)

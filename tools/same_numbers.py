@@ -9,7 +9,7 @@ x0, vocabulary) bit for bit, and every number of ``metrics.json`` that is not a 
 0 when everything agrees, 1 otherwise.
 
 One change is deliberate and allowed (``KNOWN``): the windowed validation loss is now the mean
-of :func:`charrnn.rnn.forward` over blocks of windows (one recurrence in the package), where charrnn 0.1
+of :func:`charrnn.model.rnn.forward` over blocks of windows (one recurrence in the package), where charrnn 0.1
 summed it step by step with (W h + U x) + b; it may differ in the last bits (at most ``KNOWN_REL``).
 
     .venv/bin/python tools/same_numbers.py [--base REV] [--data PATH] [--keep DIR]

@@ -1,6 +1,6 @@
 """Command line: ``python -m charrnn COMMAND`` (``--help`` on each): gradcheck, train, sample,
 evaluate, study, baseline, units, experiment, pdf. The commands themselves are in
-:mod:`charrnn.commands`; the ``train`` flags are made from :class:`charrnn.config.TrainConfig`.
+:mod:`charrnn.commands`; the ``train`` flags are made from :class:`charrnn.training.config.TrainConfig`.
 
 Bad input ends with one line ``charrnn: error: ...`` on stderr and exit status 2, before any work.
 """
@@ -24,9 +24,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def add_config_flags(group) -> None:
-    """One ``--kebab-case`` flag per :class:`~charrnn.config.TrainConfig` field, with the
+    """One ``--kebab-case`` flag per :class:`~charrnn.training.config.TrainConfig` field, with the
     field's comment as help; every default is None (= the preset's or the field's default)."""
-    from .config import CHOICES, PRESET_FIELDS, TrainConfig, field_help
+    from .training.config import CHOICES, PRESET_FIELDS, TrainConfig, field_help
 
     helps = field_help()
     for f in fields(TrainConfig):
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--seed", type=int, default=1, help="seed of the initialisation (default 1)")
     bl.add_argument("--out", required=True, help="run folder to write, e.g. runs/NAME/lstm")
     bl.add_argument("--eta", type=float, default=None, help="peak Adam learning rate (default: "
-                    "the swept one, see charrnn.baselines.DEFAULT_ETA)")
+                    "the swept one, see charrnn.studies.baselines.DEFAULT_ETA)")
     bl.add_argument("--hidden", type=int, default=None, help="hidden size (default: the one "
                     "whose parameter count is closest to the vanilla m = 256 RNN's)")
     bl.add_argument("--force", action="store_true", help="overwrite a folder holding another run")
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     un.set_defaults(func=commands.cmd_units)
 
     ex = sub.add_parser("experiment", help="train one (variant, seed) of the experiments "
-                        "(charrnn.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
+                        "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")
     ex.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     ex.add_argument("--chars", type=int, default=4_000_000,

@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import fields
 
-from .progress import quiet
+from .util.progress import quiet
 
 
 def _progress() -> bool:
@@ -20,10 +20,10 @@ def _progress() -> bool:
 
 
 def cmd_gradcheck(args) -> int:
-    from .checks import check_nonneg_int, check_positive_int
-    from .data import Vocabulary, read_text
-    from .files import check_writable, write_json
-    from .gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, decisive_error, gradcheck_suite
+    from .model.data import Vocabulary, read_text
+    from .model.gradcheck import TOL_NUMERIC, TOL_TORCH, all_passed, decisive_error, gradcheck_suite
+    from .util.checks import check_nonneg_int, check_positive_int
+    from .util.files import check_writable, write_json
 
     check_positive_int("--m", args.m)
     check_positive_int("--seq-length", args.seq_length)
@@ -59,17 +59,17 @@ def cmd_gradcheck(args) -> int:
 
 
 def text_path(args) -> str:
-    """``--data``, or the default text (building the Shakespeare corpus when it is missing)."""
+    """``--data``, or the default text (``ValueError`` when it is missing: ``make data`` builds it)."""
     if args.data is not None:
         return args.data
-    from .corpus import ensure_default_text
+    from .util.paths import default_text
 
-    return str(ensure_default_text())
+    return str(default_text())
 
 
 def _given_fields(args) -> dict:
     """The TrainConfig fields given on the command line, as ``{field: value}``."""
-    from .config import TrainConfig
+    from .training.config import TrainConfig
 
     return {f.name: getattr(args, f.name) for f in fields(TrainConfig)
             if getattr(args, f.name) is not None}
@@ -83,11 +83,11 @@ def _note_line_endings(text: str, newline: str, K: int) -> None:
 
 
 def cmd_train(args) -> int:
-    from .checks import check_positive_int, plural
-    from .config import TrainConfig
-    from .data import read_text
-    from .runs import check_folder, resolve_data, resume_config, run_config, save_run, start_run
-    from .train import Trainer, TrainingDiverged, TrainingInterrupted
+    from .model.data import read_text
+    from .training.config import TrainConfig
+    from .training.runs import check_folder, resolve_data, resume_config, run_config, save_run, start_run
+    from .training.train import Trainer, TrainingDiverged, TrainingInterrupted
+    from .util.checks import check_positive_int, plural
 
     every = check_positive_int("--checkpoint-every", args.checkpoint_every)
     given = _given_fields(args)
@@ -153,16 +153,16 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     import numpy as np
 
-    from .checkpoint import load_model
-    from .checks import check_nonneg_int, check_positive_int
-    from .files import check_regular_file
-    from .sampling import (
+    from .model.sampling import (
         SAMPLE_BYTES_PER_CHAR,
         check_sample_memory,
         check_sampling_args,
         prime,
         synthesize,
     )
+    from .training.checkpoint import load_model
+    from .util.checks import check_nonneg_int, check_positive_int
+    from .util.files import check_regular_file
 
     n = check_positive_int("-n (sample length)", args.n)
     check_sampling_args(args.temperature, args.top_p)
@@ -186,12 +186,12 @@ def cmd_sample(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .checkpoint import load_model
-    from .checks import check_positive_int
-    from .data import read_text
-    from .evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
-    from .files import check_regular_file
-    from .orders import split_chunks
+    from .model.data import read_text
+    from .model.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
+    from .training.checkpoint import load_model
+    from .training.orders import split_chunks
+    from .util.checks import check_positive_int
+    from .util.files import check_regular_file
 
     n_chunks = check_positive_int("--n-chunks", args.n_chunks)
     seq_length = check_positive_int("--seq-length", args.seq_length)
@@ -221,9 +221,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_study(args) -> int:
-    from .files import check_writable, write_json
-    from .sampling import check_sample_memory
-    from .study import study_runs
+    from .model.sampling import check_sample_memory
+    from .studies.study import study_runs
+    from .util.files import check_writable, write_json
 
     check_writable(args.json, "--json")
     check_sample_memory(args.n, "-n")  # the samples alone; their measures need more
@@ -235,10 +235,10 @@ def cmd_study(args) -> int:
 
 
 def cmd_baseline(args) -> int:
-    from .baselines import BaselineDiverged, baseline_config, train_baseline
-    from .baselines_io import BASELINE_RESULTS, read_baseline, save_baseline
-    from .data import read_text
-    from .runs import start_run
+    from .model.data import read_text
+    from .studies.baselines import BaselineDiverged, baseline_config, train_baseline
+    from .studies.baselines_io import BASELINE_RESULTS, read_baseline, save_baseline
+    from .training.runs import start_run
 
     text = read_text(args.data)
     settings = dict(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
@@ -275,10 +275,10 @@ def cmd_baseline(args) -> int:
 def cmd_units(args) -> int:
     from threadpoolctl import threadpool_limits
 
-    from .checks import check_positive_int
-    from .data import read_text
-    from .files import check_regular_file, check_writable, write_json
-    from .unitviz import format_table
+    from .model.data import read_text
+    from .report.unitviz import format_table
+    from .util.checks import check_positive_int
+    from .util.files import check_regular_file, check_writable, write_json
 
     check_positive_int("--n-chunks", args.n_chunks)
     if (args.checkpoint is None) == (args.baseline is None):
@@ -289,8 +289,8 @@ def cmd_units(args) -> int:
     check_regular_file(args.data, "text file")  # a pipe or a device, before reading the model
     if args.baseline is not None:
         return _units_of_baseline(args)
-    from .checkpoint import load_model
-    from .units import unit_report
+    from .studies.units import unit_report
+    from .training.checkpoint import load_model
 
     model = load_model(check_regular_file(args.checkpoint, "checkpoint"))
     trained = model.meta.get("config") or {}
@@ -317,11 +317,11 @@ def _units_of_baseline(args) -> int:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from .baselines_io import RUN_FILES, load_baseline
-    from .data import read_text
-    from .files import check_regular_file, write_json
-    from .units import baseline_unit_report
-    from .unitviz import format_table
+    from .model.data import read_text
+    from .report.unitviz import format_table
+    from .studies.baselines_io import RUN_FILES, load_baseline
+    from .studies.units import baseline_unit_report
+    from .util.files import check_regular_file, write_json
 
     for name in RUN_FILES:  # a pipe or a device among them is named (a missing one: by load)
         if os.path.lexists(os.path.join(args.baseline, name)):
@@ -348,10 +348,10 @@ def _units_of_baseline(args) -> int:
 
 
 def cmd_experiment(args) -> int:
-    from .checks import check_positive_int
-    from .data import read_text
-    from .experiments import VARIANTS, job_name, run_variant, variant_seeds
-    from .train import TrainingInterrupted
+    from .model.data import read_text
+    from .studies.experiments import VARIANTS, job_name, run_variant, variant_seeds
+    from .training.train import TrainingInterrupted
+    from .util.checks import check_positive_int
 
     if args.jobs is not None:  # for make: the (variant, seed) jobs of some variants
         names = args.jobs.split()
@@ -383,7 +383,7 @@ def cmd_experiment(args) -> int:
 
 
 def cmd_pdf(args) -> int:
-    from .report import notebook_to_pdf
+    from .report.pdf import notebook_to_pdf
 
     pdf = notebook_to_pdf(args.notebook, args.pdf)
     print(f"wrote {pdf}")

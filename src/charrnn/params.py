@@ -7,7 +7,7 @@ calls :func:`check_parameters` right after its ``parameters`` cell: every parame
 against the type its ``parameters`` cell declares (``name: type = value``, which IPython keeps in
 ``__annotations__``), converted where that is unambiguous, and refused with one sentence
 otherwise. Ranges are checked after it by the same functions the command line uses
-(:mod:`charrnn.checks`, :meth:`charrnn.config.TrainConfig.validate`), so a notebook and the CLI
+(:mod:`charrnn.util.checks`, :meth:`charrnn.training.config.TrainConfig.validate`), so a notebook and the CLI
 say the same thing about the same value.
 """
 
@@ -18,7 +18,7 @@ import typing
 
 import numpy as np
 
-from .checks import is_number
+from .util.checks import is_number
 
 __all__ = ["check_parameters", "convert"]
 

@@ -1,0 +1,180 @@
+"""The report's sentences on what the extra models show: which hidden units track which
+features of the text (after Karpathy, Johnson & Fei-Fei 2015) and where the vanilla RNN stands
+against gated models of its size, written from the artifacts (dicts in, Markdown out).
+
+Pure functions, as in :mod:`charrnn.report.prose`: they take what ``charrnn units --json`` and the run
+folders hold and return Markdown; none prints or reads a file. Losses in bits per character.
+"""
+
+from __future__ import annotations
+
+from ..util.checks import join_and
+from .tables import signed_unit
+
+__all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
+           "LITERATURE"]
+
+
+KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
+                 "arXiv 1506.02078, 2015")
+
+#: The score from which a single unit, or the probe, counts as tracking a feature: ROC AUC for the
+#: yes/no features (0.5 is chance), |r| for the position in the line.
+STRONG = {"AUC": 0.9, "|r|": 0.8}
+_MEMORY = {"quote": "quotation", "line_position": "line-position", "paren": "parenthesis"}
+
+
+def _describe_model(label: str, units: dict) -> str:
+    """``"**handout model** (m = 100, trained on the whole text, this part included)"``."""
+    size = f"m = {units['m']}" if "m" in units else f"h = {units['hidden']}"
+    seen = ("trained on the whole text, this part included" if units.get("trained_holdout") == 0
+            else "trained with this part held out: it never saw it")
+    return f"**{label}** ({size}, {seen})"
+
+
+def units_intro(reports: dict[str, dict]) -> str:
+    """How the hidden units were read, after :data:`KARPATHY_2015`: ``reports`` maps a model's
+    name to what ``charrnn units --json`` wrote for it (``N``, ``n_chunks``, ``m`` or ``hidden``,
+    ``trained_holdout``; the same part of the same text for every model)."""
+    first = next(iter(reports.values()))
+    models = join_and([_describe_model(label, r) for label, r in reports.items()])
+    return (f"After {KARPATHY_2015}: each model read the last 1/{first.get('n_chunks', 20)} of the "
+            f"text ({first['N']:,} characters) from a zero state, carrying its state from character "
+            "to character, and every character was labelled with properties of the text up to it. "
+            "For each feature the table gives the single unit whose activation $h_t$ predicts it "
+            "best (+: high activation means the feature, −: low), its score (ROC AUC for the yes/no "
+            "features, where 0.5 is chance and 1 perfect; $|r|$ for the position in the line), and "
+            "the probe: a linear read-out of all units (logistic regression, or least squares for "
+            "the position) fitted on the first half of the characters and scored on the second. "
+            f"Models: {models}.")
+
+
+def _rows(report: dict) -> dict:
+    return {r["feature"]: r for r in report["features"]}
+
+
+def _feature_sentence(feature: str, rows: dict[str, dict]) -> str:
+    """Which models have a single unit for ``feature`` (score >= :data:`STRONG`), which only a
+    probe that finds it, and which neither; ``rows`` maps a model's name to its row."""
+    name = _MEMORY[feature]
+    unit, probe_only, neither = [], [], []
+    for label, r in rows.items():
+        probe = r["probe_score"]
+        if r["score"] >= STRONG[r["metric"]]:
+            unit.append(f"the {label} ({signed_unit(r)}, {r['score']:.2f})")
+        elif probe is not None and probe >= STRONG[r["metric"]]:
+            probe_only.append(f"the {label} (probe {probe:.2f}, best unit {r['score']:.2f})")
+        else:
+            neither.append(f"the {label} (best unit {r['score']:.2f}, probe "
+                           f"{'–' if probe is None else f'{probe:.2f}'})")
+    metric = next(iter(rows.values()))["metric"]
+    clauses = []
+    if unit:
+        clauses.append(f"a single {name} unit in {join_and(unit)}")
+    if probe_only:
+        clauses.append(f"no single unit but a linear read-out of all units in {join_and(probe_only)}: "
+                       "the information is there, spread over many units")
+    if neither:
+        clauses.append(f"neither a single unit nor the probe tracks it in {join_and(neither)}")
+    return (f"**`{feature}`** ({metric}; strong from {STRONG[metric]}): " + "; ".join(clauses)
+            + ".")
+
+
+def _saturated(report: dict) -> tuple[int, int, float]:
+    """(units saturated on more than half of the characters, units, the median unit's fraction)."""
+    sat = report["saturation"]
+    both = sorted(a + b for a, b in zip(sat["left"], sat["right"]))
+    return sum(f > 0.5 for f in both), len(both), both[len(both) // 2]
+
+
+def units_paragraph(reports: dict[str, dict], lstm: dict | None = None) -> str:
+    """What the hidden-unit tables show: ``reports`` maps a vanilla model's name to its
+    ``charrnn units --json`` result, ``lstm`` is ``charrnn units --baseline --json``'s (its
+    ``states`` h and c) or None. Per memory feature (quote, line_position, paren) which models
+    have a single unit for it (score >= :data:`STRONG`), which only a probe that reads it, and
+    which neither; why the probe of a feature of the current character (in_word) is trivially
+    high; the saturation; whether the LSTM grew the cells of Karpathy et al."""
+    rows = {label: _rows(r) for label, r in reports.items()}
+    states = {f"LSTM's ${k}_t$": _rows(v) for k, v in (lstm or {}).get("states", {}).items()}
+    every = {**rows, **states}
+    out, absent = [], []
+    for feature in _MEMORY:
+        present = {label: r[feature] for label, r in every.items()
+                   if feature in r and r[feature]["applicable"]}
+        if present:
+            out.append(_feature_sentence(feature, present))
+        else:
+            absent.append(f"`{feature}`")
+    if absent:
+        out.append(f"{join_and(absent)} {'does' if len(absent) == 1 else 'do'} not occur in this part "
+                   "of the text, so no model can show a unit for it.")
+    word = [f"{r['in_word']['probe_score']:.2f}" for r in every.values()
+            if r.get("in_word", {}).get("probe_score") is not None]
+    if word:
+        out.append(f"The probes of `in_word` ({', '.join(word)}) are high for a trivial reason: "
+                   "$h_t$ has just read $x_t$, so a property of the current character is in its "
+                   "input term; such scores measure the input, not memory (`sentence_start` is "
+                   "partly of that kind; `next_upper` is what $h_t$ has to predict).")
+    if rows:
+        sat = {label: _saturated(r) for label, r in reports.items()}
+        threshold = next(iter(reports.values()))["saturation"]["threshold"]
+        out.append(f"Saturation ($|h| > {threshold}$; the figure below, after the paper's Fig. 5): "
+                   + join_and([f"{k} of the {label}'s {n} units" for label, (k, n, _) in sat.items()])
+                   + " are saturated on more than half of the characters; the median unit on "
+                   + join_and([f"{med:.0%}" for _, _, med in sat.values()]) + ".")
+    if states:
+        cells = [f"a {_MEMORY[f]} unit in its ${k}_t$" for k, v in lstm["states"].items()
+                 for f, r in _rows(v).items() if f in _MEMORY and r["applicable"]
+                 and r["score"] >= STRONG[r["metric"]]]
+        out.append("Karpathy et al. found LSTM cells that keep track of line lengths, quotes and "
+                   f"brackets; this one-layer LSTM (h = {lstm['hidden']}) has "
+                   + (join_and(cells) if cells else "no such single unit in $h_t$ or $c_t$") + ".")
+    return " ".join(out)
+
+
+#: What the literature reports for comparable character models. Only what could be checked here
+#: (the paper's abstract) is said; its tables' numbers could not be verified, so none is quoted.
+LITERATURE = (f"For scale, {KARPATHY_2015} trained character-level vanilla RNNs, LSTMs and GRUs on "
+              "Tolstoy's *War and Peace* and the Linux kernel source and found the LSTM's "
+              "interpretable cells (line lengths, quotes, brackets) and its clear lead over n-gram "
+              "models in what needs long-range context. Their text, vocabulary, model sizes and "
+              "training lengths differ from ours, so only the ordering can carry over, not the "
+              "numbers; we quote none of theirs.")
+
+
+def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | None = None,
+                        spread: float | None = None) -> str:
+    """Where the vanilla RNN stands against the gated models of its size. ``vanilla``: the
+    m256 variant (``best_val_bits_per_char``, ``chars``, ``seq_length``, ``lr_schedule``) or
+    None when it was not run; ``gated``: rows with ``model``, ``best_val_bits_per_char``,
+    ``chars``, ``seq_length``, ``lr_schedule``; ``best``: the best variant's row (only named,
+    with how many more characters it had); ``spread``: the largest seed standard deviation of
+    the variants [nats/char]. :data:`LITERATURE` is the paragraph that follows it."""
+    g = min(gated, key=lambda r: r["best_val_bits_per_char"])
+    them = join_and([f"{r['best_val_bits_per_char']:.3f} for the {r['model']}" for r in gated])
+    if vanilla is None:
+        text = ("There is no vanilla m = 256 run of this budget in these experiments (add `m256` "
+                "to `EXPERIMENTS`), so the like-for-like comparison is missing; the gated models "
+                f"reach {them} bits/char.")
+    else:
+        bv = vanilla["best_val_bits_per_char"]
+        d = bv - g["best_val_bits_per_char"]
+        text = (f"On the same split, with about the same number of parameters and of training "
+                f"characters ({vanilla['chars'] / 1e6:.2f} M), the vanilla RNN (m = 256) reaches "
+                f"{bv:.3f} bits/char on the held-out chunk, against {them}: ")
+        text += (f"the {g['model']} is {d:.3f} bits/char ({d / bv:.1%}) better." if d > 0 else
+                 f"the vanilla RNN is {-d:.3f} bits/char better than the best gated model; at "
+                 "this budget the gates do not pay off.")
+        if (g["seq_length"], g["lr_schedule"]) != (vanilla["seq_length"], vanilla["lr_schedule"]):
+            text += (f" The gated runs backpropagate through {g['seq_length']} characters with a "
+                     f"{g['lr_schedule']} learning rate, the m256 variant through "
+                     f"{vanilla['seq_length']} with a {vanilla['lr_schedule']} one, so the gap "
+                     "mixes the architecture with those settings.")
+        text += " Each of these is a single seed" + (
+            f"; the seeds of the other variants differ by a standard deviation of up to "
+            f"{spread:.3f} nats/char." if spread else ".")
+        if best is not None:
+            text += (f" (The best variant's {best['best_val_bits_per_char']:.3f} bits/char come "
+                     f"from {best['chars'] / vanilla['chars']:.1f} times as many characters: not a "
+                     "comparison at the same budget.)")
+    return text

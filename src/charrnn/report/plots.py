@@ -1,0 +1,120 @@
+"""Figures for the report (matplotlib). Each function draws on an Axes and returns it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_smooth_loss", "plot_validation", "plot_saturation"]
+
+
+def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
+    """Smooth loss against updates for one or more runs, with epoch boundaries marked.
+
+    ``runs`` are dicts from :func:`charrnn.training.runs.load_run`. Epoch boundaries are dashed vertical
+    lines at multiples of ``updates_per_epoch``; a run with a validation table also shows its
+    validation loss. ``reference`` maps update -> loss values to show as markers (e.g. the
+    handout's numbers). Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    for run in runs:
+        h = run["history"]
+        label = f"seed {run['metrics']['seed']}" if len(runs) > 1 else "smooth loss"
+        line, = ax.plot(h["update"], h["smooth_loss"], lw=1.2, label=label)
+        v = run.get("validation")
+        if v is not None and run["config"].get("loss", "mean") == "mean":
+            ax.plot(v["update"], v["val_loss"], "s--", ms=3, lw=0.8, color=line.get_color(),
+                    label="validation loss (held-out chunk, stateful)"
+                    + (f", seed {run['metrics']['seed']}" if len(runs) > 1 else ""))
+    first = runs[0]["metrics"]
+    per_epoch, n = first["updates_per_epoch"], first["n_updates"]
+    n_lines = int(n // per_epoch)
+    label_every = max(1, -(-n_lines // 6))  # at most about 6 labels
+    for k in range(1, n_lines + 1):
+        ax.axvline(k * per_epoch, color="0.5", ls="--", lw=0.8 if n_lines < 20 else 0.4)
+        if k % label_every == 0 or n_lines <= 6:
+            ax.text(k * per_epoch, 0.98, f" epoch {k + 1}", transform=ax.get_xaxis_transform(),
+                    va="top", ha="left", fontsize=8, color="0.35")
+    if reference:
+        u = np.array([k for k in sorted(reference) if k <= n])
+        if len(u):
+            ax.plot(u, [reference[k] for k in u], "kx", ms=6, label="handout's values")
+    best = min(runs, key=lambda r: r["metrics"]["best_smooth_loss"])["metrics"]
+    ax.plot([best["best_update"]], [best["best_smooth_loss"]], "o", color="C3", ms=5,
+            label=f"best {best['best_smooth_loss']:.3f} at update {best['best_update']:,}")
+    unit = "nats per character" if runs[0]["config"].get("loss", "mean") == "mean" \
+        else "nats per sequence"
+    ax.set_xlabel("update")
+    ax.set_ylabel(f"smooth loss ({unit})")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", bbox_to_anchor=(1, 0.9), fontsize=8)
+    return ax
+
+
+def plot_validation(runs: list[dict], x: str = "chars", ax=None):
+    """Validation loss (stateful, nats per character) of the experiments' runs against ``x``:
+    ``"chars"`` (training characters processed) or ``"train_time_s"`` (seconds of training).
+
+    ``runs`` are dicts from :func:`charrnn.studies.experiments.load_variant`; the seeds of one variant
+    are drawn as their mean with a band of ± one standard deviation (one seed: a plain line).
+    Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    groups: dict[str, list[dict]] = {}
+    for run in runs:
+        if run["validation"] is not None:
+            groups.setdefault(run.get("variant", run["name"]), []).append(run)
+    for name, group in groups.items():
+        n = min(len(r["validation"]["val_loss"]) for r in group)
+        ys = np.array([r["validation"]["val_loss"][:n] for r in group])  # (seeds, evaluations)
+        xs = np.mean([r["validation"][x][:n] for r in group], axis=0) / (1e6 if x == "chars" else 1)
+        seeds = f", {len(group)} seeds" if len(group) > 1 else ""
+        line, = ax.plot(xs, ys.mean(axis=0), lw=1.3, marker=".", ms=3,
+                        label=f"{name}: {group[0].get('description', '')}{seeds}")
+        if len(group) > 1:
+            sd = ys.std(axis=0, ddof=1)
+            ax.fill_between(xs, ys.mean(axis=0) - sd, ys.mean(axis=0) + sd,
+                            color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("training characters (millions)" if x == "chars" else "training time (s)")
+    ax.set_ylabel("validation loss (nats per character)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_saturation(left, right, ax=None, labels: dict | None = None, title: str | None = None):
+    """Saturation of the hidden units (Karpathy et al. 2015, Fig. 5): one dot per unit, x the
+    fraction of characters with h < -0.99 (left-saturated), y the fraction with h > 0.99.
+
+    ``left``, ``right`` (n,) fractions in [0, 1], as :func:`charrnn.studies.units.saturation` returns
+    (or the ``"saturation"`` entry of ``charrnn units --json``). ``labels`` maps unit index ->
+    text (e.g. the feature it tracks): the unit is drawn as a coloured diamond, named in the
+    legend. Units near the diagonal are almost always saturated (binary switches); those near
+    the origin stay in tanh's linear range. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [1, 0], color="0.7", lw=0.8, ls="--", label="always saturated")
+    ax.scatter(left, right, s=14, alpha=0.7, color="C0", edgecolor="none",
+               label=f"{len(left)} hidden units")
+    for k, (unit, text) in enumerate((labels or {}).items()):  # in the legend: dots may overlap
+        ax.scatter([left[unit]], [right[unit]], s=30, marker="D", color=f"C{k + 1}",
+                   edgecolor="k", lw=0.5, label=f"unit {unit}: {text}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("fraction of characters with h < -0.99")
+    ax.set_ylabel("fraction of characters with h > 0.99")
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper right")
+    return ax

@@ -1,0 +1,247 @@
+"""The report's sentences and paragraphs, written from the artifacts (dicts in, Markdown out).
+
+Every function is pure: it takes what a run folder or another artifact holds (a run from
+:func:`charrnn.training.runs.load_run`, a gradient-check suite, the rows of the sampling study, the summary of
+the experiments) and returns a Markdown string; none prints or reads a file. Tables and HTML
+snippets live in :mod:`charrnn.report.tables`; the sentences on the hidden units and the gated baselines
+in :mod:`charrnn.report.findings`. Losses are in nats per character (the mean loss) unless a
+run sums its loss over the sequence.
+"""
+
+from __future__ import annotations
+
+from ..model.gradcheck import LOSS_DEFINITIONS, all_passed, worst_rel_err
+from ..util.checks import join_and
+from .tables import fmt
+
+__all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smooth_loss_paragraph",
+           "samples_intro", "sample_title", "best_passage", "sampling_summary", "experiments_intro",
+           "winner_sentence", "why_sentences"]
+
+_AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
+
+
+def _worst(preset: str, block: dict, against: str) -> float:
+    """The worst normwise error of one table (``block`` without its shorter sequences), the
+    measure that decides whether a parameter passes (:func:`charrnn.model.gradcheck.decisive_error`)."""
+    return worst_rel_err({preset: {**block, "by_seq_length": {}}}, against)
+
+
+def gradcheck_caption(preset: str, block: dict) -> str:
+    """The line above one gradient-check table. ``block`` is ``suite[preset]`` of a
+    :func:`charrnn.model.gradcheck.gradcheck_suite` result (it has ``config`` and ``loss``)."""
+    c = block["config"]
+    return (f"**Loss {c['reduction']}** over {c['seq_length']} characters ({preset} preset, init "
+            f"`{c['init']}`), loss {block['loss']:.4f}:")
+
+
+def shorter_sequences(preset: str, block: dict) -> str:
+    """One sentence with the worst errors at the shorter sequence lengths of ``block``
+    (``suite[preset]``, its ``by_seq_length``); ``""`` when there are none."""
+    short = [f"seq_length {T}: worst {fmt(_worst(preset, b, 'torch'))} vs PyTorch, "
+             f"{fmt(_worst(preset, b, 'numeric'))} vs differences"
+             for T, b in block.get("by_seq_length", {}).items()]
+    if not short:
+        return ""
+    return ("Shorter sequences (a missing recurrent term would pass at 1 but not at 2): "
+            + "; ".join(short) + ".")
+
+
+def _failures(suite: dict) -> list[str]:
+    """``"W (adam preset, seq_length 25, vs PyTorch)"`` for every row of ``suite`` that failed."""
+    out = []
+    for preset in LOSS_DEFINITIONS:
+        if preset not in suite:
+            continue
+        r = suite[preset]
+        blocks = {r["config"]["seq_length"]: r, **{int(T): b for T, b in r.get("by_seq_length", {}).items()}}
+        for T, block in blocks.items():
+            for against, label in _AGAINST.items():
+                out += [f"{name} ({preset} preset, seq_length {T}, {label})"
+                        for name, row in block.get(against, {}).items() if not row["passed"]]
+    return out
+
+
+def gradcheck_verdict(suite: dict) -> str:
+    """The verdict on a whole gradient check: ``suite`` is the JSON that
+    ``01_gradient_check.ipynb`` or ``charrnn gradcheck --json`` writes (a
+    :func:`charrnn.model.gradcheck.gradcheck_suite` result plus ``tolerances``: torch, numeric).
+    A failed check names every failing parameter; the worst errors are given either way."""
+    tol = suite["tolerances"]
+    presets = [p for p in LOSS_DEFINITIONS if p in suite]
+    worst_torch, worst_num = worst_rel_err(suite, "torch"), worst_rel_err(suite, "numeric")
+    numeric = worst_num == worst_num  # NaN when the centered differences were skipped
+    if not all_passed(suite):
+        return ("**The gradient check FAILED**: at least one parameter exceeds its tolerance: "
+                + "; ".join(_failures(suite)) + f". Worst relative error {fmt(worst_torch)} vs PyTorch "
+                f"(tolerance {fmt(tol['torch'], 0)})"
+                + (f", {fmt(worst_num)} vs centered differences (tolerance {fmt(tol['numeric'], 0)})"
+                   if numeric else "") + ".")
+    lengths = sorted({int(T) for p in presets for T in suite[p].get("by_seq_length", {})}
+                     | {suite[p]["config"]["seq_length"] for p in presets})
+    losses = "both loss definitions" if len(presets) == 2 else \
+        f"the {suite[presets[0]]['config']['reduction']} loss"
+    return ("We believe the gradients are correct: every parameter agrees with PyTorch to "
+            f"{fmt(worst_torch)} or better (tolerance {fmt(tol['torch'], 0)})"
+            + (f" and with centered differences to {fmt(worst_num)} or better (tolerance "
+               f"{fmt(tol['numeric'], 0)})" if numeric else " (centered differences were not computed)")
+            + f", for {losses} and at sequence {'length' if len(lengths) == 1 else 'lengths'} "
+            f"{join_and(lengths)}.")
+
+
+def smooth_loss_paragraph(run: dict) -> str:
+    """Where the best smooth loss of ``run`` (a :func:`charrnn.training.runs.load_run` dict; its
+    ``metrics``) was reached, in which epoch, and the final one; it ends by introducing the
+    table of :func:`charrnn.report.tables.checkpoints_markdown`."""
+    met = run["metrics"]
+    per_epoch = met["updates_per_epoch"]
+    ep = (met["best_update"] - 1) // per_epoch + 1
+    return (f"Best smooth loss **{met['best_smooth_loss']:.4f}** at update {met['best_update']:,}, in "
+            f"epoch {ep} (which ends at update {ep * per_epoch:,}); final "
+            f"{met['final_smooth_loss']:.4f}. The smooth loss at the handout's checkpoints "
+            f"(seed {met['seed']}):")
+
+
+def samples_intro(run: dict) -> str:
+    """How the samples of ``run`` (a :func:`charrnn.training.runs.load_run` dict: its ``config`` and
+    ``samples``) were taken: length, when, from which state, temperature and top-p."""
+    cfg = run["config"]
+    return (f"{cfg['sample_length']} characters sampled before the first update"
+            + (f" and then every {cfg['sample_every']:,} updates" if len(run["samples"]) > 1 else "")
+            + ", each starting from the hidden state and first input character of the next update "
+            f"(inverse-CDF sampling, temperature {cfg['temperature']}"
+            + (f", top-p {cfg['top_p']}" if cfg["top_p"] < 1 else "") + ").")
+
+
+def sample_title(update: int) -> str:
+    """The title of the sample taken when ``update`` updates were done (0: before the first)."""
+    return "before the first update" if update == 0 else f"after {update:,} updates"
+
+
+def best_passage(best_sample: dict) -> str:
+    """The sentence before the passage from the best model: ``best_sample`` is a run's
+    ``best_sample.json`` (``text``, ``update``, ``criterion``, ``smooth_loss``, ``loss``): the
+    lowest smooth loss, or, for a run with a held-out chunk (``criterion`` "val_loss", whose
+    ``smooth_loss`` is null), the lowest validation loss."""
+    if best_sample.get("criterion") == "val_loss":
+        which = f"validation loss ({best_sample['loss']:.4f} nats/char"
+    else:
+        which = f"smooth loss ({best_sample['smooth_loss']:.4f}"
+    return (f"{len(best_sample['text']):,} characters from the model with the lowest {which}, "
+            f"update {best_sample['update']:,}), starting from the hidden state and input of "
+            "that update.")
+
+
+def sampling_summary(rows: list[dict]) -> str:
+    """What sharper sampling does, from the rows of :func:`charrnn.studies.study.sampling_study`
+    (``temperature``, ``top_p``, ``known_word_fraction``, ``distinct_2_words``,
+    ``longest_repeat_len``): plain sampling against the lowest and the highest temperature and
+    the smallest top-p. ``""`` when the rows lack plain sampling or a lower temperature."""
+    plain = next((r for r in rows if r["temperature"] == 1 and r["top_p"] == 1), None)
+    temps = [r for r in rows if r["top_p"] == 1 and r["temperature"] != 1]
+    nuclei = [r for r in rows if r["temperature"] == 1 and r["top_p"] < 1]
+    if plain is None or not temps or min(r["temperature"] for r in temps) > 1:
+        return ""
+    cold = min(temps, key=lambda r: r["temperature"])
+    hot = max(temps, key=lambda r: r["temperature"])
+    text = (f"Sharper sampling trades diversity for correctness: at T = {cold['temperature']} "
+            f"{cold['known_word_fraction']:.0%} of the words are real (plain sampling: "
+            f"{plain['known_word_fraction']:.0%}), but distinct-2 falls from "
+            f"{plain['distinct_2_words']:.2f} to {cold['distinct_2_words']:.2f} and the longest repeat "
+            f"grows from {plain['longest_repeat_len']} to {cold['longest_repeat_len']} characters")
+    if nuclei:
+        nucleus = min(nuclei, key=lambda r: r["top_p"])
+        text += (f"; top-p {nucleus['top_p']} behaves alike ({nucleus['known_word_fraction']:.0%} "
+                 f"real words, distinct-2 {nucleus['distinct_2_words']:.2f})")
+    if hot["temperature"] > 1:
+        text += (f"; at T = {hot['temperature']} only {hot['known_word_fraction']:.0%} of the words "
+                 "are real")
+    return text + "."
+
+
+def experiments_intro(summary: dict, n_evals: int) -> str:
+    """How the variants were trained and evaluated: ``summary`` is
+    :func:`charrnn.studies.experiments.summarize`'s result (its rows' ``chars``, ``seeds`` and
+    ``dtype``), ``n_evals`` the number of validation evaluations of a variant."""
+    rows = summary["rows"]
+    common = min(r["chars"] for r in rows)
+    more = [f"{r['variant']} {r['chars'] / 1e6:.3g} M" for r in rows if r["chars"] > 1.5 * common]
+    seeded = [r["variant"] for r in rows if len(r["seeds"]) > 1]
+    f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
+    text = (f"Every variant trained on the text without its last 1/20 (held out) for about "
+            f"{common / 1e6:.3g} M characters" + (f" ({join_and(more)})" if more else "")
+            + f" and was evaluated on the held-out chunk {n_evals} times (stateful validation "
+            "loss: the hidden state carried through the whole chunk; the windowed number restarts "
+            "from $h = 0$ every 25 characters, as the course's training loss does).")
+    if seeded:
+        n = max(len(r["seeds"]) for r in rows)
+        text += (f" {join_and(seeded)} ran with {n} seeds each: the table gives the mean ± standard "
+                 "deviation over the seeds and the plot a band of ± one standard deviation; a "
+                 "difference counts as real only when it exceeds twice its standard error.")
+    if f32:
+        text += (f" {join_and(f32)} computed in float32 (a test checks that float32 reaches the "
+                 "float64 validation loss within 0.005 nats/char); the others in float64.")
+    return text + (" Learning rates: 1e-3 (the handout's) for one sequence per update; larger "
+                   "for mini-batches, whose averaged gradients are less noisy (see "
+                   "`charrnn.studies.experiments.VARIANTS` for how they were chosen).")
+
+
+def _duration(seconds: float) -> str:
+    """``"5.4 minutes"`` from 2 minutes on, ``"45 seconds"``, ``"0.3 seconds"`` under 10 s."""
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} minutes"
+    return f"{seconds:.0f} seconds" if seconds >= 10 else f"{seconds:.1f} seconds"
+
+
+def winner_sentence(summary: dict) -> str:
+    """The winner of :func:`charrnn.studies.experiments.summarize`'s ``summary`` (its ``winner`` and
+    ``rows``): its description, best validation loss and training time."""
+    w = next(r for r in summary["rows"] if r["variant"] == summary["winner"])
+    return (f"**Winner: {w['variant']}** ({w['description']}), best validation loss "
+            f"{w['best_val_loss']:.4f} nats/char ({w['best_val_bits_per_char']:.3f} bits/char) after "
+            f"{_duration(w['wall_time_s'])} of training.")
+
+
+def why_sentences(summary: dict) -> str:
+    """Why the winner wins, from :func:`charrnn.studies.experiments.summarize`'s ``summary["rows"]``:
+    how close the m = 100 variants are, how much faster B = 32 is than the handout's loop, and
+    what m = 256 and the longer, cosine-scheduled "best" variant add. Each sentence appears only
+    when its variants are in the rows (and, for m = 256, when it beats the m = 100 variants);
+    ``""`` when none applies."""
+    from ..studies.experiments import real_difference
+
+    rows = summary["rows"]
+    by = {r["variant"]: r for r in rows}
+    why = []
+    small = [r for r in rows if r["m"] == 100]
+    if small:
+        b = min(small, key=lambda r: r["best_val_loss"])
+        spread = max(r["best_val_loss"] for r in small) - b["best_val_loss"]
+        why.append(f"With m = 100 the variants end within {spread:.3f} nats of each other (best: "
+                   f"{b['variant']}, {b['best_val_loss']:.4f}).")
+        seeded = [r for r in small if r is not b and len(r.get("seeds", [])) > 1
+                  and len(b.get("seeds", [])) > 1]
+        real = [r["variant"] for r in seeded if real_difference(b, r)]
+        if seeded and real:
+            why.append(f"{b['variant']} beats {join_and(real)} by more than the seed spread; the "
+                       "other differences are within it.")
+        elif seeded:
+            why.append("None of these differences exceeds the seed spread: for the same "
+                       "characters, order and batch size change nothing we can measure; the "
+                       "model, not the data it saw, limits it.")
+    if "sequential" in by and "B32" in by:
+        a, c = by["sequential"], by["B32"]
+        why.append(f"Mini-batches change the time it takes: B = 32 processed the same characters "
+                   f"{a['wall_time_s'] / c['wall_time_s']:.1f} times faster than the handout's loop "
+                   f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s"
+                   + (", B = 32 in float32" if c.get("dtype") == "float32" else "") + "), because "
+                   "one matrix-matrix product costs far less than 32 matrix-vector ones.")
+    if "m256" in by and small and by["m256"]["best_val_loss"] < b["best_val_loss"]:
+        why.append(f"That speed buys capacity: m = 256 with 32 streams reaches "
+                   f"{by['m256']['best_val_loss']:.4f}.")
+        if "best" in by and by["best"]["best_val_loss"] < by["m256"]["best_val_loss"]:
+            why.append(f"Longer sequences (50 characters of context for backprop through time) "
+                       f"and a cosine learning-rate decay to zero bring it to "
+                       f"{by['best']['best_val_loss']:.4f} in {_duration(by['best']['wall_time_s'])}.")
+    return " ".join(why)
+

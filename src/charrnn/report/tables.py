@@ -1,0 +1,206 @@
+"""Markdown and HTML snippets for the notebooks and the report (no computation here)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import PurePath
+
+import numpy as np
+
+__all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
+           "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
+           "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown"]
+
+
+def fmt(x: float, digits: int = 1) -> str:
+    """A small number in short scientific notation, e.g. ``3.1e‑14``, with a non-breaking
+    hyphen (U+2011) so that a line break never splits it."""
+    return "0" if x == 0 else f"{x:.{digits}e}".replace("-", "\u2011")
+
+
+def gradcheck_html(block: dict) -> str:
+    """An HTML table of one :func:`charrnn.model.gradcheck.check_gradients` result: one row per
+    parameter, the PyTorch and the centered-difference comparisons side by side, each with its
+    max abs diff, normwise error (which decides "passed"; "–" in a row from an older
+    gradcheck.json, which has none) and max entrywise relative error (the mean stays in the
+    JSON: the table must fit an A4 page)."""
+    against = [a for a in ("torch", "numeric") if a in block]
+    names = {"torch": "vs PyTorch float64 autograd", "numeric": "vs centered differences"}
+    top = "".join(f'<th colspan="3" style="text-align:center">{names[a]}</th>' for a in against)
+    sub = "<th>max abs diff</th><th>normwise err</th><th>max rel err</th>" * len(against)
+    rows = []
+    for name in block[against[0]]:
+        r = [block[a][name] for a in against]
+        cells = "".join(f"<td>{fmt(x['max_abs_diff'])}</td>"
+                        f"<td>{fmt(x['norm_rel_err']) if 'norm_rel_err' in x else '–'}</td>"
+                        f"<td>{fmt(x['max_rel_err'])}</td>"
+                        for x in r)
+        ok = "yes" if all(x["passed"] for x in r) else "<b>no</b>"
+        rows.append(f"<tr><td><i>{name}</i></td><td>{'×'.join(map(str, r[0]['shape']))}</td>"
+                    f"{cells}<td>{ok}</td></tr>")
+    return ('<table class="gradcheck"><thead><tr><th rowspan="2">parameter</th>'
+            f'<th rowspan="2">shape</th>{top}<th rowspan="2">passed</th></tr><tr>{sub}</tr>'
+            f'</thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def sample_html(text: str, title: str | None = None) -> str:
+    """A sample as an escaped, wrapped ``<pre>`` block (MathJax and Markdown leave it alone)."""
+    head = f"<p><b>{html.escape(title)}</b></p>" if title else ""
+    return f'{head}<pre class="sample">{html.escape(text)}</pre>'
+
+
+def seeds_markdown(runs: list[dict]) -> str:
+    """Best and final smooth loss per seed, with mean and (sample) std over seeds."""
+    lines = ["| seed | best smooth loss | at update | final smooth loss | updates/s |",
+             "|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        m = r["metrics"]
+        lines.append(f"| {m['seed']} | {m['best_smooth_loss']:.4f} | {m['best_update']:,} | "
+                     f"{m['final_smooth_loss']:.4f} | {m['updates_per_s']:,.0f} |")
+    if len(runs) > 1:
+        best = np.array([r["metrics"]["best_smooth_loss"] for r in runs])
+        final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
+        lines.append(f"| mean ± std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
+                     f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
+    return "\n".join(lines)
+
+
+def settings_markdown(runs: list[dict], best: dict) -> str:
+    """The data-and-settings table of the handout runs: ``runs`` (one per seed, dicts from
+    :func:`charrnn.training.runs.load_run`, which differ only in the seed) and ``best``, the one with the
+    lowest smooth loss, whose ``config`` and ``metrics`` fill the table."""
+    cfg, met = best["config"], best["metrics"]
+    epochs = met["n_updates"] / met["updates_per_epoch"]
+    clip = cfg["grad_clip"] if cfg["grad_clip"] is not None else "none"
+    opt = (f"Adam, η = {cfg['eta']}, β₁ = {cfg['beta1']}, β₂ = {cfg['beta2']}, ε = {cfg['eps']}"
+           if cfg["optimizer"] == "adam" else f"AdaGrad, η = {cfg['eta']}, ε = {cfg['eps']}")
+    seeds = ("seed " if len(runs) == 1 else "seeds ") + ", ".join(str(r["metrics"]["seed"]) for r in runs)
+    if len(runs) > 1:
+        seeds += f"; sections (ii) to (iv) show seed {met['seed']}, the best"
+    return "\n".join([
+        "| | |", "|---|---|",
+        f"| text | `{PurePath(cfg['data']).name}`: {met['n_chars']:,} characters (read as UTF-8) |",
+        f"| vocabulary | K = {met['K']} distinct characters, sorted |",
+        f"| preset | `{cfg['preset']}`: {opt}; loss = {cfg['loss']} over the sequence; gradient "
+        f"clipping: {clip} |",
+        f"| model | m = {cfg['m']} hidden units, seq_length = {cfg['seq_length']}, init `{cfg['init']}` |",
+        f"| training | {met['n_updates']:,} updates = {epochs:.2f} epochs of "
+        f"{met['updates_per_epoch']:,} updates; {seeds} |"])
+
+
+#: The handout's smooth loss (Adam preset, mean loss, the book) at a few updates: update -> nats/char.
+HANDOUT_SMOOTH_LOSS = {1: 4.6049, 1000: 3.3806, 4000: 2.2598, 30000: 1.7861, 150000: 1.5344}
+
+
+def handout_reference(run: dict) -> dict | None:
+    """:data:`HANDOUT_SMOOTH_LOSS` when it applies to ``run`` (a :func:`charrnn.training.runs.load_run`
+    dict): the mean loss on the book (1,107,542 characters, K = 80); else None."""
+    met = run["metrics"]
+    is_book = met["n_chars"] == 1107542 and met["K"] == 80
+    return HANDOUT_SMOOTH_LOSS if run["config"]["loss"] == "mean" and is_book else None
+
+
+def checkpoints_markdown(run: dict, reference: dict | None = None) -> str:
+    """The smooth loss of ``run`` (its ``history``) at the handout's checkpoints (the updates of
+    :data:`HANDOUT_SMOOTH_LOSS` that it logged), beside ``reference`` (update -> loss; "–" where
+    None, e.g. from :func:`handout_reference`)."""
+    h = run["history"]
+    at = {int(u): s for u, s in zip(h["update"], h["smooth_loss"])}
+    rows = [f"| {u:,} | {at[u]:.4f} | {reference[u] if reference else '–'} |"
+            for u in HANDOUT_SMOOTH_LOSS if u in at]
+    return "\n".join(["| update | this run | handout |", "|---:|---:|---:|", *rows])
+
+
+def sampling_markdown(rows: list[dict]) -> str:
+    """The sampling-study table: one line per row of :func:`charrnn.studies.study.sampling_study`
+    (``label``, ``known_word_fraction``, ``distinct_2_words``, ``distinct_4_chars``,
+    ``longest_repeat_len``)."""
+    lines = ["| setting | known words | distinct-2 words | distinct-4 chars | longest repeat |",
+             "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['label']} | {r['known_word_fraction']:.1%} | {r['distinct_2_words']:.3f} | "
+                     f"{r['distinct_4_chars']:.3f} | {r['longest_repeat_len']} characters |")
+    return "\n".join(lines)
+
+
+BENCH_NAMES = {"classic": "classic per-step loop",
+               "numpy": "NumPy reference",
+               "numba": "numba engine (default)",
+               "torch64": "PyTorch nn.RNN, float64",
+               "torch32": "PyTorch nn.RNN, float32"}
+
+
+def bench_markdown(bench: dict) -> str:
+    """The benchmark table of :func:`charrnn.bench.run_benchmark` as Markdown, with the machine."""
+    lines = ["| implementation | updates/s | chars/s | × classic | 150k updates | 1,000 chars "
+             "sampled | loss diff vs NumPy |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in bench["results"].items():
+        ratio = f"{r['ratio_to_classic']:.1f}" if r.get("ratio_to_classic") else "–"
+        diff = r.get("max_abs_loss_diff_vs_numpy")
+        agree = (fmt(diff) if diff is not None else "–") + ("" if r["agrees"] else " (**no**)")
+        lines.append(f"| {BENCH_NAMES.get(name, name)} | {r['updates_per_s']:,.0f} | "
+                     f"{r['chars_per_s']:,.0f} | {ratio} | {r['projected_150k_s']:,.0f} s | "
+                     f"{r['sample_1000_s'] * 1e3:.0f} ms | {agree} |")
+    m, st = bench["machine"], bench["settings"]
+    comp = bench["results"].get("numba", {}).get("compile_s")
+    lines.append("")
+    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; {m['threads']}. m = {st['m']}, "
+                 f"seq_length = {st['seq_length']}" + (f", K = {st['K']}" if "K" in st else "")
+                 + f", float64 unless stated. Median of {st['reps']} repetitions of "
+                 f"{st['n_updates']:,} updates; the last column is the largest difference of the "
+                 f"first {st['n_check']} losses from the NumPy reference's, checked before timing."
+                 + (f" numba compilation (or loading its disk cache) took {comp:.1f} s, outside "
+                    "the timings." if comp is not None else ""))
+    return "\n".join(lines)
+
+
+def signed_unit(row: dict) -> str:
+    """``"+17"`` or ``"−17"`` (a minus sign): the best unit of a :func:`charrnn.studies.units.analyze` row,
+    + when high activations mean the feature; ``"–"`` when the feature does not apply."""
+    if not row.get("applicable"):
+        return "–"
+    return ("+" if row["sign"] > 0 else "\u2212") + str(row["unit"])
+
+
+def units_html(reports: dict[str, dict]) -> str:
+    """The hidden-unit table: one row per feature, one group of columns per model (best unit
+    with its sign, its score, the probe's score). ``reports`` maps a column title (e.g. "handout
+    model") to a report of :func:`charrnn.studies.units.analyze` (its ``features`` rows, in the same
+    order for every report); a feature that is constant in the text shows "not in the text"."""
+    titles = list(reports)
+    top = "".join(f'<th colspan="3" style="text-align:center">{html.escape(t)}</th>' for t in titles)
+    sub = "<th>unit</th><th>score</th><th>probe</th>" * len(titles)
+    rows = []
+    for i, first in enumerate(reports[titles[0]]["features"]):
+        cells = []
+        for t in titles:
+            r = reports[t]["features"][i]
+            if not r["applicable"]:
+                cells.append('<td colspan="3" style="text-align:center"><i>not in the text</i></td>')
+                continue
+            probe = "–" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
+            cells.append(f"<td>{signed_unit(r)}</td><td>{r['score']:.3f}</td><td>{probe}</td>")
+        rows.append(f"<tr><td><code>{html.escape(first['feature'])}</code></td>"
+                    f"<td>{html.escape(first['metric'])}</td>{''.join(cells)}</tr>")
+    return ('<table class="units"><thead><tr><th rowspan="2">feature</th><th rowspan="2">metric'
+            f"</th>{top}</tr><tr>{sub}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def features_legend() -> str:
+    """One Markdown line naming what each feature of :data:`charrnn.studies.units.FEATURES` means."""
+    from ..studies.units import FEATURES
+
+    return "; ".join(f"`{name}`: {meaning}" for name, (_, meaning) in FEATURES.items()) + "."
+
+
+def baselines_markdown(rows: list[dict]) -> str:
+    """The gated baselines beside the vanilla RNN of the same size: one line per row (``model``,
+    ``n_params``, ``best_val_loss`` [nats/char], ``best_val_bits_per_char``, ``chars`` [training
+    characters], ``wall_time_s`` [s], ``chars_per_s``)."""
+    lines = ["| model | parameters | best validation loss (nats/char) | bits/char | training "
+             "characters | training time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['n_params']:,} | {r['best_val_loss']:.4f} | "
+                     f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
+                     f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} |")
+    return "\n".join(lines)

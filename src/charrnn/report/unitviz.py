@@ -1,0 +1,72 @@
+"""What the hidden units learned, shown: the plain-text table of ``charrnn units`` and the
+text heat map of one unit (after Karpathy, Johnson & Fei-Fei 2015, Fig. 2), from the results of
+:mod:`charrnn.studies.units`. Nothing is computed here but layout and colours."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from ..studies.units import FEATURES
+
+__all__ = ["format_table", "heatmap_html"]
+
+
+def format_table(result: dict) -> str:
+    """The table of :func:`charrnn.studies.units.analyze` (or one state's report) as aligned plain text:
+    one line per feature (feature, best unit with its sign, score and metric, probe score), plus
+    one line on saturation."""
+    lines = [f"{'feature':15} {'unit':>6} {'score':>7} {'metric':6} {'probe':>7}  meaning"]
+    for r in result["features"]:
+        meaning = FEATURES.get(r["feature"], ("", ""))[1]
+        if not r["applicable"]:
+            lines.append(f"{r['feature']:15} {'n/a':>6} {'':>7} {r['metric']:6} {'':>7}  "
+                         f"{meaning} (constant in this text)")
+            continue
+        unit = f"{'+' if r['sign'] > 0 else '-'}{r['unit']}"
+        probe = "n/a" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
+        lines.append(f"{r['feature']:15} {unit:>6} {r['score']:7.3f} {r['metric']:6} {probe:>7}  "
+                     f"{meaning}")
+    sat = result["saturation"]
+    left, right = np.asarray(sat["left"]), np.asarray(sat["right"])
+    lines.append(f"saturation (|h| > {sat['threshold']}): {int(((left + right) > 0.5).sum())} of "
+                 f"{result['n']} units saturated more than half the time; median fraction "
+                 f"{float(np.median(left + right)):.3f}")
+    lines.append("unit: the best single unit (+: high activation means the feature, -: low); "
+                 "probe: linear read-out of all units, fitted on the first half, scored on the "
+                 "second")
+    return "\n".join(lines)
+
+
+def _colour(a: float) -> str:
+    """Background for activation a in [-1, 1]: blue (negative) through white to red, light
+    enough at |a| = 1 (rgb 255, 65, 65) for black text to stay readable."""
+    a = float(np.clip(a, -1.0, 1.0))
+    fade = int(round(255 - 190 * abs(a)))
+    return f"rgb(255,{fade},{fade})" if a >= 0 else f"rgb({fade},{fade},255)"
+
+
+def heatmap_html(text: str, activations, title: str | None = None, breaks: bool = True) -> str:
+    """The paper's text heat map: each character of ``text`` on a background coloured by one
+    unit's activation, ``activations`` (len(text),) float in [-1, 1] (blue -1, white 0, red +1).
+
+    An HTML ``<div>`` of inline-styled ``<span>`` s (monospace, wrapped; a newline shows as ↵ and,
+    when ``breaks``, also breaks the line; a tab shows as two spaces; each span's tooltip gives its
+    value). ``breaks=False`` keeps a text of short lines (verse) compact. Sets
+    ``print-color-adjust: exact`` so Chromium keeps the colours in a PDF. Raises ``ValueError``
+    when the lengths differ.
+    """
+    a = np.asarray(activations, dtype=np.float64)
+    if a.shape != (len(text),):
+        raise ValueError(f"{len(text)} characters but activations of shape {a.shape}")
+    spans = []
+    for ch, v in zip(text, a):
+        shown = "↵" if ch == "\n" else "  " if ch == "\t" else ch
+        spans.append(f'<span style="background:{_colour(v)}" title="{v:+.3f}">'
+                     f"{html.escape(shown)}</span>" + ("<br>" if ch == "\n" and breaks else ""))
+    head = f"<p><b>{html.escape(title)}</b></p>" if title else ""
+    return (f'{head}<div class="unit-heatmap" style="font-family:\'DejaVu Sans Mono\',monospace;'
+            "font-size:0.85em;line-height:1.6;white-space:pre-wrap;word-break:break-all;"
+            '-webkit-print-color-adjust:exact;print-color-adjust:exact">'
+            f'{"".join(spans)}</div>')

@@ -1,0 +1,264 @@
+"""Gated baselines: a one-layer LSTM and GRU (PyTorch) trained on the vanilla variants' split.
+
+How good is the vanilla RNN's 1.29 nats/char? These are the usual answers to "what would a gated
+recurrent net of the same size get", trained and evaluated exactly like the vanilla m = 256
+variants of :mod:`charrnn.studies.experiments`. This is the one training module that imports torch
+(``charrnn train`` never does). The models, their equations, sizes, losses and states are in
+:mod:`charrnn.studies.gated` (re-exported here); run folders are written and read by
+:mod:`charrnn.studies.baselines_io`.
+
+Training, as the vanilla ``batch_size=32``, ``order="sequential"`` runs: the last 1 of 20 chunks
+of the text is held out (:func:`charrnn.training.train.split_text`); B = 32 streams each read their own
+contiguous segment of the training text (:class:`charrnn.training.orders.Reader`), ``seq_length`` = 50
+characters per update, carrying their (h, c) state from one update to the next (truncated
+backprop through time), from a zero state at the start of a segment. The loss is the mean of
+-log p over the B x seq_length predicted characters; Adam (beta1 0.9, beta2 0.999, eps 1e-8),
+gradient clipped to global norm 5 (the vanilla runs clip element-wise at 5), the learning rate
+following the ``best`` variant's schedule (linear warm-up over min(200, n/10) updates, then
+cosine to 0). The number of updates is ``chars // (B * seq_length)``.
+
+Validation: :func:`charrnn.studies.gated.stateful_loss`, the same quantity as
+:func:`charrnn.model.evaluate.stateful_loss`. Everything is float32 (on purpose: PyTorch's recurrent
+kernels); losses are summed in float64.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..model.data import Vocabulary, text_md5
+from ..model.evaluate import BITS_PER_NAT
+from ..training import provenance
+from ..training.config import TrainConfig, learning_rates
+from ..training.orders import Reader
+from ..training.train import split_text
+from ..util.checks import check_choice, check_nonneg_int, check_positive_float, check_positive_int
+from .gated import (
+    KINDS,
+    VANILLA_M,
+    CharGated,
+    gated_params,
+    hidden_states,
+    init_parameters,
+    pick_hidden,
+    stateful_loss,
+    vanilla_params,
+    windowed_loss,
+)
+
+__all__ = ["KINDS", "DEFAULT_ETA", "vanilla_params", "gated_params", "pick_hidden",
+           "CharGated", "init_parameters", "stateful_loss", "windowed_loss", "hidden_states",
+           "BaselineResult", "BaselineDiverged", "check_baseline_args", "baseline_config",
+           "train_baseline"]
+
+
+#: Peak Adam learning rates of the cosine schedule, from a sweep on the book (seed 1, 1,600,000
+#: training characters = 1,000 updates, best stateful validation loss in nats/char):
+#: LSTM h 120: 2.193 (2e-3), 2.002 (4e-3), 1.783 (8e-3), 1.603 (1.6e-2), 1.484 (3.2e-2),
+#: 1.431 (6.4e-2), 1.425 (1.28e-1); GRU h 142: 1.971 (2e-3), 1.703 (4e-3), 1.510 (8e-3),
+#: 1.434 (1.6e-2), 1.541 (3.2e-2). The LSTM's curve is flat above 6.4e-2, and longer runs favour
+#: smaller rates, so 6.4e-2 rather than 1.28e-1. (Both are far above the vanilla RNN's 2e-3.)
+DEFAULT_ETA = {"lstm": 6.4e-2, "gru": 1.6e-2}
+
+
+def _carry(state, keep):
+    """``state`` detached from the graph (truncated backprop), each stream multiplied by
+    ``keep`` (1, B, 1): 0 where a stream starts its segment again from a zero state, else 1."""
+    if isinstance(state, tuple):
+        return tuple(s.detach() * keep for s in state)
+    return state.detach() * keep
+
+
+# ---------------------------------------------------------------------- training
+class BaselineDiverged(RuntimeError):
+    """The training loss became non-finite (at update ``update``)."""
+
+    def __init__(self, update: int):
+        super().__init__(f"the training loss became non-finite at update {update:,}")
+        self.update = update
+
+
+@dataclass
+class BaselineResult:
+    """A trained baseline: the model (on its device), its vocabulary, ``config`` (what
+    config.json stores), ``metrics`` (metrics.json) and ``validation`` (rows of validation.csv:
+    update, chars, train_time_s [s], val_loss [nats/char])."""
+
+    model: CharGated
+    vocab: Vocabulary
+    config: dict
+    metrics: dict
+    validation: list[dict] = field(default_factory=list)
+
+
+def check_baseline_args(kind: str, n_chars: int, chars: int, seed: int = 1, eta: float | None = None,
+                        hidden: int | None = None, batch_size: int = 32, seq_length: int = 50,
+                        grad_clip: float = 5.0, n_evals: int = 10) -> dict:
+    """Check the settings of a baseline on a text of ``n_chars`` characters, before any work;
+    return them completed (``eta`` and ``hidden`` filled in, ``n_updates``, ``n_train``).
+
+    Raises ``ValueError`` naming the first bad one: an unknown kind, a non-positive size,
+    ``chars`` below one update (batch_size x seq_length), a training text too short for
+    batch_size segments of seq_length + 1 characters, or a held-out chunk (the last 1/20 of
+    the text) shorter than seq_length + 1 characters.
+    """
+    kind = check_choice("kind", kind, KINDS)
+    chars, seed = check_positive_int("chars", chars), check_nonneg_int("seed", seed)
+    B, s = check_positive_int("batch_size", batch_size), check_positive_int("seq_length", seq_length)
+    check_positive_int("n_evals", n_evals)
+    eta = check_positive_float("eta", DEFAULT_ETA[kind] if eta is None else eta)
+    grad_clip = check_positive_float("grad_clip", grad_clip)
+    if hidden is not None:
+        check_positive_int("hidden", hidden)
+    n_updates = chars // (B * s)
+    if n_updates < 1:
+        raise ValueError(f"chars must be at least batch_size x seq_length = {B * s} (one update), "
+                         f"got {chars}")
+    split = TrainConfig(holdout=1, n_chunks=20, seq_length=s, batch_size=B)
+    n_train, _ = split_text(n_chars, split)
+    if n_chars - n_train < s + 1:
+        raise ValueError(f"the held-out chunk (the last 1/20 of the text) has {n_chars - n_train} "
+                         f"characters; it needs at least seq_length + 1 = {s + 1} (the text has "
+                         f"{n_chars}; it needs about {20 * (s + 1)})")
+    if n_train // B < s + 1:
+        raise ValueError(f"the training text ({n_train} characters) is too short for {B} streams "
+                         f"of at least seq_length + 1 = {s + 1} characters each")
+    return {"kind": kind, "chars": chars, "seed": seed, "eta": eta, "hidden": hidden,
+            "batch_size": B, "seq_length": s, "grad_clip": grad_clip, "n_evals": n_evals,
+            "n_updates": n_updates, "n_train": n_train}
+
+
+def baseline_config(text: str, kind: str, chars: int, seed: int = 1, eta: float | None = None,
+                    hidden: int | None = None, batch_size: int = 32, seq_length: int = 50,
+                    grad_clip: float = 5.0, n_evals: int = 10, device: str | None = None,
+                    data_path=None) -> dict:
+    """What ``config.json`` of this run will hold (kind, hidden, n_params, seed, chars,
+    n_updates, seq_length, batch_size, eta, grad_clip, data, data_md5, vocab, ...), computed
+    without training. Raises ``ValueError`` as :func:`check_baseline_args`."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str, got {type(text).__name__}")
+    a = check_baseline_args(kind, len(text), chars, seed, eta, hidden, batch_size, seq_length,
+                            grad_clip, n_evals)
+    vocab = Vocabulary.from_text(text)
+    K, n = vocab.K, a["n_updates"]
+    h = a["hidden"] or pick_hidden(kind, K)
+    return {"kind": a["kind"], "hidden": h, "n_params": gated_params(a["kind"], K, h),
+            "vanilla_m": VANILLA_M, "vanilla_n_params": vanilla_params(K), "K": K,
+            "seed": a["seed"], "chars": n * a["batch_size"] * a["seq_length"],
+            "n_updates": n, "seq_length": a["seq_length"], "batch_size": a["batch_size"],
+            "order": "sequential", "holdout": 1, "n_chunks": 20, "n_train_chars": a["n_train"],
+            "optimizer": "adam", "eta": a["eta"], "lr_schedule": "cosine",
+            "warmup": min(200, n // 10), "grad_clip": a["grad_clip"], "clip": "global norm",
+            "n_evals": a["n_evals"],
+            "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
+            "data": os.fspath(data_path) if data_path is not None else None,
+            "data_md5": text_md5(text),
+            "vocab": "".join(vocab.chars), "code": provenance.code_hash(("studies.baselines",))}
+
+
+def train_baseline(text: str, kind: str, chars: int, seed: int = 1, eta: float | None = None,
+                   hidden: int | None = None, batch_size: int = 32, seq_length: int = 50,
+                   grad_clip: float = 5.0, n_evals: int = 10, device: str | None = None,
+                   threads: int | None = 1, data_path=None, progress: bool = False) -> BaselineResult:
+    """Train an LSTM or GRU (``kind``) on ``text`` (str) for ``chars`` training characters (see
+    the module docstring); return a :class:`BaselineResult`.
+
+    ``hidden`` defaults to :func:`pick_hidden` (m = 256), ``eta`` to ``DEFAULT_ETA[kind]``; the
+    stateful validation loss (nats/char) is measured every ``n_updates // n_evals`` updates and
+    after the last. ``device``: "cuda" when available, else "cpu"; ``threads`` torch CPU threads
+    while training (None: leave as is). On the CPU the seed fixes the result (initialisation from
+    ``numpy.random.default_rng([seed, 3])``, ``torch.manual_seed(seed)``). Times in seconds:
+    ``wall_time_s`` is training only (like the vanilla runs), evaluation is ``eval_time_s``.
+    Raises ``ValueError`` as :func:`check_baseline_args`, before any work;
+    :class:`BaselineDiverged` on a non-finite loss.
+    """
+    config = baseline_config(text, kind, chars, seed, eta, hidden, batch_size, seq_length,
+                             grad_clip, n_evals, device, data_path)
+    vocab = Vocabulary(tuple(config["vocab"]))
+    K, h, device = vocab.K, config["hidden"], config["device"]
+    book = np.asarray(vocab.encode(text), dtype=np.int64)  # (N,)
+    n_train, n = config["n_train_chars"], config["n_updates"]
+    B, s, seed, eta = config["batch_size"], config["seq_length"], config["seed"], config["eta"]
+    val = book[n_train:]
+    reader = Reader(n_train, s, B, "sequential")
+    schedule = TrainConfig.from_preset("adam", eta=eta, lr_schedule="cosine",
+                                       warmup=config["warmup"], n_updates=n).validate()
+    etas = learning_rates(schedule, 1, n)  # (n,) the rate of updates 1..n
+    eval_every = max(1, n // config["n_evals"])
+
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(check_positive_int("threads", threads))
+    try:
+        torch.manual_seed(seed)
+        model = CharGated(kind, K, h)
+        init_parameters(model, np.random.default_rng([seed, 3]))
+        model.to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=eta, betas=(0.9, 0.999), eps=1e-8)
+        dev_book = torch.from_numpy(book).to(device)
+        offsets = torch.arange(s + 1, device=device)
+        state = model.zero_state(B, device)
+        starts, resets, _ = reader.next(n)  # (n, B) each stream's window start, zero-state flag
+        dev_starts = torch.from_numpy(starts).to(device)
+        keeps = torch.from_numpy(~resets).to(device, torch.float32)[:, None, :, None]  # (n, 1, B, 1)
+        validation, train_time, eval_time = [], 0.0, 0.0
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, unit="upd", smoothing=0.1)
+        for u in range(n):
+            t0 = time.perf_counter()
+            state = _carry(state, keeps[u])
+            win = dev_book[dev_starts[u][:, None] + offsets]  # (B, s + 1)
+            x, y = win[:, :-1].T, win[:, 1:].T  # (s, B) inputs and targets
+            logits, _, state = model(x, state)  # (s, B, K)
+            loss = nn.functional.cross_entropy(logits.reshape(-1, K), y.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config["grad_clip"])
+            for g in opt.param_groups:
+                g["lr"] = float(etas[u])
+            opt.step()
+            if (u + 1) % 100 == 0 or u + 1 == n:  # checking every update would sync the GPU
+                if not math.isfinite(loss.item()):
+                    raise BaselineDiverged(u + 1)
+            train_time += time.perf_counter() - t0
+            if bar is not None:
+                bar.update(1)
+            if (u + 1) % eval_every == 0 or u + 1 == n:
+                t0 = time.perf_counter()
+                vl = stateful_loss(model, val)
+                eval_time += time.perf_counter() - t0
+                validation.append({"update": u + 1, "chars": (u + 1) * B * s,
+                                   "train_time_s": train_time, "val_loss": vl})
+                if bar is not None:
+                    bar.set_postfix(val_loss=f"{vl:.4f}", refresh=False)
+        if bar is not None:
+            bar.close()
+        t0 = time.perf_counter()
+        windowed = windowed_loss(model, val, s)
+        eval_time += time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(old_threads)
+    best = min(validation, key=lambda r: r["val_loss"])
+    metrics = {"kind": kind, "hidden": h, "n_params": config["n_params"], "K": K,
+               "n_chars": len(book), "n_train_chars": n_train, "n_val_chars": len(val),
+               "n_updates": n, "chars": n * B * s,
+               "best_val_loss": best["val_loss"], "best_val_update": best["update"],
+               "best_val_bits_per_char": best["val_loss"] * BITS_PER_NAT,
+               "final_val_loss": validation[-1]["val_loss"],
+               "final_val_bits_per_char": validation[-1]["val_loss"] * BITS_PER_NAT,
+               "final_val_loss_windowed": windowed,
+               "wall_time_s": train_time, "eval_time_s": eval_time,
+               "chars_per_s": n * B * s / train_time if train_time > 0 else float("inf"),
+               "updates_per_s": n / train_time if train_time > 0 else float("inf"),
+               "device": device, "torch_threads": threads, "seed": seed, "eta": eta}
+    return BaselineResult(model, vocab, config, metrics, validation)

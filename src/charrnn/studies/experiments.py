@@ -1,0 +1,183 @@
+"""The report's comparison of training variants (bonus B-N1, B-N2): one definition, cached runs.
+
+Every variant trains on the same text with the last 1 of 20 chunks held out, for a budget of
+training characters (``chars`` = updates x batch_size x seq_length; the common budget times the
+variant's ``scale``), and is evaluated on the held-out chunk (stateful validation loss,
+:mod:`charrnn.model.evaluate`) about ``n_evals`` times. The variants that compare training orders and
+batch sizes run with several seeds (``seeds``), so :func:`summarize` gives each a mean and a
+standard deviation, and a difference counts as real only when it exceeds the spread
+(:func:`real_difference`). Each (variant, seed) is its own run folder ``NAME-seedS`` and its own
+job (``charrnn experiment``, so ``make -j2`` runs two at a time); a finished run is reused when
+its config, text and training code are the same.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..training.config import TrainConfig
+from ..training.runs import check_folder, load_run, run_config, save_run, start_run
+from ..training.train import Trainer
+
+__all__ = ["VARIANTS", "variant_config", "variant_seeds", "job_name", "run_variant",
+           "load_variant", "summarize", "real_difference"]
+
+#: name -> description, TrainConfig overrides, number of seeds, budget scale. Learning rates:
+#: 1e-3 is the handout's for one sequence per update, and a sweep over {1, 2, 3} x 1e-3 on 2 M
+#: characters (stateful validation loss 1.643, 1.707, 1.857) confirmed it. Mini-batches average
+#: B gradients, so they take larger steps: the same sweep over {1, 2, 3, 5} x 1e-3 gave 1.721,
+#: 1.630, 1.609, 1.651 for B = 8 and 1.863, 1.728, 1.675, 1.633 (8e-3: 1.631) for B = 32, hence
+#: 3e-3 and 5e-3. The m = 256 variants use 2e-3 with clipping at 5, not swept. Mini-batch variants
+#: compute in float32 (half the time; tests/test_train_extensions.py checks that float32 reaches
+#: float64's validation loss within 0.005 nats/char). "best", the 10-minute model, gets 5.6 times
+#: the common budget (22.4 M characters for the default 4 M).
+VARIANTS: dict[str, dict] = {
+    "sequential": dict(description="handout order, B 1, m 100", overrides={}, seeds=3),
+    "random": dict(description="random positions, B 1", overrides=dict(order="random"), seeds=3),
+    "chunks": dict(description="shuffled chunks, B 1", overrides=dict(order="chunks"), seeds=3),
+    "B8": dict(description="8 streams, eta 3e-3",
+               overrides=dict(batch_size=8, eta=3e-3, dtype="float32"), seeds=3),
+    "B32": dict(description="32 streams, eta 5e-3",
+                overrides=dict(batch_size=32, eta=5e-3, dtype="float32"), seeds=3),
+    "m256": dict(description="m 256, 32 streams, eta 2e-3, clip 5",
+                 overrides=dict(m=256, batch_size=32, eta=2e-3, grad_clip=5.0, dtype="float32"),
+                 seeds=1),
+    "best": dict(description="m 256, 32 streams, seq_length 50, cosine from 2e-3, clip 5",
+                 overrides=dict(m=256, batch_size=32, seq_length=50, eta=2e-3, grad_clip=5.0,
+                                lr_schedule="cosine", warmup=200, dtype="float32"),
+                 seeds=1, scale=5.6),
+}
+
+
+def _variant(name: str) -> dict:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; expected one of {tuple(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def variant_seeds(name: str) -> list[int]:
+    """The seeds variant ``name`` runs with: 1, ..., its ``seeds``."""
+    return list(range(1, _variant(name)["seeds"] + 1))
+
+
+def job_name(name: str, seed: int) -> str:
+    """The run folder of one (variant, seed): ``NAME-seedS``."""
+    return f"{name}-seed{seed}"
+
+
+def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
+                   **extra) -> TrainConfig:
+    """The TrainConfig of variant ``name`` for a common budget of ``chars`` training
+    characters (times the variant's ``scale``), with about ``n_evals`` validation evaluations.
+    Raises ``ValueError`` for an unknown name."""
+    v = _variant(name)
+    kw = {"holdout": 1, "n_chunks": 20, "seed": seed, "sample_every": 10**9, "log_every": 100,
+          **v["overrides"], **extra}
+    cfg = TrainConfig.from_preset("adam", **kw)
+    per_update = cfg.batch_size * cfg.seq_length
+    cfg.n_updates = max(1, int(chars * v.get("scale", 1)) // per_update)
+    if cfg.warmup:  # at most a tenth of the run, so that small budgets work too
+        cfg.warmup = min(cfg.warmup, cfg.n_updates // 10)
+    cfg.eval_every = max(1, cfg.n_updates // n_evals)
+    cfg.sample_every = cfg.n_updates
+    cfg.log_every = max(1, min(100, cfg.n_updates // 200))
+    return cfg.validate()
+
+
+def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: int = 20,
+                seed: int = 1, progress: bool | str = False, **extra) -> dict:
+    """Train variant ``name`` with ``seed`` into ``out_dir/NAME-seedS`` (:func:`job_name`) and
+    return the loaded run (see :func:`charrnn.training.runs.load_run`).
+
+    The folder is taken by :func:`charrnn.training.runs.start_run` with ``force``: a finished run of the
+    same config, text (md5) and training code (:func:`charrnn.training.provenance.code_hash`, stored as
+    ``code``) is reused, wherever the text lies; an unfinished one resumes from its checkpoint
+    (saved every 10 % of the run and on Ctrl-C or SIGTERM), so an interrupted ``make report``
+    carries on where it stopped; anything else is replaced: an edit of the training code
+    retrains every variant. Raises ``ValueError`` when another process holds the folder."""
+    cfg = variant_config(name, chars, n_evals, seed, **extra)
+    out = check_folder(out_dir) / job_name(name, seed)
+    fresh = Trainer(text, cfg)  # every check before the folder is touched
+    want = run_config(cfg, data_path, fresh.text_md5, len(text))
+    with start_run(out, want, force=True) as start:
+        if start.action != "reuse":
+            trainer = start.trainer(text, fresh)
+            result = trainer.run(progress=progress, checkpoint=start.checkpoint,
+                                 checkpoint_every=max(1, cfg.n_updates // 10),
+                                 handle_signals=True)
+            save_run(result, out, data_path)
+    return load_variant(out)
+
+
+def load_variant(run_dir) -> dict:
+    """A run folder (:func:`charrnn.training.runs.load_run`) with ``variant``, ``seed`` and the
+    variant's ``description``."""
+    run = load_run(run_dir)
+    name, _, seed = Path(run_dir).name.rpartition("-seed")
+    run["variant"] = name if name in VARIANTS else Path(run_dir).name
+    run["seed"] = int(seed) if seed.isdigit() else run["metrics"].get("seed")
+    run["description"] = VARIANTS.get(run["variant"], {}).get("description", "")
+    return run
+
+
+def _mean_std(xs: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
+    mean = sum(xs) / len(xs)
+    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return mean, std
+
+
+def real_difference(a: dict, b: dict) -> bool:
+    """True when the mean best validation losses of summary rows ``a`` and ``b`` differ by
+    more than twice their standard error, 2 sqrt(s_a^2 / n_a + s_b^2 / n_b): a difference bigger
+    than the seed-to-seed spread. Rows of one seed have no spread: never real."""
+    if len(a["seeds"]) < 2 or len(b["seeds"]) < 2:
+        return False
+    se = math.sqrt(a["best_val_loss_std"] ** 2 / len(a["seeds"])
+                   + b["best_val_loss_std"] ** 2 / len(b["seeds"]))
+    return abs(a["best_val_loss_mean"] - b["best_val_loss_mean"]) > 2 * se
+
+
+def summarize(runs: list[dict]) -> dict:
+    """The comparison table from :func:`load_variant` runs, one row per variant over its seeds:
+    ``seeds``, ``best_val_loss_mean`` and ``best_val_loss_std`` (nats per character; also
+    ``best_val_loss``, the mean, and ``best_val_losses``, per seed), bits per character, the
+    training characters (the budget), mean training time and speed, ``dtype``; the ``winner``
+    (lowest mean) and a Markdown table with mean ± std."""
+    by: dict[str, list[dict]] = {}
+    for r in runs:
+        by.setdefault(r.get("variant", r["name"]), []).append(r)
+    rows = []
+    for variant, group in by.items():
+        group.sort(key=lambda r: r.get("seed") or 0)
+        c = group[0]["config"]
+        losses = [g["metrics"]["best_val_loss"] for g in group]
+        mean, std = _mean_std(losses)
+        wall = _mean_std([g["metrics"]["wall_time_s"] for g in group])[0]
+        rows.append({"variant": variant, "description": group[0].get("description", ""),
+                     "seeds": [g.get("seed") for g in group], "best_val_losses": losses,
+                     "best_val_loss_mean": mean, "best_val_loss_std": std,
+                     "best_val_loss": mean, "best_val_bits_per_char": mean / math.log(2),
+                     "m": c["m"], "batch_size": c["batch_size"], "seq_length": c["seq_length"],
+                     "eta": c["eta"], "order": c["order"], "lr_schedule": c["lr_schedule"],
+                     "dtype": c.get("dtype", "float64"),
+                     "final_val_loss_windowed": _mean_std(
+                         [g["metrics"]["final_val_loss_windowed"] for g in group])[0],
+                     "chars": group[0]["metrics"]["n_updates"] * c["batch_size"] * c["seq_length"],
+                     "wall_time_s": wall,
+                     "chars_per_s": _mean_std([g["metrics"]["chars_per_s"] for g in group])[0]})
+    best = min(rows, key=lambda r: r["best_val_loss_mean"]) if rows else None
+    lines = ["| variant | seeds | best validation loss (nats/char), mean ± std | bits/char | "
+             "budget (characters) | training time | characters/s | float |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        mark = "**" if r is best else ""
+        spread = f" ± {r['best_val_loss_std']:.4f}" if len(r["seeds"]) > 1 else ""
+        lines.append(f"| {mark}{r['variant']}{mark}: {r['description']} | {len(r['seeds'])} | "
+                     f"{mark}{r['best_val_loss_mean']:.4f}{mark}{spread} | "
+                     f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
+                     f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} | "
+                     f"{r['dtype'].replace('float', '')} |")
+    return {"rows": rows, "winner": best["variant"] if best else None,
+            "markdown": "\n".join(lines)}

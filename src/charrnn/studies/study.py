@@ -1,0 +1,118 @@
+"""The sampling study (bonus B-N3): the best model sampled at low, medium and high temperature T
+and nucleus mass p, each sample measured against the training text.
+
+A setting (label, T, p) samples ``n`` characters from ``softmax(o_t / T)`` restricted to the
+smallest set of characters whose probability reaches p (:func:`charrnn.model.sampling.synthesize`),
+starting from the best model's hprev and x0; :func:`charrnn.studies.textmetrics.summarize` measures each
+sample (known-word fraction, distinct-n, longest repeat). :func:`study_runs` does this for the
+best of a set of handout runs (one per seed) and returns the JSON that ``python -m charrnn study``
+writes for the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..training.runs import check_seeds
+
+__all__ = ["SAMPLING_SETTINGS", "sampling_study", "best_run_dir", "study_runs"]
+
+#: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
+SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
+                     ("T = 0.5", 0.5, 1.0), ("T = 0.8", 0.8, 1.0), ("T = 1.3", 1.3, 1.0),
+                     ("top-p 0.5", 1.0, 0.5), ("top-p 0.8", 1.0, 0.8), ("top-p 0.95", 1.0, 0.95)]
+
+
+def sampling_study(model, train_text: str, n: int = 2000, seed: int = 0,
+                   settings=SAMPLING_SETTINGS) -> list[dict]:
+    """Samples of ``n`` characters from ``model`` (a :class:`charrnn.training.checkpoint.Model`) for each
+    (label, temperature, top_p) setting, from the model's hprev and x0, each with
+    :func:`charrnn.studies.textmetrics.summarize` measured against ``train_text``'s words.
+
+    Setting i samples with ``numpy.random.default_rng([seed, i])``, so the study is the same on
+    every call. Returns one dict per setting: ``label``, ``temperature``, ``top_p``, ``text`` and
+    the measures. Raises ``ValueError`` as :func:`charrnn.model.sampling.synthesize` does.
+    """
+    import numpy as np
+
+    from ..model.sampling import synthesize
+    from .textmetrics import summarize as text_summary
+    from .textmetrics import training_words
+
+    words = training_words(train_text)
+    out = []
+    for i, (label, T, p) in enumerate(settings):
+        rng = np.random.default_rng([seed, i])
+        text = model.vocab.decode(synthesize(model.params, model.hprev, model.x0, n, rng, T, p))
+        out.append({"label": label, "temperature": T, "top_p": p, "text": text,
+                    **text_summary(text, words)})
+    return out
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path.parent} is not a finished run folder: {what} is missing") from None
+    except ValueError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from None
+
+
+def best_run_dir(run_dirs) -> tuple[Path, dict]:
+    """The run folder, among ``run_dirs`` (paths of handout runs, one per seed), whose
+    ``metrics.json`` has the lowest ``best_smooth_loss`` (ties: the first), with its metrics.
+
+    Raises ``ValueError`` when ``run_dirs`` is empty, when the folders are not seeds of one run
+    (:func:`charrnn.training.runs.check_seeds`: another text or other settings), or when a folder lacks
+    ``config.json``, ``metrics.json``, its ``best_smooth_loss`` or ``seed``.
+    """
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise ValueError("no run folders given: the study needs at least one (one per seed)")
+    found = []
+    for d in dirs:
+        metrics = _read_json(d / "metrics.json", "metrics.json")
+        missing = [k for k in ("best_smooth_loss", "seed") if k not in metrics]
+        if missing:
+            raise ValueError(f"{d / 'metrics.json'} lacks {', '.join(missing)}: not a training run")
+        found.append((d, metrics))
+    check_seeds({d: _read_json(d / "config.json", "config.json") for d in dirs})
+    return min(found, key=lambda dm: dm[1]["best_smooth_loss"])
+
+
+def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTINGS) -> dict:
+    """The sampling study of the best run among ``run_dirs`` (see :func:`best_run_dir`): its
+    ``best.npz`` sampled ``n`` characters per setting, measured against its training text (the
+    path in its ``config.json`` "data"; a relative path is taken from the project root).
+
+    Returns a JSON-able dict: ``run`` (the folder, absolute), ``name``, ``seed`` (the run's
+    training seed), ``best_smooth_loss``, ``best_update``, ``data``, ``n`` [characters],
+    ``sampling_seed`` and ``rows`` (:func:`sampling_study`). Raises ``ValueError`` with one
+    sentence naming the folder when it is not a finished run (``metrics.json``, ``config.json``
+    or its "data", ``best.npz`` missing or broken), when the text is missing or its vocabulary
+    differs from the model's, or when ``n`` is not a positive integer or ``seed`` a negative one;
+    all before sampling.
+    """
+    from ..model.data import Vocabulary, read_text
+    from ..training.checkpoint import check_vocab, load_model
+    from ..util.checks import check_nonneg_int, check_positive_int
+    from ..util.paths import resolve
+
+    n = check_positive_int("sample length n", n)
+    seed = check_nonneg_int("sampling seed", seed)
+    run_dir, metrics = best_run_dir(run_dirs)
+    config = _read_json(run_dir / "config.json", "config.json")
+    if not config.get("data"):
+        raise ValueError(f"{run_dir / 'config.json'} does not say which text the run used ('data')")
+    if not (run_dir / "best.npz").is_file():
+        raise ValueError(f"{run_dir} is not a finished run folder: best.npz is missing")
+    model = load_model(run_dir / "best.npz")
+    data = resolve(config["data"])
+    text = read_text(data)
+    check_vocab(model.vocab, Vocabulary.from_text(text), what=f"model {run_dir / 'best.npz'}")
+    return {"run": os.fspath(run_dir.resolve()), "name": run_dir.name, "seed": metrics["seed"],
+            "best_smooth_loss": metrics["best_smooth_loss"],
+            "best_update": metrics.get("best_update"), "data": os.fspath(data), "n": n,
+            "sampling_seed": seed, "rows": sampling_study(model, text, n, seed, settings)}
