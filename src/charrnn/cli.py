@@ -12,6 +12,7 @@ import sys
 from dataclasses import fields
 
 from . import commands
+from .training.config import CHOICES, PRESET_FIELDS, TrainConfig, field_help
 
 __all__ = ["main", "build_parser", "add_config_flags"]
 
@@ -26,8 +27,6 @@ class _Parser(argparse.ArgumentParser):
 def add_config_flags(group) -> None:
     """One ``--kebab-case`` flag per :class:`~charrnn.training.config.TrainConfig` field, with the
     field's comment as help; every default is None (= the preset's or the field's default)."""
-    from .training.config import CHOICES, PRESET_FIELDS, TrainConfig, field_help
-
     helps = field_help()
     for f in fields(TrainConfig):
         default = f.default

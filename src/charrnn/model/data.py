@@ -13,6 +13,7 @@ Training positions (HANDOUT reqs. 12-13): the update at position ``e`` reads inp
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -35,8 +36,6 @@ NEWLINES = ("keep", "lf")
 
 def text_md5(text: str) -> str:
     """md5 (hex) of ``text`` encoded as UTF-8: how run folders and checkpoints name a text."""
-    import hashlib
-
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 

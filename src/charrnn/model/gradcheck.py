@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..util.checks import check_nonneg_int, check_positive_int
 from .rnn import PARAM_NAMES, forward, init_params, loss_and_grads
 
 __all__ = ["relative_error", "normwise_error", "numerical_gradients", "compare", "check_gradients",
@@ -153,8 +154,7 @@ def check_gradients(book_data: np.ndarray, K: int, m: int = 10, seq_length: int 
     :func:`compare` (``"numeric"`` omitted when ``numeric`` is False).
     Raises ``ValueError`` if the text is too short.
     """
-    from ..util.checks import check_nonneg_int, check_positive_int
-    from .reference import torch_loss_and_grads
+    from .reference import torch_loss_and_grads  # noqa: PLC0415 (torch: only the gradient check needs it)
 
     check_positive_int("m", m)
     check_positive_int("seq_length", seq_length)

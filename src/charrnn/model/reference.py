@@ -18,7 +18,7 @@ def torch_loss_and_grads(params, x, y, h0, reduction: str = "mean"):
     ``h0`` (m,). Returns ``(loss, grads)`` with ``grads`` a dict of float64 NumPy arrays shaped as
     the parameters. Raises ``ValueError`` for an unknown reduction.
     """
-    import torch
+    import torch  # noqa: PLC0415 (torch: imported only when the mirror runs)
 
     if reduction not in ("mean", "sum"):
         raise ValueError(f"unknown loss reduction {reduction!r}")

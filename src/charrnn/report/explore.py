@@ -15,7 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..model.rnn import softmax
+from ..model.sampling import prime, synthesize
 from ..studies.units import hidden_states
+from ..util.checks import check_positive_int
+from ..util.paths import project_root, resolve
 from .unitviz import heatmap_html
 
 __all__ = ["find_model", "sample_text", "next_char_table", "next_char_html", "unit_heatmap_html",
@@ -30,8 +33,6 @@ def find_model(run_dir: str = "", root: Path | None = None) -> Path:
     in folder-name order. Raises ``FileNotFoundError`` with one sentence when the folder has no
     ``best.npz`` or, for an empty ``run_dir``, when ``runs/`` holds none.
     """
-    from ..util.paths import project_root, resolve
-
     root = root or project_root()
     if run_dir:
         path = resolve(run_dir, root)
@@ -57,8 +58,6 @@ def sample_text(model, n: int = 300, temperature: float = 1.0, top_p: float = 1.
     ``numpy.random.default_rng(seed)``. Raises ``ValueError`` for n <= 0, temperature <= 0,
     top_p outside (0, 1] or a prime character the model does not know (named).
     """
-    from ..model.sampling import prime, synthesize
-
     h, x0 = model.hprev, model.x0
     if prime_text:
         h, x0 = prime(model.params, model.vocab.encode(prime_text))
@@ -81,8 +80,6 @@ def next_char_table(model, text: str, k: int = 3) -> list[dict]:
     Probabilities are floats in [0, 1], at temperature 1. Raises ``ValueError`` for a text
     shorter than 2, a character the model does not know (named) or k outside 1..K.
     """
-    from ..util.checks import check_positive_int
-
     K = model.vocab.K
     if check_positive_int("k", k) > K:
         raise ValueError(f"k must be at most K = {K}, got {k}")

@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ..util.files import write_text
+
 __all__ = ["MATHJAX_URL", "find_chromium", "notebook_to_html", "html_to_pdf", "notebook_to_pdf"]
 
 MATHJAX_FILE = Path("/usr/share/javascript/mathjax/MathJax.js")
@@ -35,8 +37,8 @@ def notebook_to_html(ipynb, html, title: str = "DD2424 Assignment 4: a character
                      ) -> Path:
     """Convert an executed notebook to print-ready HTML without code cells; ``title`` becomes
     the page title (and so the PDF's title)."""
-    import nbformat
-    from nbconvert import HTMLExporter
+    import nbformat  # noqa: PLC0415 (nbconvert: only the pdf command needs it)
+    from nbconvert import HTMLExporter  # noqa: PLC0415 (nbconvert: only the pdf command needs it)
 
     if not MATHJAX_FILE.is_file():
         raise RuntimeError(f"MathJax not found at {MATHJAX_FILE}: apt-get install libjs-mathjax "
@@ -46,7 +48,6 @@ def notebook_to_html(ipynb, html, title: str = "DD2424 Assignment 4: a character
                             exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, mathjax_url=MATHJAX_URL)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    from ..util.files import write_text
 
     write_text(html, body)
     return Path(html)

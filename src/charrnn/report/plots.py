@@ -15,7 +15,7 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
     validation loss. ``reference`` maps update -> loss values to show as markers (e.g. the
     handout's numbers). Returns the Axes.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
@@ -61,7 +61,7 @@ def plot_validation(runs: list[dict], x: str = "chars", ax=None):
     are drawn as their mean with a band of ± one standard deviation (one seed: a plain line).
     Returns the Axes.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
@@ -97,7 +97,7 @@ def plot_saturation(left, right, ax=None, labels: dict | None = None, title: str
     legend. Units near the diagonal are almost always saturated (binary switches); those near
     the origin stay in tanh's linear range. Returns the Axes.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
 
     left, right = np.asarray(left, dtype=np.float64), np.asarray(right, dtype=np.float64)
     if ax is None:

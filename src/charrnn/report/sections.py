@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..studies.baselines_io import read_baseline
+from ..studies.experiments import job_name, load_variant, summarize
 from . import findings, prose, tables
+from .plots import plot_saturation, plot_validation
+from .unitviz import heatmap_html
 
 __all__ = ["BASELINE_NAMES", "gated_runs", "experiments", "baselines", "hidden_units"]
 
@@ -25,7 +29,7 @@ BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
 
 
 def _figure(width: float, height: float):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
 
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -42,8 +46,6 @@ def _shown(parts: list) -> list:
 def gated_runs(exp_dir) -> list[dict]:
     """The finished baseline runs in ``exp_dir`` (``lstm/``, ``gru/``), each as
     :func:`charrnn.studies.baselines_io.read_baseline` returns it plus ``"model"``, e.g. "LSTM h 120"."""
-    from ..studies.baselines_io import read_baseline
-
     runs = []
     for kind, name in BASELINE_NAMES.items():
         if (Path(exp_dir) / kind / "metrics.json").is_file():
@@ -64,8 +66,6 @@ def _curve(run: dict) -> dict:
 
 def _variants(exp_dir: Path):
     """The experiments' runs (one per variant and seed) and their summary, or (None, None)."""
-    from ..studies.experiments import job_name, load_variant, summarize
-
     listed = exp_dir / "summary.json"
     if not listed.is_file():
         return None, None
@@ -78,8 +78,6 @@ def experiments(exp_dir) -> list:
     """The experiments section: how the variants were trained, their validation curves (with
     the gated baselines' when they exist) against characters and seconds, the table, the winner
     and why."""
-    from .plots import plot_validation
-
     exp_dir = Path(exp_dir)
     variants, summary = _variants(exp_dir)
     if variants is None:
@@ -124,8 +122,6 @@ def baselines(exp_dir) -> list:
 
 
 def _heatmaps(label: str, report: dict) -> list:
-    from .unitviz import heatmap_html
-
     passages = report.get("passages", [])
     if not passages:
         return []
@@ -143,8 +139,6 @@ def _heatmaps(label: str, report: dict) -> list:
 
 
 def _saturation_figure(reports: dict[str, dict]):
-    from .plots import plot_saturation
-
     fig = _figure(4.3 * len(reports), 4.3)
     axes = np.atleast_1d(fig.subplots(1, len(reports)))
     for ax, (label, r) in zip(axes, reports.items()):

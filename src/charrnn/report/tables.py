@@ -7,6 +7,8 @@ from pathlib import PurePath
 
 import numpy as np
 
+from ..studies.units import FEATURES
+
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
            "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown"]
@@ -188,8 +190,6 @@ def units_html(reports: dict[str, dict]) -> str:
 
 def features_legend() -> str:
     """One Markdown line naming what each feature of :data:`charrnn.studies.units.FEATURES` means."""
-    from ..studies.units import FEATURES
-
     return "; ".join(f"`{name}`: {meaning}" for name, (_, meaning) in FEATURES.items()) + "."
 
 

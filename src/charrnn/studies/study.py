@@ -15,7 +15,16 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
+from ..model.data import Vocabulary, read_text
+from ..model.sampling import synthesize
+from ..training.checkpoint import check_vocab, load_model
 from ..training.runs import check_seeds
+from ..util.checks import check_nonneg_int, check_positive_int
+from ..util.paths import resolve
+from .textmetrics import summarize as text_summary
+from .textmetrics import training_words
 
 __all__ = ["SAMPLING_SETTINGS", "sampling_study", "best_run_dir", "study_runs"]
 
@@ -35,11 +44,7 @@ def sampling_study(model, train_text: str, n: int = 2000, seed: int = 0,
     every call. Returns one dict per setting: ``label``, ``temperature``, ``top_p``, ``text`` and
     the measures. Raises ``ValueError`` as :func:`charrnn.model.sampling.synthesize` does.
     """
-    import numpy as np
 
-    from ..model.sampling import synthesize
-    from .textmetrics import summarize as text_summary
-    from .textmetrics import training_words
 
     words = training_words(train_text)
     out = []
@@ -95,11 +100,6 @@ def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTING
     differs from the model's, or when ``n`` is not a positive integer or ``seed`` a negative one;
     all before sampling.
     """
-    from ..model.data import Vocabulary, read_text
-    from ..training.checkpoint import check_vocab, load_model
-    from ..util.checks import check_nonneg_int, check_positive_int
-    from ..util.paths import resolve
-
     n = check_positive_int("sample length n", n)
     seed = check_nonneg_int("sampling seed", seed)
     run_dir, metrics = best_run_dir(run_dirs)

@@ -29,8 +29,13 @@ import os
 import stat
 import sys
 import tempfile
+import time
+from types import SimpleNamespace
 
 import numpy as np
+
+from ..model.optim import make_optimizer
+from ..model.rnn import PARAM_NAMES, param_views
 
 __all__ = ["available", "require", "compile_engine", "advance", "loss_and_grads"]
 
@@ -82,7 +87,7 @@ def _njit_in(folder: str | None, func, options: dict):
     """``njit(cache=True)`` with numba's cache in ``folder`` (its ``NUMBA_CACHE_DIR`` setting,
     for this function only); without a cache when ``folder`` is None or not usable."""
     if folder is not None:
-        from numba.core import config
+        from numba.core import config  # noqa: PLC0415 (numba: optional, imported by the numba engine only)
 
         saved = config.CACHE_DIR
         config.CACHE_DIR = folder  # read once, when the function's cache is set up
@@ -309,8 +314,6 @@ if njit is not None:
 
 
 def _views(flat: np.ndarray, K: int, m: int):
-    from ..model.rnn import PARAM_NAMES, param_views
-
     views = param_views(flat, K, m)
     return [views[k] for k in PARAM_NAMES]
 
@@ -380,10 +383,7 @@ def compile_engine() -> float:
     text encoded as uint8 (texts with K > 256 compile their own version on first use), so
     nothing is compiled inside a timed loop.
     """
-    import time
-    from types import SimpleNamespace
 
-    from ..model.optim import make_optimizer
 
     require()
     t0 = time.perf_counter()

@@ -45,10 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.data import read_text, text_md5
 from ..util.files import write_json, write_text
+from ..util.paths import project_root
 from . import provenance
 from .checkpoint import checkpoint_meta, save_model
 from .config import changed_settings
+from .train import Trainer
 
 __all__ = ["LOCK_NAME", "RunLock", "check_folder", "acquire", "run_name", "run_config",
            "RunStart", "start_run", "resume_config", "read_config", "check_seeds",
@@ -172,7 +175,6 @@ class RunStart:
         folder's ``n_updates``), else ``fresh`` (a new Trainer of the same settings, built
         before the start so that its checks ran before anything was written)."""
         if self.action == "resume":
-            from .train import Trainer
 
             return Trainer.from_checkpoint(self.checkpoint, text, self.config["n_updates"])
         return fresh
@@ -324,9 +326,6 @@ def resolve_data(saved: dict, data=None, newline: str = "keep") -> tuple[Path, s
     then from the project root). The text is read with ``newline`` and checked against the stored
     md5. Raises ``ValueError`` naming the path and what to do when it is missing or changed.
     """
-    from ..model.data import read_text, text_md5
-    from ..util.paths import project_root
-
     want = saved.get("data_md5")
     if data is None:
         stored = saved.get("data")

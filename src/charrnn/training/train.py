@@ -32,6 +32,7 @@ from ..model.rnn import PARAM_NAMES, loss_and_grads, param_views
 from ..model.sampling import synthesize
 from ..util.checks import check_positive_int
 from ..util.progress import progress_display
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, check_sizes, learning_rates
 from .orders import Reader, split_chunks
 from .state import TrainResult, TrainState, new_state
@@ -67,7 +68,7 @@ def resolve_engine(cfg: TrainConfig) -> str:
     else NumPy."""
     if cfg.engine != "auto":
         return cfg.engine
-    from . import engine
+    from . import engine  # noqa: PLC0415 (numba: the compiled engine only when engine='numba')
 
     return "numba" if cfg.batch_size == 1 and cfg.dtype == "float64" and engine.available() \
         else "numpy"
@@ -158,8 +159,6 @@ class Trainer:
     def from_checkpoint(cls, path, text: str, n_updates: int | None = None) -> Trainer:
         """A Trainer continuing the checkpoint at ``path`` on ``text``; ``n_updates`` may raise
         the run's length. Raises ``ValueError`` as :func:`charrnn.training.checkpoint.load_checkpoint`."""
-        from .checkpoint import load_checkpoint
-
         return load_checkpoint(cls, path, text, n_updates)
 
     def _bests(self) -> dict:
@@ -208,8 +207,6 @@ class Trainer:
 
     def save(self, path) -> None:
         """Write the whole state to ``path`` (see :func:`charrnn.training.checkpoint.save_checkpoint`)."""
-        from .checkpoint import save_checkpoint
-
         save_checkpoint(path, self)
         self.last_checkpoint_update = self.state.update
 
@@ -316,7 +313,7 @@ class Trainer:
     def _engine(self):
         if self.engine != "numba":
             return advance_numpy
-        from . import engine
+        from . import engine  # noqa: PLC0415 (numba: the compiled engine only when engine='numba')
 
         engine.require()
         self.compile_time = engine.compile_engine()

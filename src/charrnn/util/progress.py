@@ -10,6 +10,8 @@ import os
 import sys
 import time
 
+from tqdm import tqdm
+
 __all__ = ["ProgressLines", "progress_display", "quiet"]
 
 
@@ -66,7 +68,6 @@ def progress_display(progress, total: int, initial: int = 0):
     if isinstance(progress, str):
         bar = ProgressLines(progress, total, initial)
     else:
-        from tqdm import tqdm
 
         bar = tqdm(total=total, initial=initial, unit="upd", smoothing=0.1)
     try:
