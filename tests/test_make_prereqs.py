@@ -10,6 +10,7 @@ edit (a module dated later) makes stale. The copy's make starts Python only for 
 checks and for .venv/prereqs.mk: a few seconds in all.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -322,3 +323,13 @@ def test_a_new_import_is_followed(tmp_path):
                              *(project.path / "src" / "charrnn").glob("*/*.py")])
     for var, value in zip(prov.MAKE_LISTS, project.var(*prov.MAKE_LISTS)):
         assert sorted(value) == every, var
+
+
+def test_make_and_the_notebook_name_a_run_folder_alike(project):
+    # one naming of run folders: the Makefile's RUN_DIRS and runs.run_name (notebook 02's default)
+    from charrnn.training.runs import run_name
+
+    [dirs] = project.var("RUN_DIRS")
+    assert dirs == ["runs/" + run_name(project.path / "data" / "text.txt", "adam", 150000, 1)]
+    text = (project.path / "data" / "text.txt").read_bytes()
+    assert dirs[0].split("/")[1].startswith("text-" + hashlib.md5(text).hexdigest()[:8] + "-")

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -114,8 +115,12 @@ def acquire(out_dir) -> RunLock:
 
 
 def run_name(data_path, preset: str, n_updates: int, seed: int) -> str:
-    """The conventional run folder name, e.g. ``goblet_book-adam-n150000-seed1``."""
-    return f"{Path(data_path).stem}-{preset}-n{n_updates}-seed{seed}"
+    """The run folder name that ``make`` also uses, e.g. ``goblet_book-7a8fb8e4-adam-n150000-seed1``:
+    the text's file name without its suffix and the first 8 hex digits of the md5 of its bytes,
+    so two different files of the same name never share a folder. Reads the file (``OSError``
+    when it cannot)."""
+    digest = hashlib.md5(Path(data_path).read_bytes()).hexdigest()[:8]
+    return f"{Path(data_path).stem}-{digest}-{preset}-n{n_updates}-seed{seed}"
 
 
 #: The result files of a training run: a new run in the folder removes them first.
