@@ -92,7 +92,7 @@ def test_train_notebook_default_run_folder_and_report(tmp_path, text):
     assert "We believe the gradients are correct" in html
     assert "and then every 50 updates" in html and "after 150 updates" in html
     assert "| seed | best smooth loss |" in html and "mean ± std" not in html  # one seed
-    assert "Sharper sampling trades diversity for correctness" in html
+    assert "of the words are real" in html  # the sampling study's sentence (its claims: test_prose)
     assert "top-p 0.95 (first 300 characters)" in html
     assert "No experiments yet" in html and "No benchmark yet" in html
     assert "Not yet: no LSTM or GRU run" in html and "run `make baselines`" in html

@@ -1,14 +1,26 @@
-"""The report's sentences: each generator on hand-made artifacts, with the wording and the numbers
-that must (or must not) appear."""
+"""The report's sentences, checked for what they claim rather than how they say it: each generator
+gets hand-made artifacts (with ties, reversals, one seed, equal values) and the test checks that
+the numbers printed are the inputs at the printed precision and that every direction word agrees
+with them (tests/test_prose_facts.py reads both). Exact wording is pinned only where it is the
+contract, each time with the reason."""
 
 import copy
+import itertools
+import math
+import re
 
 import pytest
+from test_prose_facts import (
+    assert_directions,
+    assert_numbers_are,
+    assert_printed,
+    count,
+    direction_errors,
+    numbers,
+)
 
-from charrnn.report import prose
+from charrnn.report import findings, prose
 from charrnn.studies.study import SAMPLING_SETTINGS
-
-NBH = "\u2011"  # fmt's non-breaking hyphen
 
 
 def _table(err, names=("b", "W")):
@@ -32,30 +44,32 @@ def suite():
 
 def test_a_passing_gradient_check_gives_the_worst_errors_and_the_lengths(suite):
     v = prose.gradcheck_verdict(suite)
-    assert v.startswith("We believe the gradients are correct")
-    assert f"PyTorch to 5.0e{NBH}14 or better (tolerance 1e{NBH}10)" in v  # the worst of both presets
-    assert f"differences to 4.0e{NBH}09 or better (tolerance 1e{NBH}06)" in v
-    assert "for both loss definitions and at sequence lengths 1, 2 and 25." in v
-    assert "FAILED" not in v
-
-
-def test_the_lengths_come_from_the_check(suite):
+    # the worst of both presets and all lengths, the tolerances, the lengths; each error under its
+    # tolerance ("or better (tolerance T)" is read by the direction check)
+    assert_numbers_are(v, [5e-14, 1e-10, 4e-9, 1e-6, 1, 2, 25])
+    assert_directions(v)
+    assert "FAILED" not in v  # the verdict a reader scans for: the bold FAILED is the contract
     for p in ("adam", "adagrad"):
         suite[p]["config"]["seq_length"] = 10
         del suite[p]["by_seq_length"]["2"]
-    assert "at sequence lengths 1 and 10." in prose.gradcheck_verdict(suite)
+    both = prose.gradcheck_verdict(suite)
+    assert_numbers_are(both, [5e-14, 1e-10, 4e-9, 1e-6, 1, 10])
     del suite["adagrad"]
-    assert "for the mean loss and" in prose.gradcheck_verdict(suite)
+    one = prose.gradcheck_verdict(suite)  # adam alone: its worst errors, its loss named
+    assert_numbers_are(one, [3e-14, 1e-10, 2e-9, 1e-6, 1, 10])
+    assert "mean" in one and "both" in both and "both" not in one
 
 
 def test_a_failing_gradient_check_names_what_failed(suite):
     bad = copy.deepcopy(suite)
     bad["adam"]["by_seq_length"]["2"]["torch"]["W"].update(max_rel_err=2e-3, passed=False)
     v = prose.gradcheck_verdict(bad)
-    assert v.startswith("**The gradient check FAILED**: at least one parameter exceeds its tolerance")
+    assert "FAILED" in v
+    # how a failure is located (parameter, preset, length, reference) is the contract: a reader
+    # searches the report for it
     assert "W (adam preset, seq_length 2, vs PyTorch)" in v and "b (" not in v
-    assert f"Worst relative error 2.0e{NBH}03 vs PyTorch (tolerance 1e{NBH}10)" in v
-    assert "We believe" not in v
+    assert_numbers_are(v, [2e-3, 1e-10, 4e-9, 1e-6, 2])
+    assert_directions(v)
 
 
 def test_a_check_without_centered_differences_says_so(suite):
@@ -63,69 +77,110 @@ def test_a_check_without_centered_differences_says_so(suite):
         for block in (suite[p], *suite[p]["by_seq_length"].values()):
             del block["numeric"]
     v = prose.gradcheck_verdict(suite)
-    assert "(centered differences were not computed)" in v and "nan" not in v
+    assert "not computed" in v and "nan" not in v
+    assert_numbers_are(v, [5e-14, 1e-10, 1, 2, 25])  # no tolerance of a comparison not made
 
 
 def test_caption_and_shorter_sequences(suite):
-    assert prose.gradcheck_caption("adagrad", suite["adagrad"]) == \
-        "**Loss sum** over 25 characters (adagrad preset, init `small`), loss 4.3820:"
+    c = prose.gradcheck_caption("adagrad", suite["adagrad"])
+    assert_numbers_are(c, [25, 4.38201])
+    assert all(w in c for w in ("sum", "adagrad", "`small`"))
     s = prose.shorter_sequences("adam", suite["adam"])
-    assert f"seq_length 1: worst 1.5e{NBH}14 vs PyTorch, 1.0e{NBH}09 vs differences" in s
-    assert f"seq_length 2: worst 7.5e{NBH}15 vs PyTorch" in s
+    parts = {numbers(p)[0][0]: p for p in s.split("): ", 1)[1].split("; ")}  # each opens with its length
+    for T, d in ((1, 2), (2, 4)):  # each length's own errors, vs PyTorch and vs differences
+        assert_numbers_are(parts[T], [T, 3e-14 / d, 2e-9 / d])
     assert prose.shorter_sequences("adam", {**suite["adam"], "by_seq_length": {}}) == ""
 
 
-def _run(best_update, per_epoch=44301, n_samples=16, top_p=1.0):
+def _run(best_update, per_epoch=44301, n_samples=16, temperature=0.8, top_p=1.0):
     return {"metrics": {"best_smooth_loss": 1.47871, "best_update": best_update, "final_smooth_loss": 1.5302,
                         "updates_per_epoch": per_epoch, "seed": 3},
-            "config": {"sample_length": 200, "sample_every": 10000, "temperature": 1.0, "top_p": top_p},
+            "config": {"sample_length": 200, "sample_every": 10000, "temperature": temperature,
+                       "top_p": top_p},
             "samples": [{"update": 10000 * i, "text": "x"} for i in range(n_samples)]}
 
 
-def test_smooth_loss_paragraph_finds_the_epoch():
-    p = prose.smooth_loss_paragraph(_run(130874))
-    assert p.startswith("Best smooth loss **1.4787** at update 130,874, in epoch 3 (which ends at "
-                        "update 132,903); final 1.5302.")
-    assert p.endswith("The smooth loss at the handout's checkpoints (seed 3):")
-    assert "in epoch 1 (which ends at update 44,301)" in prose.smooth_loss_paragraph(_run(44301))
-    assert "in epoch 2 (which ends at update 88,602)" in prose.smooth_loss_paragraph(_run(44302))
+@pytest.mark.parametrize("update, epoch, ends", [(130874, 3, 132903), (44301, 1, 44301), (44302, 2, 88602)])
+def test_smooth_loss_paragraph_finds_the_epoch(update, epoch, ends):
+    assert_numbers_are(prose.smooth_loss_paragraph(_run(update)), [1.47871, update, epoch, ends, 1.5302, 3])
 
 
 def test_samples_intro_one_sample_or_several():
-    several = prose.samples_intro(_run(10))
-    assert several.startswith("200 characters sampled before the first update and then every 10,000 "
-                              "updates,")
-    assert several.endswith("(inverse-CDF sampling, temperature 1.0).")
+    assert_numbers_are(prose.samples_intro(_run(10)), [200, 10000, 0.8])  # top-p 1: not mentioned
     one = prose.samples_intro(_run(10, n_samples=1, top_p=0.9))
-    assert "then every" not in one and one.endswith("temperature 1.0, top-p 0.9).")
-    assert prose.sample_title(0) == "before the first update"
-    assert prose.sample_title(20000) == "after 20,000 updates"
+    assert_numbers_are(one, [200, 0.8, 0.9])  # one sample: no interval
+    assert numbers(prose.sample_title(0)) == [] and "before" in prose.sample_title(0)
+    assert_numbers_are(prose.sample_title(20000), [20000])
 
 
-def test_best_passage():
+def test_best_passage_by_smooth_or_validation_loss():
     s = prose.best_passage({"text": "a" * 1000, "update": 130874, "smooth_loss": 1.478712})
-    assert s.startswith("1,000 characters from the model with the lowest smooth loss (1.4787, "
-                        "update 130,874), starting from the hidden state")
+    assert_numbers_are(s, [1000, 1.478712, 130874])
+    v = prose.best_passage({"text": "a" * 10, "update": 500, "criterion": "val_loss",
+                            "smooth_loss": None, "loss": 1.61234})
+    assert_numbers_are(v, [10, 1.61234, 500])
+    assert "validation" in v
 
 
-def _study():
-    rows = []
-    for i, (label, T, p) in enumerate(SAMPLING_SETTINGS):
-        rows.append({"label": label, "temperature": T, "top_p": p, "known_word_fraction": 0.5 + i / 20,
-                     "distinct_2_words": 0.9 - i / 20, "longest_repeat_len": 10 + i})
-    return rows
+# ------------------------------------------------------------------ the sampling study
+
+def _sampling_rows(plain, cold, hot=(0.45, 0.95, 9), nucleus=(0.70, 0.70, 14)):
+    """The study's rows, (known-word fraction, distinct-2, longest repeat) for plain sampling, the
+    lowest temperature, the highest and the smallest top-p; the other settings copy plain."""
+    values = {(1.0, 1.0): plain, (0.5, 1.0): cold, (1.3, 1.0): hot, (1.0, 0.5): nucleus}
+    return [dict(zip(("label", "temperature", "top_p", "known_word_fraction", "distinct_2_words",
+                      "longest_repeat_len"), (label, T, p, *values.get((T, p), plain))))
+            for label, T, p in SAMPLING_SETTINGS]
 
 
-def test_sampling_summary_compares_plain_cold_hot_and_nucleus():
-    rows = _study()  # i: 0 plain, 1 T 0.5, 3 T 1.3, 4 top-p 0.5
+def _sign(a, b, digits):  # the order of a and b as printed with that many decimals
+    a, b = round(a, digits), round(b, digits)
+    return (b > a) - (b < a)
+
+
+#: The sampling summary's claims, each with the phrase that makes it (one place to edit).
+TRADE, ALIKE, ONLY = "trades diversity for correctness", "behaves alike", "only"
+
+
+def test_the_old_fixed_verbs_fail_the_checker_and_the_numbers_decide_now(monkeypatch):
+    rows = _sampling_rows(plain=(0.50, 0.90, 19), cold=(0.55, 0.85, 18))  # the PDF's numbers
+
+    def old_change(a, b, spec, up, down, unit=""):  # the old sentence: distinct-2 always fell,
+        verb = down if up == "rises" else up        # the longest repeat always grew
+        return f"{verb} from {a:{spec}} to {b:{spec}}{unit}"
+
+    monkeypatch.setattr(prose, "change", old_change)
+    assert direction_errors(prose.sampling_summary(rows)) == ["grows from 19 to 18"]
+    monkeypatch.undo()
     s = prose.sampling_summary(rows)
-    assert s == ("Sharper sampling trades diversity for correctness: at T = 0.5 55% of the words are "
-                 "real (plain sampling: 50%), but distinct-2 falls from 0.90 to 0.85 and the longest "
-                 "repeat grows from 10 to 11 characters; top-p 0.5 behaves alike (70% real words, "
-                 "distinct-2 0.70); at T = 1.3 only 65% of the words are real.")
-    assert prose.sampling_summary(rows[::-1]) == s  # found by setting, not by position
-    assert prose.sampling_summary(rows[:1]) == ""  # nothing to compare with
+    assert_directions(s)
+    assert_printed(s, 19, 18, 0.90, 0.85)
 
+
+def test_sampling_summary_claims_what_its_numbers_show():
+    plain = (0.50, 0.90, 19)
+    cases = itertools.product((0.55, 0.50, 0.504, 0.45),    # cold real words: up, tie, printed tie, down
+                              (0.85, 0.90, 0.9049, 0.95),   # cold distinct-2
+                              (18, 19, 25),                 # cold longest repeat: the PDF's, tie, up
+                              (0.45, 0.50, 0.60),           # hot real words
+                              ((0.70, 0.70), (0.40, 0.95)))  # nucleus: like cold, or not
+    for known, d2, repeat, hot_known, (n_known, n_d2) in cases:
+        rows = _sampling_rows(plain, (known, d2, repeat), (hot_known, 0.95, 9), (n_known, n_d2, 14))
+        s = prose.sampling_summary(rows)
+        case = f"{known, d2, repeat, hot_known, n_known, n_d2}: {s}"
+        assert_directions(s)
+        assert_printed(s, 0.5, 100 * known, 50, 0.90, d2, 19, repeat, 0.5, 100 * n_known, n_d2, 1.3,
+                       100 * hot_known)
+        cold_moves = (_sign(50, 100 * known, 0), _sign(0.90, d2, 2))
+        assert (TRADE in s) == (cold_moves == (1, -1)), case
+        assert (ALIKE in s) == ((_sign(50, 100 * n_known, 0), _sign(0.90, n_d2, 2)) == cold_moves), case
+        assert (f"{ONLY} " in s) == (_sign(50, 100 * hot_known, 0) < 0), case
+        assert prose.sampling_summary(rows[::-1]) == s  # found by setting, not by position
+    assert prose.sampling_summary(rows[:1]) == ""  # nothing to compare with
+    assert prose.sampling_summary([r for r in rows if r["temperature"] >= 1]) == ""  # no lower T
+
+
+# ------------------------------------------------------------------ the experiments
 
 def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, seeds=(1, 2, 3),
          chars=22_400_000, dtype="float64"):
@@ -135,66 +190,95 @@ def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, 
             "chars_per_s": chars_per_s, "chars": chars, "dtype": dtype}
 
 
-def _summary(m256_loss, best_loss):
+def _summary(m256_loss, best_loss, b32_speed=224000):
     rows = [_row("sequential", 100, 1.50, 900, 25000), _row("chunks", 100, 1.52, 880),
-            _row("B32", 100, 1.55, 100, 224000), _row("m256", 256, m256_loss, 200),
+            _row("B32", 100, 1.55, 100, b32_speed), _row("m256", 256, m256_loss, 200),
             _row("best", 256, best_loss, 324, description="m 256, cosine")]
     return {"rows": rows, "winner": min(rows, key=lambda r: r["best_val_loss"])["variant"]}
 
 
-def test_a_winner_with_m_256_is_explained_by_capacity():
-    s = _summary(1.30, 1.2882)
-    assert prose.winner_sentence(s) == ("**Winner: best** (m 256, cosine), best validation loss 1.2882 "
-                                        "nats/char (1.858 bits/char) after 5.4 minutes of training.")
-    why = prose.why_sentences(s)
-    assert "With m = 100 the variants end within 0.050 nats of each other (best: sequential, 1.5000)" in why
-    assert "B = 32 processed the same characters 9.0 times faster" in why
-    assert "(224,000 against 25,000 characters/s)" in why
-    assert "That speed buys capacity: m = 256 with 32 streams reaches 1.3000." in why
-    assert why.endswith("bring it to 1.2882 in 5.4 minutes.")
-
-
-def test_a_winner_with_m_100_is_not_credited_to_capacity():
-    s = _summary(1.60, 1.58)
-    assert prose.winner_sentence(s).startswith("**Winner: sequential** (d), best validation loss 1.5000")
-    assert prose.winner_sentence(s).endswith("after 15.0 minutes of training.")
-    why = prose.why_sentences(s)
-    assert "With m = 100" in why and "buys capacity" not in why and "Longer sequences" not in why
+def test_winner_sentence():
+    w = prose.winner_sentence(_summary(1.30, 1.2882))
+    assert "best" in w and "m 256, cosine" in w
+    assert_numbers_are(w, [256, 1.2882, 1.2882 / math.log(2), 5.4])  # its description; nats, bits, minutes
+    # _duration's unit and precision are its contract (minutes from 2 on, tenths under 10 s)
+    assert w.endswith("5.4 minutes of training.")
+    assert "15.0 minutes" in prose.winner_sentence(_summary(1.60, 1.58))
     short = {"rows": [_row("B8", 100, 1.7, 45)], "winner": "B8"}
-    assert prose.winner_sentence(short).endswith("after 45 seconds of training.")
+    assert "45 seconds" in prose.winner_sentence(short)
     short["rows"][0]["wall_time_s"] = 0.34  # a tiny budget: not "0 seconds"
-    assert prose.winner_sentence(short).endswith("after 0.3 seconds of training.")
+    assert "0.3 seconds" in prose.winner_sentence(short)
+
+
+def test_why_sentences_claim_what_the_losses_and_speeds_show():
+    cases = itertools.product((224000, 25000, 26000, 12500),  # B32: faster, same, 1.04 (prints 1.0), slower
+                              (1.30, 1.50, 1.49996, 1.60),     # m256 against the best m = 100 (1.50)
+                              (1.2882, 1.30, 1.35))            # best against m256
+    for speed, m256, best in cases:
+        why = prose.why_sentences(_summary(m256, best, speed))
+        case = f"{speed, m256, best}: {why}"
+        assert_directions(why)
+        assert_printed(why, 0.05, 1.50, speed, 25000)  # the m = 100 spread and best, the speeds
+        ratio = round(speed / 25000, 1)
+        assert ("times faster" in why) == (ratio > 1) and ("times slower" in why) == (ratio < 1), case
+        shown_m256 = _sign(1.50, m256, 4) < 0  # below the best m = 100 variant, as printed
+        shown_best = shown_m256 and _sign(m256, best, 4) < 0
+        # each loss is printed once where it is claimed, and once more where it prints like another
+        assert count(why, m256) == shown_m256 + (round(m256, 4) == 1.5), case
+        assert count(why, best) == shown_best + (shown_m256 and round(best, 4) == round(m256, 4)), case
+        assert ("speed buys" in why) == (shown_m256 and ratio > 1), case
     assert prose.why_sentences({"rows": [_row("m256", 256, 1.3, 45)], "winner": "m256"}) == ""
 
 
-def test_experiments_intro():
-    s = prose.experiments_intro(_summary(1.3, 1.2), 20)
-    assert "for about 22.4 M characters and was evaluated on the held-out chunk 20 times" in s
+def test_one_m_100_variant_has_no_spread():
+    why = prose.why_sentences({"rows": [_row("B8", 100, 1.5, 20)], "winner": "B8"})
+    assert_numbers_are(why, [100, 1.5])  # m = 100, its loss: no "within 0.000 nats of each other"
+    assert "B8" in why
+
+
+def _beats(why):
+    """(winner, [variants it beats]) from "X beats A, B and C by more than the seed spread"."""
+    m = re.search(r"(\S+) beats (.+?) by more than", why)
+    return (m.group(1), re.split(r", | and ", m.group(2))) if m else (None, [])
 
 
 def test_differences_are_called_real_only_beyond_the_seed_spread():
-    rows = [_row("sequential", 100, 1.50, 90, std=0.01), _row("random", 100, 1.51, 90, std=0.01),
-            _row("B8", 100, 1.56, 20, std=0.01)]
-    why = prose.why_sentences({"rows": rows, "winner": "sequential"})
-    assert "sequential beats B8 by more than the seed spread; the other differences are within it" in why
-    rows[2]["best_val_loss"] = rows[2]["best_val_loss_mean"] = 1.515
-    why = prose.why_sentences({"rows": rows, "winner": "sequential"})
-    assert "None of these differences exceeds the seed spread" in why and "beats" not in why
+    def real(a, b):  # by hand: the means differ by more than twice their standard error
+        se = math.sqrt(a["best_val_loss_std"] ** 2 / 3 + b["best_val_loss_std"] ** 2 / 3)
+        return abs(a["best_val_loss"] - b["best_val_loss"]) > 2 * se
+
+    for random_loss, b8_loss in ((1.51, 1.56), (1.51, 1.515), (1.58, 1.56), (1.50, 1.50)):
+        rows = [_row("sequential", 100, 1.50, 90), _row("random", 100, random_loss, 90),
+                _row("B8", 100, b8_loss, 20)]
+        why = prose.why_sentences({"rows": rows, "winner": "sequential"})
+        winner, beaten = _beats(why)
+        expected = [r["variant"] for r in rows[1:] if real(rows[0], r)]
+        assert beaten == expected and winner == ("sequential" if expected else None), why
+        assert ("other differences are within it" in why) == (0 < len(expected) < 2), why
+        assert ("None of these differences" in why) == (not expected), why
 
 
 def test_experiments_intro_names_budgets_seeds_and_float32():
+    s = prose.experiments_intro(_summary(1.3, 1.2), 20)
+    assert_printed(s, 22.4, 20)
     rows = [_row("sequential", 100, 1.5, 90, chars=4_000_000),
             _row("B8", 100, 1.55, 20, chars=4_000_000, dtype="float32"),
             _row("best", 256, 1.29, 300, chars=22_400_000, seeds=(1,), std=0.0, dtype="float32")]
     s = prose.experiments_intro({"rows": rows, "winner": "best"}, 20)
-    assert "for about 4 M characters (best 22.4 M)" in s
-    assert "sequential and B8 ran with 3 seeds each" in s and "mean ± standard deviation" in s
-    assert "B8 and best computed in float32" in s
+    sentences = re.split(r"(?<=\.) ", s)
+    first = sentences[0]
+    assert_printed(first, 4, 22.4, 20)  # the common budget, best's larger one
+    assert "best" in first
+    named = {v: [t for t in sentences if re.search(rf"\b{v}\b", t)] for v in ("sequential", "B8", "best")}
+    seeded = [t for t in sentences if "seeds" in t]
+    assert len(seeded) == 1 and count(seeded[0], 3)  # three seeds each
+    assert {v for v, ts in named.items() if seeded[0] in ts} == {"sequential", "B8"}
+    f32 = [t for t in sentences if "float32" in t]
+    assert len(f32) == 1 and {v for v, ts in named.items() if f32[0] in ts} == {"B8", "best"}
+    assert "seeds" not in prose.experiments_intro({"rows": rows[2:], "winner": "best"}, 20)
 
 
 # ------------------------------------------------------------------ hidden units and baselines
-from charrnn.report import findings  # noqa: E402
-
 
 def _feature(name, score, probe, unit=3, sign=1, metric="AUC", applicable=True):
     return {"feature": name, "metric": metric, "applicable": applicable, "unit": unit,
@@ -202,74 +286,122 @@ def _feature(name, score, probe, unit=3, sign=1, metric="AUC", applicable=True):
 
 
 def _units(quote, line, paren=None, m=4, trained_holdout=0, left=(0.0, 0.6, 0.1, 0.0),
-           right=(0.0, 0.1, 0.5, 0.2)):
+           right=(0.0, 0.1, 0.5, 0.2), in_word=0.999):
     rows = [_feature("quote", *quote), _feature("line_position", *line, metric="|r|"),
-            _feature("in_word", 0.97, 0.999),
+            _feature("in_word", 0.97, in_word),
             _feature("paren", *(paren or (None, None)), applicable=paren is not None)]
     return {"N": 55_377, "n_chunks": 20, "m": m, "trained_holdout": trained_holdout,
             "features": rows, "saturation": {"threshold": 0.99, "left": list(left),
                                              "right": list(right)}}
 
 
-def test_units_paragraph_sorts_models_into_unit_probe_only_and_neither():
+#: The three places a feature sentence puts a model, by the phrase that opens each clause.
+PLACES = {r"(?<!neither )a single": "unit", r"no single unit": "probe", r"neither": "neither"}
+
+
+def _placed(text, feature, label):
+    """(where the feature's sentence puts the model, the numbers in its parentheses)."""
+    sentence = re.split(r"\.(?=\s|$)", text[text.index(f"**`{feature}`**"):])[0]
+    at = sentence.index(f"the {label} (")
+    where = max(PLACES, key=lambda k: max([m.start() for m in re.finditer(k, sentence[:at])], default=-1))
+    return PLACES[where], sentence[at + len(f"the {label} ("):].split(")")[0]
+
+
+def test_units_paragraph_puts_each_model_where_its_scores_are():
     reports = {"handout model": _units((0.93, 0.95, 17, -1), (0.41, 0.55)),
-               "holdout model": _units((0.74, 0.91), (0.85, 0.9, 2, 1), trained_holdout=1)}
+               "holdout model": _units((0.74, 0.91), (0.8, 0.9, 2, 1), trained_holdout=1)}  # |r| 0.8: strong
     lstm = {"hidden": 120, "states": {"h": _units((0.6, 0.7), (0.3, 0.5)),
-                                      "c": _units((0.95, 0.97, 5, 1), (0.2, 0.3))}}
+                                      "c": _units((0.95, 0.97, 5, 1), (0.9, 0.3))}}
     text = findings.units_paragraph(reports, lstm)
-    assert ("**`quote`** (AUC; strong from 0.9): a single quotation unit in the handout model "
-            "(−17, 0.93) and the LSTM's $c_t$ (+5, 0.95); no single unit but a linear read-out of "
-            "all units in the holdout model (probe 0.91, best unit 0.74): the information is "
-            "there, spread over many units; neither a single unit nor the probe tracks it in the "
-            "LSTM's $h_t$ (best unit 0.60, probe 0.70).") in text
-    assert "a single line-position unit in the holdout model (+2, 0.85)" in text  # |r| >= 0.8
-    assert "neither a single unit nor the probe tracks it in the handout model (best unit 0.41" in text
-    assert "`paren` does not occur in this part of the text" in text
-    assert "The probes of `in_word` (1.00, 1.00, 1.00, 1.00) are high for a trivial reason" in text
-    # saturation: units 1 (0.7) and 2 (0.6) exceed one half; sorted fractions 0, 0.2, 0.6, 0.7
-    assert ("2 of the handout model's 4 units and 2 of the holdout model's 4 units are saturated "
-            "on more than half of the characters; the median unit on 60% and 60%.") in text
-    assert "this one-layer LSTM (h = 120) has a quotation unit in its $c_t$." in text
+    every = {**reports, **{f"LSTM's ${k}_t$": v for k, v in lstm["states"].items()}}
+    for label, rep in every.items():
+        for f in (f for f in rep["features"] if f["applicable"] and f["feature"] != "in_word"):
+            where, inside = _placed(text, f["feature"], label)
+            strong = {"AUC": 0.9, "|r|": 0.8}[f["metric"]]
+            expected = ("unit" if f["score"] >= strong else
+                        "probe" if (f["probe_score"] or 0) >= strong else "neither")
+            assert where == expected, (label, f)
+            assert_printed(inside, f["score"], *([f["probe_score"]] if where != "unit" else []))
+            if where == "unit":  # the unit with its sign: a minus sign, as in the table
+                assert inside.startswith(("+" if f["sign"] > 0 else "\u2212") + str(f["unit"])), inside
+    assert "`paren`" in text and "**`paren`**" not in text  # named as absent, with no sentence of scores
+    cells = set(re.findall(r"a (\S+) unit in its \$(\w)_t\$", text))  # the LSTM's single units
+    assert cells == {("quotation", "c"), ("line-position", "c")}
+    # saturation: units 1 (0.7) and 2 (0.6) exceed one half; the median unit is the middle one
+    # of the sorted fractions 0, 0.2, 0.6, 0.7 (the upper one of an even count): 60%
+    sat = re.findall(r"(\d+) of the (.+?)'s (\d+) units", text)
+    assert sat == [("2", "handout model", "4"), ("2", "holdout model", "4")]
+    assert count(text.split("median")[1], 60) == 2
+
+
+@pytest.mark.parametrize("probes, high", [((0.999,) * 2, True), ((0.999, 0.6), False), ((0.9, 0.904), True),
+                                          ((0.894, 0.999), False)])
+def test_the_in_word_probes_are_called_high_only_when_they_are(probes, high):
+    reports = {f"model {i}": _units((0.6, 0.7), (0.3, 0.4), in_word=p) for i, p in enumerate(probes)}
+    text = findings.units_paragraph(reports)
+    part = text[text.index("`in_word`"):]
+    assert_printed(part, *probes)
+    assert ("are high" in part) == high, part
 
 
 def test_units_paragraph_without_an_lstm_or_any_unit():
     text = findings.units_paragraph({"handout model": _units((0.6, 0.7), (0.3, None))})
-    assert "LSTM" not in text and "unit in" not in text and "read-out" not in text
-    assert "the handout model (best unit 0.30, probe –)" in text
+    assert "LSTM" not in text
+    assert [_placed(text, f, "handout model")[0] for f in ("quote", "line_position")] == ["neither"] * 2
+    assert _placed(text, "line_position", "handout model")[1].endswith("–")  # no probe: a dash
 
 
 def test_units_intro_cites_the_paper_and_says_what_each_model_saw():
     text = findings.units_intro({"handout model": _units((0.6, 0.7), (0.3, 0.4)),
                                  "LSTM": {**_units((0.6, 0.7), (0.3, 0.4), trained_holdout=1),
                                           "m": None, "hidden": 120}})
-    assert findings.KARPATHY_2015 in text and "arXiv 1506.02078, 2015" in text
-    assert "the last 1/20 of the text (55,377 characters)" in text
-    assert "**handout model** (m = 4, trained on the whole text, this part included)" in text
+    assert findings.KARPATHY_2015 in text  # the citation is the contract
+    assert_printed(text, 20, 55_377)
+    handout, lstm = (text.split(f"**{label}**")[1].split(")")[0] for label in ("handout model", "LSTM"))
+    assert_numbers_are(handout, [4])
+    assert_numbers_are(lstm, [120])
+    assert "never saw" not in handout and "never saw" in lstm
 
 
-def _gated(model, bits, seq_length=50, schedule="cosine"):
-    return {"model": model, "best_val_bits_per_char": bits, "chars": 4_000_000,
+def _gated(model, bits, seq_length=50, schedule="cosine", chars=4_000_000):
+    return {"model": model, "best_val_bits_per_char": bits, "chars": chars,
             "seq_length": seq_length, "lr_schedule": schedule}
 
 
-def test_baselines_paragraph_compares_at_the_same_budget():
-    vanilla = {**_gated("vanilla", 1.95, 25, "constant"), "chars": 4_000_000}
+@pytest.mark.parametrize("vanilla_bits", [1.95, 1.90, 1.85, 1.8504, 1.8496, 1.80])
+def test_baselines_paragraph_says_who_is_better_by_the_printed_numbers(vanilla_bits):
+    vanilla = _gated("vanilla", vanilla_bits, 25, "constant")
     gated = [_gated("LSTM h 120", 1.90), _gated("GRU h 142", 1.85)]
-    best = {"best_val_bits_per_char": 1.80, "chars": 22_400_000}
-    text = findings.baselines_paragraph(vanilla, gated, best, spread=0.004)
-    assert ("the vanilla RNN (m = 256) reaches 1.950 bits/char on the held-out chunk, against "
-            "1.900 for the LSTM h 120 and 1.850 for the GRU h 142: the GRU h 142 is 0.100 bits/char "
-            "(5.1%) better.") in text
-    assert "through 50 characters with a cosine learning rate, the m256 variant through 25" in text
-    assert "up to 0.004 nats/char" in text and "5.6 times as many characters" in text
-    worse = findings.baselines_paragraph({**vanilla, "seq_length": 50, "lr_schedule": "cosine"},
-                                         [_gated("LSTM h 120", 2.05)])
-    assert "the vanilla RNN is 0.100 bits/char better than the best gated model" in worse
-    assert "backpropagate" not in worse and "single seed." in worse
+    text = findings.baselines_paragraph(vanilla, gated, {"best_val_bits_per_char": 1.80, "chars": 22_400_000},
+                                        spread=0.004)
+    assert_directions(text)
+    assert_printed(text, vanilla_bits, 1.90, 1.85, 4.00, 0.004, 1.80, 22.4 / 4)
+    v, g = round(vanilla_bits, 3), 1.85
+    m = re.search(r"the ([\w ]+?) is (\S+) bits/char (?:\((\S+)%\) )?better", text)
+    if v == g:
+        assert m is None and "better" not in text
+    else:
+        assert m.group(1) == ("GRU h 142" if v > g else "vanilla RNN")
+        assert_printed(m.group(2), abs(v - g))
+        if v > g:
+            assert_printed(m.group(3), 100 * (v - g) / v)
+    assert ("do not pay off" in text) == (v <= g)
+    assert count(text, 50) == 1  # the settings differ: said once
+
+
+def test_baselines_paragraph_same_settings_one_budget_or_no_vanilla():
+    same = findings.baselines_paragraph(_gated("vanilla", 2.05), [_gated("LSTM h 120", 2.05)],
+                                        {"best_val_bits_per_char": 1.9, "chars": 4_000_000})
+    assert_directions(same)
+    assert not count(same, 50)  # same sequence length and schedule: no sentence on them
+    assert not count(same, 1.0)  # the same budget: no "1.0 times as many"
+    assert "single seed" in same and "standard deviation" not in same  # no spread given
+    gated = [_gated("LSTM h 120", 1.90), _gated("GRU h 142", 1.85)]
     missing = findings.baselines_paragraph(None, gated)
-    assert "add `m256` to `EXPERIMENTS`" in missing and "1.850 for the GRU h 142 bits/char" in missing
+    assert "add `m256` to `EXPERIMENTS`" in missing  # the instruction is the contract
+    assert_numbers_are(missing, [256, 1.90, 120, 1.85, 142])
 
 
-def test_the_literature_numbers_are_the_ones_checked():
+def test_the_literature_paragraph_quotes_no_numbers():
     assert "War and Peace" in findings.LITERATURE and findings.KARPATHY_2015 in findings.LITERATURE
-    assert not any(ch.isdigit() for ch in findings.LITERATURE.replace(findings.KARPATHY_2015, ""))
+    assert not numbers(findings.LITERATURE.replace(findings.KARPATHY_2015, ""))

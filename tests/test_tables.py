@@ -1,7 +1,13 @@
 """The report's tables: settings, handout checkpoints, seeds, sampling study, hidden units,
-gated baselines."""
+gated baselines. Each table is read back into cells and every cell's number compared with its
+input at the printed precision; exact text is pinned only where it is the contract (a unit, a
+minus sign, the mark of a missing value)."""
+
+import re
+import statistics
 
 import numpy as np
+from test_prose_facts import assert_numbers_are, numbers
 
 from charrnn.report.tables import (
     HANDOUT_SMOOTH_LOSS,
@@ -17,6 +23,21 @@ from charrnn.report.tables import (
 )
 
 
+def _lines(table):
+    return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines() if line]
+
+
+def _cells(table):
+    """The body of a Markdown table: one dict per row, header -> cell text."""
+    lines = _lines(table)
+    return [dict(zip(lines[0], row)) for row in lines[2:]]
+
+
+def _settings(runs, best):
+    """The settings table as {first cell: second cell} (its header is empty)."""
+    return dict(_lines(settings_markdown(runs, best))[2:])
+
+
 def _run(seed, best, final, n_chars=1107542, K=80, loss="mean", optimizer="adam"):
     cfg = {"data": "/somewhere/data/goblet_book.txt", "preset": optimizer, "optimizer": optimizer,
            "eta": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "loss": loss, "grad_clip": None,
@@ -30,16 +51,21 @@ def _run(seed, best, final, n_chars=1107542, K=80, loss="mean", optimizer="adam"
 
 
 def test_settings_one_seed_or_several():
-    one = settings_markdown([_run(1, 1.48, 1.53)], _run(1, 1.48, 1.53))
-    assert "| text | `goblet_book.txt`: 1,107,542 characters (read as UTF-8) |" in one
-    assert "Adam, η = 0.001, β₁ = 0.9, β₂ = 0.999, ε = 1e-08; loss = mean over the sequence; " \
-           "gradient clipping: none" in one
-    assert "| training | 150,000 updates = 3.39 epochs of 44,301 updates; seed 1 |" in one
+    rows = _settings([_run(1, 1.48, 1.53)], _run(1, 1.48, 1.53))
+    assert "goblet_book.txt" in rows["text"] and "/somewhere" not in rows["text"]  # the name only
+    assert_numbers_are(rows["text"], [1_107_542])
+    assert_numbers_are(rows["vocabulary"], [80])
+    assert "Adam" in rows["preset"] and "mean" in rows["preset"] and "none" in rows["preset"]
+    assert_numbers_are(rows["preset"], [0.001, 0.9, 0.999, 1e-8])
+    assert_numbers_are(rows["model"], [100, 25])
+    assert_numbers_are(rows["training"], [150_000, 150_000 / 44301, 44301, 1])  # updates = epochs
     runs = [_run(1, 1.50, 1.53), _run(2, 1.47, 1.52)]
-    several = settings_markdown(runs, runs[1])
-    assert "seeds 1, 2; sections (ii) to (iv) show seed 2, the best |" in several
+    several = _settings(runs, runs[1])
+    assert_numbers_are(several["training"], [150_000, 150_000 / 44301, 44301, 1, 2, 2])  # seeds; the best
     ada = _run(1, 1.5, 1.5, optimizer="adagrad")
-    assert "AdaGrad, η = 0.001, ε = 1e-08;" in settings_markdown([ada], ada)
+    preset = _settings([ada], ada)["preset"]
+    assert "AdaGrad" in preset and "β" not in preset  # AdaGrad has no betas
+    assert_numbers_are(preset, [0.001, 1e-8])
 
 
 def test_the_handout_reference_applies_to_the_mean_loss_on_the_book_only():
@@ -50,24 +76,38 @@ def test_the_handout_reference_applies_to_the_mean_loss_on_the_book_only():
 
 def test_checkpoints_table_shows_the_logged_checkpoints():
     run = _run(1, 1.5, 1.5)
-    table = checkpoints_markdown(run, HANDOUT_SMOOTH_LOSS)
-    assert "| 4,000 | 3.0000 | 2.2598 |" in table and "| 1 | 4.5000 | 4.6049 |" in table
-    assert "2,000" not in table  # not one of the handout's checkpoints
-    assert "| 30,000 | 2.5000 | – |" in checkpoints_markdown(run, None)
+    logged = dict(zip(run["history"]["update"].tolist(), run["history"]["smooth_loss"].tolist()))
+    rows = _cells(checkpoints_markdown(run, HANDOUT_SMOOTH_LOSS))
+    assert [numbers(r["update"])[0][0] for r in rows] == [1, 1000, 4000, 30000, 150000]  # not 2,000
+    for r in rows:
+        u = int(numbers(r["update"])[0][0])
+        assert_numbers_are(r["this run"], [logged[u]])
+        assert_numbers_are(r["handout"], [HANDOUT_SMOOTH_LOSS[u]])
+    assert {r["handout"] for r in _cells(checkpoints_markdown(run, None))} == {"–"}  # the mark of none
     run["history"] = {k: v[:2] for k, v in run["history"].items()}  # a short run logs fewer
-    assert checkpoints_markdown(run).count("\n") == 3
+    assert len(_cells(checkpoints_markdown(run))) == 2
 
 
 def test_seeds_table_has_mean_and_std_for_several_seeds():
-    assert "mean ± std" not in seeds_markdown([_run(1, 1.5, 1.6)])
-    table = seeds_markdown([_run(1, 1.50, 1.60), _run(2, 1.48, 1.56)])
-    assert "| mean ± std | 1.4900 ± 0.0141 | | 1.5800 ± 0.0283 | |" in table
+    assert len(_cells(seeds_markdown([_run(1, 1.5, 1.6)]))) == 1  # one seed: no mean ± std row
+    rows = _cells(seeds_markdown([_run(1, 1.50, 1.60), _run(2, 1.48, 1.56)]))
+    assert len(rows) == 3
+    mean = rows[-1]  # the sample standard deviation (n - 1), computed here by statistics
+    assert_numbers_are(mean["best smooth loss"], [1.49, statistics.stdev([1.50, 1.48])])
+    assert_numbers_are(mean["final smooth loss"], [1.58, statistics.stdev([1.60, 1.56])])
+    assert_numbers_are(rows[0]["updates/s"], [5400])
 
 
 def test_sampling_table():
     row = {"label": "T = 0.5", "known_word_fraction": 0.9512, "distinct_2_words": 0.61234,
            "distinct_4_chars": 0.4, "longest_repeat_len": 57}
-    assert sampling_markdown([row]).splitlines()[-1] == "| T = 0.5 | 95.1% | 0.612 | 0.400 | 57 characters |"
+    cells, = _cells(sampling_markdown([row]))
+    assert cells["setting"] == "T = 0.5"
+    assert cells["known words"].endswith("%")  # the unit is the contract: a fraction in percent
+    assert_numbers_are(cells["known words"], [95.12])
+    assert_numbers_are(cells["distinct-2 words"], [0.61234])
+    assert_numbers_are(cells["distinct-4 chars"], [0.4])
+    assert_numbers_are(cells["longest repeat"], [57])
 
 
 def _unit_row(feature, unit, sign, score, probe, metric="AUC", applicable=True):
@@ -81,10 +121,14 @@ def test_units_table_puts_the_models_side_by_side():
     b = {"features": [_unit_row("quote", 0, 1, 0.7, None),
                       _unit_row("paren", 3, 1, 0.8, 0.85)]}
     table = units_html({"handout model": a, "holdout <1>": b})
-    assert '<th colspan="3" style="text-align:center">holdout &lt;1&gt;</th>' in table
-    assert "<td>\u221217</td><td>0.912</td><td>0.950</td>" in table  # a minus sign, not a hyphen
-    assert "<td>+0</td><td>0.700</td><td>–</td>" in table  # no probe score
-    assert table.count("not in the text") == 1 and "<td>+3</td><td>0.800</td><td>0.850</td>" in table
+    assert '<th colspan="3" style="text-align:center">holdout &lt;1&gt;</th>' in table  # escaped
+    quote, paren = ([re.sub("<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+                    for row in re.findall(r"<tr><td><code>.*?</tr>", table))
+    # the units are the contract: a minus sign (not a hyphen) and a plus; "–" where there is no probe
+    assert quote[2] == "\u221217" and quote[5] == "+0" and quote[7] == "–"
+    assert_numbers_are(" ".join(quote[3:5] + quote[6:7]), [0.91234, 0.95, 0.7])
+    assert paren[2] == "not in the text" and paren[3] == "+3"
+    assert_numbers_are(" ".join(paren[4:]), [0.8, 0.85])
     assert signed_unit({"applicable": False}) == "–"
 
 
@@ -99,5 +143,11 @@ def test_baselines_table():
     row = {"model": "LSTM h 120", "n_params": 106640, "best_val_loss": 1.31763,
            "best_val_bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
            "chars_per_s": 29039.9}
-    assert baselines_markdown([row]).splitlines()[-1] == \
-        "| LSTM h 120 | 106,640 | 1.3176 | 1.901 | 4.00 M | 138 s | 29,040 |"
+    cells, = _cells(baselines_markdown([row]))
+    assert cells["model"] == "LSTM h 120"
+    expected = {"parameters": 106640, "best validation loss (nats/char)": 1.31763, "bits/char": 1.90094,
+                "training characters": 4.0, "training time": 137.7, "characters/s": 29039.9}
+    for header, x in expected.items():
+        assert_numbers_are(cells[header], [x])
+    # the units are the contract: millions of characters, seconds
+    assert cells["training characters"].endswith(" M") and cells["training time"].endswith(" s")

@@ -9,6 +9,7 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 from __future__ import annotations
 
 from ..util.checks import join_and
+from .prose import order
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
@@ -26,7 +27,7 @@ _MEMORY = {"quote": "quotation", "line_position": "line-position", "paren": "par
 
 def _describe_model(label: str, units: dict) -> str:
     """``"**handout model** (m = 100, trained on the whole text, this part included)"``."""
-    size = f"m = {units['m']}" if "m" in units else f"h = {units['hidden']}"
+    size = f"m = {units['m']}" if units.get("m") is not None else f"h = {units['hidden']}"
     seen = ("trained on the whole text, this part included" if units.get("trained_holdout") == 0
             else "trained with this part held out: it never saw it")
     return f"**{label}** ({size}, {seen})"
@@ -108,11 +109,13 @@ def units_paragraph(reports: dict[str, dict], lstm: dict | None = None) -> str:
     if absent:
         out.append(f"{join_and(absent)} {'does' if len(absent) == 1 else 'do'} not occur in this part "
                    "of the text, so no model can show a unit for it.")
-    word = [f"{r['in_word']['probe_score']:.2f}" for r in every.values()
+    word = [r["in_word"]["probe_score"] for r in every.values()
             if r.get("in_word", {}).get("probe_score") is not None]
     if word:
-        out.append(f"The probes of `in_word` ({', '.join(word)}) are high for a trivial reason: "
-                   "$h_t$ has just read $x_t$, so a property of the current character is in its "
+        high = all(order(STRONG["AUC"], w, ".2f") >= 0 for w in word)  # as printed
+        out.append(f"The probes of `in_word` ({', '.join(f'{w:.2f}' for w in word)}) "
+                   + ("are high for a trivial reason" if high else "say nothing about memory")
+                   + ": $h_t$ has just read $x_t$, so a property of the current character is in its "
                    "input term; such scores measure the input, not memory (`sentence_start` is "
                    "partly of that kind; `next_upper` is what $h_t$ has to predict).")
     if rows:
@@ -157,14 +160,20 @@ def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | No
                 "to `EXPERIMENTS`), so the like-for-like comparison is missing; the gated models "
                 f"reach {them} bits/char.")
     else:
-        bv = vanilla["best_val_bits_per_char"]
-        d = bv - g["best_val_bits_per_char"]
+        # the difference of the numbers as printed, so that it is their difference and a tie is one
+        bv, bg = (float(f"{r['best_val_bits_per_char']:.3f}") for r in (vanilla, g))
+        d = bv - bg
         text = (f"On the same split, with about the same number of parameters and of training "
                 f"characters ({vanilla['chars'] / 1e6:.2f} M), the vanilla RNN (m = 256) reaches "
                 f"{bv:.3f} bits/char on the held-out chunk, against {them}: ")
-        text += (f"the {g['model']} is {d:.3f} bits/char ({d / bv:.1%}) better." if d > 0 else
-                 f"the vanilla RNN is {-d:.3f} bits/char better than the best gated model; at "
-                 "this budget the gates do not pay off.")
+        if d > 0:
+            text += f"the {g['model']} is {d:.3f} bits/char ({d / bv:.1%}) better."
+        elif d < 0:
+            text += (f"the vanilla RNN is {-d:.3f} bits/char better than the best gated model; at "
+                     "this budget the gates do not pay off.")
+        else:
+            text += (f"the vanilla RNN and the {g['model']} are level; at this budget the gates "
+                     "do not pay off.")
         if (g["seq_length"], g["lr_schedule"]) != (vanilla["seq_length"], vanilla["lr_schedule"]):
             text += (f" The gated runs backpropagate through {g['seq_length']} characters with a "
                      f"{g['lr_schedule']} learning rate, the m256 variant through "
@@ -174,7 +183,8 @@ def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | No
             f"; the seeds of the other variants differ by a standard deviation of up to "
             f"{spread:.3f} nats/char." if spread else ".")
         if best is not None:
+            times = best["chars"] / vanilla["chars"]
             text += (f" (The best variant's {best['best_val_bits_per_char']:.3f} bits/char come "
-                     f"from {best['chars'] / vanilla['chars']:.1f} times as many characters: not a "
-                     "comparison at the same budget.)")
+                     + (f"from {times:.1f} times as many characters: not a comparison at the same "
+                        "budget.)" if order(1, times, ".1f") else "from about the same budget.)"))
     return text

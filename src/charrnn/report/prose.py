@@ -6,6 +6,10 @@ the experiments) and returns a Markdown string; none prints or reads a file. Tab
 snippets live in :mod:`charrnn.report.tables`; the sentences on the hidden units and the gated baselines
 in :mod:`charrnn.report.findings`. Losses are in nats per character (the mean loss) unless a
 run sums its loss over the sequence.
+
+A sentence that states a direction ("falls", "grows", "faster", "beats") takes the word from the
+numbers it prints, compared as printed (:func:`order`): a tie at the printed precision is said as
+one ("stays at 10"), never as a change.
 """
 
 from __future__ import annotations
@@ -16,9 +20,30 @@ from .tables import fmt
 
 __all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smooth_loss_paragraph",
            "samples_intro", "sample_title", "best_passage", "sampling_summary", "experiments_intro",
-           "winner_sentence", "why_sentences"]
+           "winner_sentence", "why_sentences", "order", "change"]
 
 _AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
+
+
+def _as_printed(x: float, spec: str) -> float:
+    """``x`` rounded as ``format(x, spec)`` prints it (``"55%"`` -> 55.0, ``"1,234"`` -> 1234.0)."""
+    return float(format(x, spec).rstrip("%").replace(",", ""))
+
+
+def order(a: float, b: float, spec: str) -> int:
+    """+1 when ``b`` is larger than ``a`` as both are printed with the format ``spec`` (e.g.
+    ``".2f"``, ``".0%"``), -1 when smaller, 0 when they print the same."""
+    pa, pb = _as_printed(a, spec), _as_printed(b, spec)
+    return (pb > pa) - (pb < pa)
+
+
+def change(a: float, b: float, spec: str, up: str, down: str, unit: str = "") -> str:
+    """``"falls from 0.90 to 0.85"``, ``"grows from 10 to 11 characters"`` or ``"stays at 10
+    characters"``: the verb (``up`` or ``down``) from :func:`order`, never from the caller."""
+    d = order(a, b, spec)
+    if d == 0:
+        return f"stays at {a:{spec}}{unit}"
+    return f"{up if d > 0 else down} from {a:{spec}} to {b:{spec}}{unit}"
 
 
 def _worst(preset: str, block: dict, against: str) -> float:
@@ -136,7 +161,10 @@ def sampling_summary(rows: list[dict]) -> str:
     """What sharper sampling does, from the rows of :func:`charrnn.studies.study.sampling_study`
     (``temperature``, ``top_p``, ``known_word_fraction``, ``distinct_2_words``,
     ``longest_repeat_len``): plain sampling against the lowest and the highest temperature and
-    the smallest top-p. ``""`` when the rows lack plain sampling or a lower temperature."""
+    the smallest top-p. Every comparison is read off the printed numbers: "trades diversity for
+    correctness" only when the low temperature has more real words and a lower distinct-2, "alike"
+    only when top-p moves both the same way, "only" when the high temperature has fewer real
+    words. ``""`` when the rows lack plain sampling or a lower temperature."""
     plain = next((r for r in rows if r["temperature"] == 1 and r["top_p"] == 1), None)
     temps = [r for r in rows if r["top_p"] == 1 and r["temperature"] != 1]
     nuclei = [r for r in rows if r["temperature"] == 1 and r["top_p"] < 1]
@@ -144,18 +172,29 @@ def sampling_summary(rows: list[dict]) -> str:
         return ""
     cold = min(temps, key=lambda r: r["temperature"])
     hot = max(temps, key=lambda r: r["temperature"])
-    text = (f"Sharper sampling trades diversity for correctness: at T = {cold['temperature']} "
-            f"{cold['known_word_fraction']:.0%} of the words are real (plain sampling: "
-            f"{plain['known_word_fraction']:.0%}), but distinct-2 falls from "
-            f"{plain['distinct_2_words']:.2f} to {cold['distinct_2_words']:.2f} and the longest repeat "
-            f"grows from {plain['longest_repeat_len']} to {cold['longest_repeat_len']} characters")
+
+    def moves(r: dict) -> tuple[int, int]:  # real words and distinct-2 of r against plain sampling
+        return (order(plain["known_word_fraction"], r["known_word_fraction"], ".0%"),
+                order(plain["distinct_2_words"], r["distinct_2_words"], ".2f"))
+
+    trade = moves(cold) == (1, -1)  # more real words, less diversity
+    text = (f"at T = {cold['temperature']} {cold['known_word_fraction']:.0%} of the words are real "
+            f"(plain sampling: {plain['known_word_fraction']:.0%}), " + ("but " if trade else "")
+            + "distinct-2 " + change(plain["distinct_2_words"], cold["distinct_2_words"], ".2f",
+                                     "rises", "falls")
+            + " and the longest repeat " + change(plain["longest_repeat_len"], cold["longest_repeat_len"],
+                                                   ",", "grows", "shrinks", " characters"))
+    text = ("Sharper sampling trades diversity for correctness: " + text if trade
+            else text[0].upper() + text[1:])
     if nuclei:
         nucleus = min(nuclei, key=lambda r: r["top_p"])
-        text += (f"; top-p {nucleus['top_p']} behaves alike ({nucleus['known_word_fraction']:.0%} "
-                 f"real words, distinct-2 {nucleus['distinct_2_words']:.2f})")
+        text += (f"; top-p {nucleus['top_p']} behaves "
+                 f"{'alike' if moves(nucleus) == moves(cold) else 'differently'} "
+                 f"({nucleus['known_word_fraction']:.0%} real words, distinct-2 "
+                 f"{nucleus['distinct_2_words']:.2f})")
     if hot["temperature"] > 1:
-        text += (f"; at T = {hot['temperature']} only {hot['known_word_fraction']:.0%} of the words "
-                 "are real")
+        only = "only " if moves(hot)[0] < 0 else ""
+        text += f"; at T = {hot['temperature']} {only}{hot['known_word_fraction']:.0%} of the words are real"
     return text + "."
 
 
@@ -206,7 +245,8 @@ def why_sentences(summary: dict) -> str:
     """Why the winner wins, from :func:`charrnn.studies.experiments.summarize`'s ``summary["rows"]``:
     how close the m = 100 variants are, how much faster B = 32 is than the handout's loop, and
     what m = 256 and the longer, cosine-scheduled "best" variant add. Each sentence appears only
-    when its variants are in the rows (and, for m = 256, when it beats the m = 100 variants);
+    when its variants are in the rows (and, for m = 256, when its loss, as printed, is below the
+    m = 100 variants'); "faster" or "slower" is the ratio of the printed speeds (characters/s).
     ``""`` when none applies."""
     from ..studies.experiments import real_difference
 
@@ -214,7 +254,10 @@ def why_sentences(summary: dict) -> str:
     by = {r["variant"]: r for r in rows}
     why = []
     small = [r for r in rows if r["m"] == 100]
-    if small:
+    if len(small) == 1:
+        b = small[0]
+        why.append(f"With m = 100 only {b['variant']} ran ({b['best_val_loss']:.4f}).")
+    elif small:
         b = min(small, key=lambda r: r["best_val_loss"])
         spread = max(r["best_val_loss"] for r in small) - b["best_val_loss"]
         why.append(f"With m = 100 the variants end within {spread:.3f} nats of each other (best: "
@@ -222,26 +265,37 @@ def why_sentences(summary: dict) -> str:
         seeded = [r for r in small if r is not b and len(r.get("seeds", [])) > 1
                   and len(b.get("seeds", [])) > 1]
         real = [r["variant"] for r in seeded if real_difference(b, r)]
-        if seeded and real:
-            why.append(f"{b['variant']} beats {join_and(real)} by more than the seed spread; the "
-                       "other differences are within it.")
+        if seeded and real:  # b has the lowest loss, so it is the one that beats
+            why.append(f"{b['variant']} beats {join_and(real)} by more than the seed spread"
+                       + ("; the other differences are within it." if len(real) < len(seeded) else "."))
         elif seeded:
             why.append("None of these differences exceeds the seed spread: for the same "
                        "characters, order and batch size change nothing we can measure; the "
                        "model, not the data it saw, limits it.")
+    faster = False
     if "sequential" in by and "B32" in by:
         a, c = by["sequential"], by["B32"]
-        why.append(f"Mini-batches change the time it takes: B = 32 processed the same characters "
-                   f"{a['wall_time_s'] / c['wall_time_s']:.1f} times faster than the handout's loop "
-                   f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s"
-                   + (", B = 32 in float32" if c.get("dtype") == "float32" else "") + "), because "
-                   "one matrix-matrix product costs far less than 32 matrix-vector ones.")
-    if "m256" in by and small and by["m256"]["best_val_loss"] < b["best_val_loss"]:
-        why.append(f"That speed buys capacity: m = 256 with 32 streams reaches "
-                   f"{by['m256']['best_val_loss']:.4f}.")
-        if "best" in by and by["best"]["best_val_loss"] < by["m256"]["best_val_loss"]:
+        ratio = c["chars_per_s"] / a["chars_per_s"]  # the ratio of the two speeds printed with it
+        speeds = (f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s"
+                  + (", B = 32 in float32" if c.get("dtype") == "float32" else "") + ")")
+        same = "the same characters" if a.get("chars") == c.get("chars") else "characters"
+        faster, slower = order(1, ratio, ".1f") > 0, order(1, 1 / ratio, ".1f") > 0
+        if faster:
+            why.append(f"Mini-batches change the time it takes: B = 32 processed {same} "
+                       f"{ratio:.1f} times faster than the handout's loop {speeds}, because one "
+                       "matrix-matrix product costs far less than 32 matrix-vector ones.")
+        elif slower:
+            why.append(f"B = 32 processed {same} {1 / ratio:.1f} times slower than the handout's "
+                       f"loop {speeds}.")
+        else:
+            why.append(f"B = 32 processed {same} about as fast as the handout's loop {speeds}.")
+    m256, best = by.get("m256"), by.get("best")
+    if m256 and small and order(b["best_val_loss"], m256["best_val_loss"], ".4f") < 0:
+        why.append(f"{'That speed buys capacity' if faster else 'Capacity pays'}: m = 256 with 32 "
+                   f"streams reaches {m256['best_val_loss']:.4f}.")
+        if best and order(m256["best_val_loss"], best["best_val_loss"], ".4f") < 0:
             why.append(f"Longer sequences (50 characters of context for backprop through time) "
                        f"and a cosine learning-rate decay to zero bring it to "
-                       f"{by['best']['best_val_loss']:.4f} in {_duration(by['best']['wall_time_s'])}.")
+                       f"{best['best_val_loss']:.4f} in {_duration(best['wall_time_s'])}.")
     return " ".join(why)
 
