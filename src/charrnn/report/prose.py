@@ -15,6 +15,7 @@ one ("stays at 10"), never as a change.
 from __future__ import annotations
 
 from ..model.gradcheck import LOSS_DEFINITIONS, all_passed, worst_rel_err
+from ..studies.experiments import real_difference
 from ..util.checks import join_and
 from .tables import fmt
 
@@ -248,8 +249,6 @@ def why_sentences(summary: dict) -> str:
     when its variants are in the rows (and, for m = 256, when its loss, as printed, is below the
     m = 100 variants'); "faster" or "slower" is the ratio of the printed speeds (characters/s).
     ``""`` when none applies."""
-    from ..studies.experiments import real_difference
-
     rows = summary["rows"]
     by = {r["variant"]: r for r in rows}
     why = []
