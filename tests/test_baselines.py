@@ -11,24 +11,23 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from charrnn.model.data import Vocabulary  # noqa: E402
-from charrnn.studies.baselines import (  # noqa: E402
+from charrnn.studies.baselines import DEFAULT_ETA, BaselineConfig, train_baseline  # noqa: E402
+from charrnn.studies.baselines_io import load_baseline, read_baseline  # noqa: E402
+from charrnn.studies.gated import (  # noqa: E402
     CharGated,
-    check_baseline_args,
     gated_params,
     hidden_states,
     init_parameters,
     pick_hidden,
     stateful_loss,
-    train_baseline,
     vanilla_params,
     windowed_loss,
 )
-from charrnn.studies.baselines_io import load_baseline, read_baseline  # noqa: E402
 from charrnn.training.config import TrainConfig  # noqa: E402
 from charrnn.training.train import split_text  # noqa: E402
 
 LINE = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
-TEXT = LINE * 30  # 2,490 characters: 32 streams of >= 51 characters and a held-out chunk of 125
+TEXT = LINE * 30  # 2,550 characters: 32 streams of >= 51 characters and a held-out chunk of 128
 
 
 def sigmoid(a):
@@ -127,9 +126,9 @@ def test_parameter_counts_and_hidden_sizes():
         gated_params("rnn", K, 10)
 
 
-def tiny(seed=1, kind="lstm", **kw):
-    return train_baseline(TEXT, kind, chars=24 * 4 * 10, seed=seed, hidden=16, batch_size=4,
-                          seq_length=10, n_evals=3, **kw)
+def tiny(seed=1, kind="lstm"):
+    return train_baseline(TEXT, BaselineConfig(kind, chars=24 * 4 * 10, seed=seed, hidden=16,
+                                               batch_size=4, seq_length=10, n_evals=3))
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -157,18 +156,47 @@ def test_split_is_the_vanilla_one():
 
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match=r"chars must be at least batch_size x seq_length = 1600"):
-        check_baseline_args("lstm", len(TEXT), 1599)
+        BaselineConfig("lstm", 1599).validate(len(TEXT))
     with pytest.raises(ValueError, match="unknown kind 'rnn'; expected one of"):
-        check_baseline_args("rnn", len(TEXT), 10_000)
+        BaselineConfig("rnn", 10_000).validate(len(TEXT))
     with pytest.raises(ValueError, match="held-out chunk .* has 50 characters; it needs at least "
                                          r"seq_length \+ 1 = 51"):
-        check_baseline_args("gru", 1000, 10_000)
+        BaselineConfig("gru", 10_000).validate(1000)
     with pytest.raises(ValueError, match="too short for 32 streams"):
-        check_baseline_args("gru", 1500, 10_000, seq_length=45)
-    with pytest.raises(ValueError, match="eta must be a finite number > 0"):
-        check_baseline_args("gru", len(TEXT), 10_000, eta=0.0)
+        BaselineConfig("gru", 10_000, seq_length=45).validate(1500)
+    with pytest.raises(ValueError, match="eta must be a finite number > 0, got 0.0"):
+        BaselineConfig("gru", 10_000, eta=0.0).validate(len(TEXT))
+    with pytest.raises(ValueError, match="hidden must be a positive integer"):
+        BaselineConfig("gru", 10_000, hidden=0).validate(len(TEXT))
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        BaselineConfig("gru", 10_000, seed=-1).validate(len(TEXT))
     with pytest.raises(ValueError, match="text must be a str"):
-        train_baseline(b"abc" * 1000, "lstm", 10_000)
+        train_baseline(b"abc" * 1000, BaselineConfig("lstm", 10_000))
+
+
+def test_validate_completes_the_settings():
+    c = BaselineConfig("gru", np.int64(3300), seed=np.int64(2)).validate(len(TEXT))
+    assert c.eta == DEFAULT_ETA["gru"] and c.hidden is None and c.n_updates == 2
+    assert type(c.chars) is int and type(c.seed) is int and type(c.eta) is float
+    assert BaselineConfig("lstm", 3200, eta=1e-3).validate(len(TEXT)).eta == 1e-3
+
+
+def test_config_json_holds_the_settings_and_what_follows_from_the_text():
+    # TEXT has 2,550 characters: 20 chunks of 127.5, the last starts at 2,422; 3,300 characters
+    # are 2 updates of 32 x 50 (3,200 read), warm-up min(200, 2 // 10) = 0
+    config = BaselineConfig("gru", 3300, seed=3, device="cpu", data_path="/d/t.txt").to_dict(TEXT)
+    K, h = len(set(TEXT)), pick_hidden("gru", len(set(TEXT)))  # 23, 145
+    code = config.pop("code")
+    assert len(code) == 32 and int(code, 16) >= 0  # an md5 of the code
+    want = {
+        "kind": "gru", "hidden": h, "n_params": gated_params("gru", K, h),
+        "vanilla_m": 256, "vanilla_n_params": vanilla_params(K), "K": K, "seed": 3,
+        "chars": 3200, "n_updates": 2, "seq_length": 50, "batch_size": 32, "order": "sequential",
+        "holdout": 1, "n_chunks": 20, "n_train_chars": 2422, "optimizer": "adam", "eta": 1.6e-2,
+        "lr_schedule": "cosine", "warmup": 0, "grad_clip": 5.0, "clip": "global norm",
+        "n_evals": 10, "device": "cpu", "data": "/d/t.txt",
+        "data_md5": hashlib.md5(TEXT.encode()).hexdigest(), "vocab": "".join(sorted(set(TEXT)))}
+    assert config == want and list(config) == list(want)  # the order is config.json's too
 
 
 def cli(capsys, *args):

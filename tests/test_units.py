@@ -10,7 +10,7 @@ import pytest
 
 from charrnn.model.rnn import forward, init_params
 from charrnn.report import unitviz
-from charrnn.studies import units
+from charrnn.studies import probes, units
 
 
 def brute_auc(scores, labels):
@@ -51,11 +51,11 @@ def test_auc_uses_average_ranks_and_equals_brute_force_pair_counting():
     rng = np.random.default_rng(0)
     A = np.round(rng.normal(size=(300, 6)), 1)  # many ties
     y = (A[:, 2] + rng.normal(size=300) > 0.3).astype(int)
-    got = units.auc_per_unit(A, y)
+    got = probes.auc_per_unit(A, y)
     want = np.array([brute_auc(A[:, j], y) for j in range(6)])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     tied = np.array([[3.0], [1.0], [3.0], [2.0]])  # a positive tied with a negative counts 1/2
-    assert units.auc_per_unit(tied, np.array([1, 0, 0, 0]))[0] == pytest.approx((2 + 0.5) / 3)
+    assert probes.auc_per_unit(tied, np.array([1, 0, 0, 0]))[0] == pytest.approx((2 + 0.5) / 3)
     row = units.analyze(A, {"f": y}, probe=False)["features"][0]
     best = int(np.argmax(np.maximum(want, 1 - want)))
     assert row["unit"] == best and row["score"] == pytest.approx(max(want[best], 1 - want[best]))
@@ -69,21 +69,28 @@ def test_pearson_per_unit_matches_numpy_and_a_constant_unit_scores_zero():
     A = rng.normal(size=(200, 3))
     A[:, 1] = 2.0
     y = A[:, 0] * 3 + rng.normal(size=200)
-    r = units.pearson_per_unit(A, y)
+    r = probes.pearson_per_unit(A, y)
     assert r[0] == pytest.approx(np.corrcoef(A[:, 0], y)[0, 1]) and r[1] == 0.0
     with pytest.raises(ValueError, match="non-constant"):
-        units.pearson_per_unit(A, np.ones(200))
+        probes.pearson_per_unit(A, np.ones(200))
 
 
 def test_logistic_regression_reaches_a_zero_gradient_of_its_objective():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(500, 4))
     y = (X @ [1.0, -2.0, 0.5, 0.0] + rng.logistic(size=500) > 0).astype(float)
-    w, b = units.fit_logistic(X, y, l2=0.01)
+    w, b = probes.fit_logistic(X, y, l2=0.01)
     p = 1 / (1 + np.exp(-(X @ w + b)))
     np.testing.assert_allclose(X.T @ (p - y) / 500 + 0.01 * w, 0, atol=1e-8)
     assert abs((p - y).mean()) < 1e-8  # the bias is not penalised
     assert np.sign(w[:3]).tolist() == [1, -1, 1]
+    # separable labels: only the L2 penalty keeps w finite; the unpenalised bias still balances p
+    Xs = np.r_[-1 - rng.random((50, 1)), 1 + rng.random((50, 1))]  # (100, 1)
+    ys = np.r_[np.zeros(50), np.ones(50)]
+    w, b = probes.fit_logistic(Xs, ys)
+    p = 1 / (1 + np.exp(-(Xs @ w + b)))
+    np.testing.assert_allclose(Xs.T @ (p - ys) / 100 + 1e-3 * w, 0, atol=1e-8)
+    assert abs((p - ys).mean()) < 1e-8 and w[0] > 1
 
 
 def test_the_probe_beats_every_single_unit_on_a_linearly_encoded_feature():

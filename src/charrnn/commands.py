@@ -236,14 +236,14 @@ def cmd_study(args) -> int:
 
 def cmd_baseline(args) -> int:
     from .model.data import read_text
-    from .studies.baselines import BaselineDiverged, baseline_config, train_baseline
+    from .studies.baselines import BaselineConfig, BaselineDiverged, train_baseline
     from .studies.baselines_io import BASELINE_RESULTS, read_baseline, save_baseline
     from .training.runs import start_run
 
     text = read_text(args.data)
-    settings = dict(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
-                    hidden=args.hidden, data_path=os.path.abspath(args.data))
-    config = baseline_config(text, **settings)  # every check before any writing
+    settings = BaselineConfig(kind=args.kind, chars=args.chars, seed=args.seed, eta=args.eta,
+                              hidden=args.hidden, data_path=os.path.abspath(args.data))
+    config = settings.to_dict(text)  # every check before any writing
     with start_run(args.out, config, force=args.force, results=BASELINE_RESULTS) as start:
         out = start.folder
         if start.action == "reuse":
@@ -257,7 +257,7 @@ def cmd_baseline(args) -> int:
               f"{config['n_updates']:,} updates, eta {config['eta']:g}, on {config['device']}",
               file=sys.stderr)
         try:
-            result = train_baseline(text, **settings, progress=_progress())
+            result = train_baseline(text, settings, progress=_progress())
         except BaselineDiverged as err:
             print(f"charrnn: error: {err}; lower --eta", file=sys.stderr)
             return 1

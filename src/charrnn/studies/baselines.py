@@ -4,8 +4,8 @@ How good is the vanilla RNN's 1.29 nats/char? These are the usual answers to "wh
 recurrent net of the same size get", trained and evaluated exactly like the vanilla m = 256
 variants of :mod:`charrnn.studies.experiments`. This is the one training module that imports torch
 (``charrnn train`` never does). The models, their equations, sizes, losses and states are in
-:mod:`charrnn.studies.gated` (re-exported here); run folders are written and read by
-:mod:`charrnn.studies.baselines_io`.
+:mod:`charrnn.studies.gated`; run folders are written and read by
+:mod:`charrnn.studies.baselines_io`. A run's settings are one :class:`BaselineConfig`.
 
 Training, as the vanilla ``batch_size=32``, ``order="sequential"`` runs: the last 1 of 20 chunks
 of the text is held out (:func:`charrnn.training.train.split_text`); B = 32 streams each read their own
@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..model.data import Vocabulary, text_md5
 from ..model.evaluate import BITS_PER_NAT
@@ -45,7 +46,6 @@ from .gated import (
     VANILLA_M,
     CharGated,
     gated_params,
-    hidden_states,
     init_parameters,
     pick_hidden,
     stateful_loss,
@@ -53,10 +53,7 @@ from .gated import (
     windowed_loss,
 )
 
-__all__ = ["KINDS", "DEFAULT_ETA", "vanilla_params", "gated_params", "pick_hidden",
-           "CharGated", "init_parameters", "stateful_loss", "windowed_loss", "hidden_states",
-           "BaselineResult", "BaselineDiverged", "check_baseline_args", "baseline_config",
-           "train_baseline"]
+__all__ = ["DEFAULT_ETA", "BaselineConfig", "BaselineResult", "BaselineDiverged", "train_baseline"]
 
 
 #: Peak Adam learning rates of the cosine schedule, from a sweep on the book (seed 1, 1,600,000
@@ -68,6 +65,99 @@ __all__ = ["KINDS", "DEFAULT_ETA", "vanilla_params", "gated_params", "pick_hidde
 DEFAULT_ETA = {"lstm": 6.4e-2, "gru": 1.6e-2}
 
 
+def _n_train(n_chars: int) -> int:
+    """Training characters of a text of ``n_chars``: all but the last of 20 chunks, as the
+    vanilla variants (:func:`charrnn.training.train.split_text`)."""
+    return split_text(n_chars, TrainConfig(holdout=1, n_chunks=20))[0]
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """The settings of one baseline run, each field with its meaning: the one list of them
+    (``charrnn baseline`` sets kind, chars, seed, eta, hidden and data_path).
+
+    :meth:`validate` checks them for a text of a given length; :meth:`to_dict` is what
+    config.json of a run on a text holds; :func:`train_baseline` trains with them.
+    """
+
+    kind: str  # "lstm" or "gru" (:data:`charrnn.studies.gated.KINDS`)
+    chars: int  # training characters; n_updates = chars // (batch_size x seq_length)
+    seed: int = 1  # initialisation: numpy default_rng([seed, 3]), torch.manual_seed(seed)
+    eta: float | None = None  # peak Adam learning rate; None: DEFAULT_ETA[kind]
+    hidden: int | None = None  # hidden size h; None: pick_hidden (closest to the vanilla m = 256)
+    batch_size: int = 32  # B streams, each reading its own segment of the training text
+    seq_length: int = 50  # characters per stream and update (truncated backprop through time)
+    grad_clip: float = 5.0  # largest global gradient norm
+    n_evals: int = 10  # validation evaluations, every n_updates // n_evals updates (and the last)
+    device: str | None = None  # torch device; None: "cuda" when available, else "cpu"
+    data_path: str | os.PathLike | None = None  # the text's file, recorded in config.json
+
+    def validate(self, n_chars: int) -> BaselineConfig:
+        """Check the settings for a text of ``n_chars`` characters, before any work; return a
+        copy with ``eta`` filled in (``DEFAULT_ETA[kind]`` when None) and numbers as Python
+        int and float.
+
+        Raises ``ValueError`` naming the first bad one: an unknown kind, a non-positive size,
+        ``chars`` below one update (batch_size x seq_length), a training text too short for
+        batch_size segments of seq_length + 1 characters, or a held-out chunk (the last 1/20 of
+        the text) shorter than seq_length + 1 characters.
+        """
+        kind = check_choice("kind", self.kind, KINDS)
+        chars, seed = check_positive_int("chars", self.chars), check_nonneg_int("seed", self.seed)
+        B = check_positive_int("batch_size", self.batch_size)
+        s = check_positive_int("seq_length", self.seq_length)
+        n_evals = check_positive_int("n_evals", self.n_evals)
+        eta = check_positive_float("eta", DEFAULT_ETA[kind] if self.eta is None else self.eta)
+        grad_clip = check_positive_float("grad_clip", self.grad_clip)
+        hidden = None if self.hidden is None else check_positive_int("hidden", self.hidden)
+        if chars // (B * s) < 1:
+            raise ValueError(f"chars must be at least batch_size x seq_length = {B * s} (one "
+                             f"update), got {chars}")
+        n_train = _n_train(n_chars)
+        if n_chars - n_train < s + 1:
+            raise ValueError(f"the held-out chunk (the last 1/20 of the text) has {n_chars - n_train} "
+                             f"characters; it needs at least seq_length + 1 = {s + 1} (the text has "
+                             f"{n_chars}; it needs about {20 * (s + 1)})")
+        if n_train // B < s + 1:
+            raise ValueError(f"the training text ({n_train} characters) is too short for {B} streams "
+                             f"of at least seq_length + 1 = {s + 1} characters each")
+        return replace(self, kind=kind, chars=chars, seed=seed, eta=eta, hidden=hidden,
+                       batch_size=B, seq_length=s, grad_clip=grad_clip, n_evals=n_evals)
+
+    @property
+    def n_updates(self) -> int:
+        """Updates of the run: chars // (batch_size x seq_length)."""
+        return self.chars // (self.batch_size * self.seq_length)
+
+    def to_dict(self, text: str) -> dict:
+        """What ``config.json`` of this run on ``text`` (str) holds: kind, hidden, n_params,
+        vanilla_m, vanilla_n_params, K, seed, chars (those read: n_updates x batch_size x
+        seq_length), n_updates, seq_length, batch_size, order, holdout, n_chunks, n_train_chars,
+        optimizer, eta, lr_schedule, warmup, grad_clip, clip, n_evals, device, data, data_md5,
+        vocab, code; computed without training. Raises ``ValueError`` as :meth:`validate`, and
+        when ``text`` is not a str."""
+        if not isinstance(text, str):
+            raise ValueError(f"text must be a str, got {type(text).__name__}")
+        c = self.validate(len(text))
+        vocab = Vocabulary.from_text(text)
+        K, n = vocab.K, c.n_updates
+        h = c.hidden or pick_hidden(c.kind, K)
+        return {"kind": c.kind, "hidden": h, "n_params": gated_params(c.kind, K, h),
+                "vanilla_m": VANILLA_M, "vanilla_n_params": vanilla_params(K), "K": K,
+                "seed": c.seed, "chars": n * c.batch_size * c.seq_length,
+                "n_updates": n, "seq_length": c.seq_length, "batch_size": c.batch_size,
+                "order": "sequential", "holdout": 1, "n_chunks": 20,
+                "n_train_chars": _n_train(len(text)),
+                "optimizer": "adam", "eta": c.eta, "lr_schedule": "cosine",
+                "warmup": min(200, n // 10), "grad_clip": c.grad_clip, "clip": "global norm",
+                "n_evals": c.n_evals,
+                "device": c.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+                "data": os.fspath(c.data_path) if c.data_path is not None else None,
+                "data_md5": text_md5(text),
+                "vocab": "".join(vocab.chars), "code": provenance.code_hash(("studies.baselines",))}
+
+
+# ---------------------------------------------------------------------- training
 def _carry(state, keep):
     """``state`` detached from the graph (truncated backprop), each stream multiplied by
     ``keep`` (1, B, 1): 0 where a stream starts its segment again from a zero state, else 1."""
@@ -76,7 +166,6 @@ def _carry(state, keep):
     return state.detach() * keep
 
 
-# ---------------------------------------------------------------------- training
 class BaselineDiverged(RuntimeError):
     """The training loss became non-finite (at update ``update``)."""
 
@@ -98,89 +187,20 @@ class BaselineResult:
     validation: list[dict] = field(default_factory=list)
 
 
-def check_baseline_args(kind: str, n_chars: int, chars: int, seed: int = 1, eta: float | None = None,
-                        hidden: int | None = None, batch_size: int = 32, seq_length: int = 50,
-                        grad_clip: float = 5.0, n_evals: int = 10) -> dict:
-    """Check the settings of a baseline on a text of ``n_chars`` characters, before any work;
-    return them completed (``eta`` and ``hidden`` filled in, ``n_updates``, ``n_train``).
-
-    Raises ``ValueError`` naming the first bad one: an unknown kind, a non-positive size,
-    ``chars`` below one update (batch_size x seq_length), a training text too short for
-    batch_size segments of seq_length + 1 characters, or a held-out chunk (the last 1/20 of
-    the text) shorter than seq_length + 1 characters.
-    """
-    kind = check_choice("kind", kind, KINDS)
-    chars, seed = check_positive_int("chars", chars), check_nonneg_int("seed", seed)
-    B, s = check_positive_int("batch_size", batch_size), check_positive_int("seq_length", seq_length)
-    check_positive_int("n_evals", n_evals)
-    eta = check_positive_float("eta", DEFAULT_ETA[kind] if eta is None else eta)
-    grad_clip = check_positive_float("grad_clip", grad_clip)
-    if hidden is not None:
-        check_positive_int("hidden", hidden)
-    n_updates = chars // (B * s)
-    if n_updates < 1:
-        raise ValueError(f"chars must be at least batch_size x seq_length = {B * s} (one update), "
-                         f"got {chars}")
-    split = TrainConfig(holdout=1, n_chunks=20, seq_length=s, batch_size=B)
-    n_train, _ = split_text(n_chars, split)
-    if n_chars - n_train < s + 1:
-        raise ValueError(f"the held-out chunk (the last 1/20 of the text) has {n_chars - n_train} "
-                         f"characters; it needs at least seq_length + 1 = {s + 1} (the text has "
-                         f"{n_chars}; it needs about {20 * (s + 1)})")
-    if n_train // B < s + 1:
-        raise ValueError(f"the training text ({n_train} characters) is too short for {B} streams "
-                         f"of at least seq_length + 1 = {s + 1} characters each")
-    return {"kind": kind, "chars": chars, "seed": seed, "eta": eta, "hidden": hidden,
-            "batch_size": B, "seq_length": s, "grad_clip": grad_clip, "n_evals": n_evals,
-            "n_updates": n_updates, "n_train": n_train}
-
-
-def baseline_config(text: str, kind: str, chars: int, seed: int = 1, eta: float | None = None,
-                    hidden: int | None = None, batch_size: int = 32, seq_length: int = 50,
-                    grad_clip: float = 5.0, n_evals: int = 10, device: str | None = None,
-                    data_path=None) -> dict:
-    """What ``config.json`` of this run will hold (kind, hidden, n_params, seed, chars,
-    n_updates, seq_length, batch_size, eta, grad_clip, data, data_md5, vocab, ...), computed
-    without training. Raises ``ValueError`` as :func:`check_baseline_args`."""
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a str, got {type(text).__name__}")
-    a = check_baseline_args(kind, len(text), chars, seed, eta, hidden, batch_size, seq_length,
-                            grad_clip, n_evals)
-    vocab = Vocabulary.from_text(text)
-    K, n = vocab.K, a["n_updates"]
-    h = a["hidden"] or pick_hidden(kind, K)
-    return {"kind": a["kind"], "hidden": h, "n_params": gated_params(a["kind"], K, h),
-            "vanilla_m": VANILLA_M, "vanilla_n_params": vanilla_params(K), "K": K,
-            "seed": a["seed"], "chars": n * a["batch_size"] * a["seq_length"],
-            "n_updates": n, "seq_length": a["seq_length"], "batch_size": a["batch_size"],
-            "order": "sequential", "holdout": 1, "n_chunks": 20, "n_train_chars": a["n_train"],
-            "optimizer": "adam", "eta": a["eta"], "lr_schedule": "cosine",
-            "warmup": min(200, n // 10), "grad_clip": a["grad_clip"], "clip": "global norm",
-            "n_evals": a["n_evals"],
-            "device": device or ("cuda" if torch.cuda.is_available() else "cpu"),
-            "data": os.fspath(data_path) if data_path is not None else None,
-            "data_md5": text_md5(text),
-            "vocab": "".join(vocab.chars), "code": provenance.code_hash(("studies.baselines",))}
-
-
-def train_baseline(text: str, kind: str, chars: int, seed: int = 1, eta: float | None = None,
-                   hidden: int | None = None, batch_size: int = 32, seq_length: int = 50,
-                   grad_clip: float = 5.0, n_evals: int = 10, device: str | None = None,
-                   threads: int | None = 1, data_path=None, progress: bool = False) -> BaselineResult:
-    """Train an LSTM or GRU (``kind``) on ``text`` (str) for ``chars`` training characters (see
+def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
+                   progress: bool = False) -> BaselineResult:
+    """Train the LSTM or GRU of ``settings`` (a :class:`BaselineConfig`) on ``text`` (str; see
     the module docstring); return a :class:`BaselineResult`.
 
-    ``hidden`` defaults to :func:`pick_hidden` (m = 256), ``eta`` to ``DEFAULT_ETA[kind]``; the
-    stateful validation loss (nats/char) is measured every ``n_updates // n_evals`` updates and
-    after the last. ``device``: "cuda" when available, else "cpu"; ``threads`` torch CPU threads
-    while training (None: leave as is). On the CPU the seed fixes the result (initialisation from
-    ``numpy.random.default_rng([seed, 3])``, ``torch.manual_seed(seed)``). Times in seconds:
+    The stateful validation loss (nats/char) is measured every ``n_updates // n_evals`` updates
+    and after the last. ``threads``: torch CPU threads while training (None: leave as is);
+    ``progress``: show a tqdm bar. On the CPU the seed fixes the result. Times in seconds:
     ``wall_time_s`` is training only (like the vanilla runs), evaluation is ``eval_time_s``.
-    Raises ``ValueError`` as :func:`check_baseline_args`, before any work;
+    Raises ``ValueError`` as :meth:`BaselineConfig.to_dict`, before any work;
     :class:`BaselineDiverged` on a non-finite loss.
     """
-    config = baseline_config(text, kind, chars, seed, eta, hidden, batch_size, seq_length,
-                             grad_clip, n_evals, device, data_path)
+    config = settings.to_dict(text)
+    kind = config["kind"]
     vocab = Vocabulary(tuple(config["vocab"]))
     K, h, device = vocab.K, config["hidden"], config["device"]
     book = np.asarray(vocab.encode(text), dtype=np.int64)  # (N,)
@@ -211,7 +231,6 @@ def train_baseline(text: str, kind: str, chars: int, seed: int = 1, eta: float |
         validation, train_time, eval_time = [], 0.0, 0.0
         bar = None
         if progress:
-            from tqdm import tqdm
 
             bar = tqdm(total=n, unit="upd", smoothing=0.1)
         for u in range(n):

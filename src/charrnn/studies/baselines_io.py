@@ -1,10 +1,11 @@
 """The run folder of a gated baseline (``charrnn baseline --out DIR``), written and read.
 
-Files, each written atomically: ``config.json`` (what :func:`charrnn.studies.baselines.baseline_config`
-returns, written before training), ``validation.csv`` (update, chars, train_time_s [s], val_loss
-[nats/char]), ``model.pt`` (the state_dict, CPU tensors) and, last (it marks a complete run),
-``metrics.json``. :func:`read_baseline` reads all but the model and needs no torch (the report
-uses it); :func:`load_baseline` loads the model too.
+Files, each written atomically: ``config.json`` (what
+:meth:`charrnn.studies.baselines.BaselineConfig.to_dict` returns, written before training),
+``validation.csv`` (update, chars, train_time_s [s], val_loss [nats/char]), ``model.pt`` (the
+state_dict, CPU tensors) and, last (it marks a complete run), ``metrics.json``.
+:func:`read_baseline` reads all but the model and needs no torch (the report uses it);
+:func:`load_baseline` loads the model too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..model.data import Vocabulary
 from ..util.files import atomic_open, write_json, write_text
 
 __all__ = ["RUN_FILES", "BASELINE_RESULTS", "save_baseline", "read_baseline", "load_baseline"]
@@ -26,7 +28,7 @@ def save_baseline(result, out_dir) -> Path:
     """Write ``result`` (a :class:`charrnn.studies.baselines.BaselineResult`) to ``out_dir/``:
     ``model.pt`` (the state_dict, CPU tensors, ``torch.save``), ``validation.csv``,
     ``config.json`` and, last, ``metrics.json``; each file atomically."""
-    import torch
+    import torch  # noqa: PLC0415 (torch: reading the metrics needs none)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,11 +67,10 @@ def load_baseline(run_dir, device: str = "cpu"):
     """A run folder written by :func:`save_baseline` as a
     :class:`charrnn.studies.baselines.BaselineResult` (model on ``device``, validation rows as dicts).
     Raises ``ValueError`` if a file is missing."""
-    import torch
+    import torch  # noqa: PLC0415 (torch: reading the metrics needs none)
 
-    from ..model.data import Vocabulary
-    from .baselines import BaselineResult
-    from .gated import CharGated
+    from .baselines import BaselineResult  # noqa: PLC0415 (they import torch)
+    from .gated import CharGated  # noqa: PLC0415 (they import torch)
 
     d = Path(run_dir)
     _check_complete(d, RUN_FILES)

@@ -21,8 +21,7 @@ Symbols and definitions
   Case of Neural Text Degeneration", ICLR 2020).
 - Longest repeated substring: the longest substring that occurs at least twice in the sample
   (occurrences may overlap: in "aaaa" it is "aaa"), ties broken by the earliest first occurrence.
-  Computed exactly from a suffix array (prefix doubling, O(L log^2 L) in NumPy) and the longest
-  common prefix of adjacent suffixes (greedy descent over the doubling ranks, vectorised).
+  Computed exactly from the sorted suffixes: the longest common prefix of two neighbours.
 
 Units: counts are characters or word tokens; fractions are in [0, 1].
 """
@@ -39,7 +38,6 @@ __all__ = [
     "training_words",
     "known_word_fraction",
     "distinct_n",
-    "suffix_array",
     "longest_repeated_substring",
     "summarize",
 ]
@@ -139,86 +137,37 @@ def distinct_n(tokens: Sequence, n: int) -> float:
     return len(grams) / count
 
 
-def _doubling_ranks(text: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Suffix array of ``text`` and the rank arrays of every doubling level.
-
-    Returns ``(sa, ranks)``: ``sa`` (L,) int64, the start indices of the suffixes in sorted order;
-    ``ranks[k]`` (L,) int64, the dense rank of the prefix of length 2**k of each suffix (a suffix
-    shorter than 2**k ranks before every longer string that it prefixes), so two suffixes i != j
-    share their first 2**k characters iff ``ranks[k][i] == ranks[k][j]``. The levels stop at the
-    first one where all ranks differ.
-    """
-    L = len(text)
-    if L == 0:
-        return np.zeros(0, dtype=np.int64), []
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # (L,) code points
-    _, rank = np.unique(codes, return_inverse=True)
-    rank = rank.astype(np.int64).reshape(L)  # (L,)
-    ranks = [rank]
-    order = np.argsort(rank, kind="stable")
-    span = 1
-    while rank.max() < L - 1:
-        second = np.full(L, -1, dtype=np.int64)  # (L,) rank of the next 2**k characters, -1: past end
-        second[:L - span] = rank[span:]
-        order = np.lexsort((second, rank))  # sort by (rank, second)
-        first_s, second_s = rank[order], second[order]
-        new_group = np.empty(L, dtype=bool)
-        new_group[0] = False
-        new_group[1:] = (first_s[1:] != first_s[:-1]) | (second_s[1:] != second_s[:-1])
-        rank = np.empty(L, dtype=np.int64)
-        rank[order] = np.cumsum(new_group)
-        ranks.append(rank)
-        span *= 2
-    return order.astype(np.int64), ranks
-
-
-def suffix_array(text: str) -> np.ndarray:
-    """Start indices (L,) int64 of the suffixes of ``text`` in lexicographic (code point) order.
-
-    Prefix doubling (Manber & Myers 1993) with ``np.lexsort``: O(L log^2 L). Raises ``TypeError``
-    if ``text`` is not a ``str``.
-    """
-    _check_str(text, "text")
-    return _doubling_ranks(text)[0]
-
-
-def _adjacent_lcp(sa: np.ndarray, ranks: list[np.ndarray]) -> np.ndarray:
-    """Longest common prefix (L - 1,) int64 of suffixes ``sa[p]`` and ``sa[p + 1]``.
-
-    Greedy descent: starting from 0, add 2**k (k from the top level down) wherever the next 2**k
-    characters of both suffixes agree, which ``ranks[k]`` tells in one comparison.
-    """
-    L = len(sa)
-    i, j = sa[:-1], sa[1:]  # (L - 1,) each
-    lcp = np.zeros(L - 1, dtype=np.int64)
-    for k in range(len(ranks) - 1, -1, -1):
-        a, b = i + lcp, j + lcp
-        inside = (a < L) & (b < L)
-        r = ranks[k]
-        same = inside & (r[np.minimum(a, L - 1)] == r[np.minimum(b, L - 1)])
-        lcp += same * (1 << k)
-    return lcp
-
-
 def longest_repeated_substring(text: str) -> str:
     """The longest substring of ``text`` that occurs at least twice (occurrences may overlap).
 
-    Exact: the answer's length is the largest LCP of adjacent suffixes in the suffix array. Among
-    several substrings of that length, returns the one whose first occurrence starts earliest.
-    Returns "" when no character repeats (or ``text`` is empty). Examples: "banana" -> "ana",
-    "aaaa" -> "aaa", "abcd" -> "". Raises ``TypeError`` if ``text`` is not a ``str``.
+    Exact: sort the suffixes (the suffix array); every repeated substring is a common prefix of
+    two suffixes that are neighbours in that order, so the answer's length is the largest common
+    prefix of neighbours. Among several substrings of that length, returns the one whose first
+    occurrence starts earliest. Returns "" when no character repeats (or ``text`` is empty).
+    Examples: "banana" -> "ana", "aaaa" -> "aaa", "abcd" -> "". The suffixes are sorted by their
+    first P characters (P = 64, doubled while the answer reaches P), which orders every group of
+    suffixes sharing a prefix shorter than P as the full sort does: memory O(L P), not O(L^2).
+    Raises ``TypeError`` if ``text`` is not a ``str``.
     """
     _check_str(text, "text")
-    if len(text) < 2:
-        return ""
-    sa, ranks = _doubling_ranks(text)
-    lcp = _adjacent_lcp(sa, ranks)  # (L - 1,)
-    best = int(lcp.max())
-    if best == 0:
-        return ""
-    hit = np.flatnonzero(lcp == best)
-    start = int(min(sa[hit].min(), sa[hit + 1].min()))
-    return text[start:start + best]
+    L, P = len(text), 64
+    while True:
+        # (L,) suffix starts sorted by their first P code points (stable: equal prefixes by start)
+        order = sorted(range(L), key=lambda i: text[i:i + P])
+        best, start = 0, 0
+        for i, j in zip(order, order[1:]):
+            if not text.startswith(text[j:j + best], i):  # shares fewer than best characters
+                continue
+            k = best  # extend the common prefix: O(L) steps in all, since best only grows
+            while i + k < L and j + k < L and text[i + k] == text[j + k]:
+                k += 1
+            if k > best:
+                best, start = k, min(i, j)
+            elif k == best:
+                start = min(start, i, j)
+        if best < P or P >= L:
+            return text[start:start + best]
+        P *= 2
 
 
 def summarize(sample: str, train_words: Set[str]) -> dict:

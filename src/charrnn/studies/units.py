@@ -31,12 +31,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.rnn import stateful_pass
-from .probes import auc_per_unit, fit_logistic, pearson_per_unit, probe_score
+from ..training.orders import split_chunks
+from ..util.checks import check_positive_int
+from .probes import auc_per_unit, pearson_per_unit, probe_score
 
-__all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features",
-           "auc_per_unit", "pearson_per_unit", "fit_logistic", "probe_score", "saturation",
-           "analyze", "pick_passage", "analysis_part", "states_report", "unit_report",
-           "baseline_unit_report"]
+__all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features", "saturation", "analyze",
+           "pick_passage", "analysis_part", "states_report", "unit_report", "baseline_unit_report"]
 
 #: The features, in table order: name -> (kind, meaning). See :func:`text_features`.
 FEATURES: dict[str, tuple[str, str]] = {
@@ -61,7 +61,6 @@ def hidden_states(params, indices, h0=None, block: int = 4096) -> np.ndarray:
     memory beyond H is one block of ``block`` x m floats. Raises
     ``ValueError`` for no indices or a non-positive block.
     """
-    from ..util.checks import check_positive_int
 
     check_positive_int("block", block)
     indices = np.asarray(indices)
@@ -217,8 +216,6 @@ def analysis_part(text: str, split: str = "holdout", n_chunks: int = 20):
     character). Raises ``ValueError`` for an unknown split, a non-positive ``n_chunks`` or a part
     shorter than 2 characters.
     """
-    from ..training.orders import split_chunks
-    from ..util.checks import check_positive_int
 
     if split not in ("holdout", "all"):
         raise ValueError(f"split must be 'holdout' or 'all', got {split!r}")
@@ -288,7 +285,7 @@ def baseline_unit_report(run, text: str, split: str = "holdout", n_chunks: int =
     not bounded by 1, so its saturation fractions mean little. Raises ``ValueError`` as
     :func:`unit_report`.
     """
-    from .gated import hidden_states as gated_states
+    from .gated import hidden_states as gated_states  # noqa: PLC0415 (torch: gated runs only)
 
     start, part, labels = analysis_part(text, split, n_chunks)
     states = gated_states(run.model, run.vocab.encode(part))  # {"h": (N, h), "c": (N, h)}
