@@ -1,5 +1,5 @@
-"""Training orders (charrnn.training.orders): each order against a plain loop or a brute-force
-property check."""
+"""Training orders (charrnn.training.orders): each order against a plain loop (positions, resets,
+epochs and the saved state in the checkpoint layout) and a brute-force property check."""
 
 import json
 
@@ -34,6 +34,128 @@ def stream_loop(lo, hi, s, n_updates):
     """One stream wrapping inside its segment [lo, hi) with the handout's rule."""
     starts, resets, epochs = handout_loop(hi - lo, s, n_updates)
     return starts + lo, resets, epochs
+
+
+# ---------------------------------------------------------------- every order against a plain loop
+# Each generator is one order written out as a plain loop with its own generator default_rng([seed, 2]);
+# per update it yields (the saved state before the update in the checkpoint layout, starts (B,),
+# resets (B,), epoch). The layout (keys in this order) is what old checkpoints hold.
+
+
+def sequential_ref(n, s, B, seed):
+    rng = np.random.default_rng([seed, 2])  # never drawn from, but saved
+    seg = [round(i * n / B) for i in range(B + 1)]
+    pos, end, fresh, epoch = seg[:-1], seg[1:], [True] * B, 1
+    while True:
+        state = {"order": "sequential", "epoch": epoch, "pos": list(pos), "end": list(end),
+                 "fresh": list(fresh), "rng": rng.bit_generator.state}
+        for i in range(B):
+            if pos[i] > end[i] - s - 1:  # back to the segment's start; stream 0 ends an epoch
+                pos[i], fresh[i], epoch = seg[i], True, epoch + (i == 0)
+        yield state, list(pos), list(fresh), epoch
+        pos, fresh = [p + s for p in pos], [False] * B
+
+
+def chunks_ref(bounds, s, B, seed):
+    rng = np.random.default_rng([seed, 2])
+    bounds = [int(b) for b in bounds]
+    queue, qi, epoch = rng.permutation(len(bounds) - 1).tolist(), 0, 1
+
+    def take():  # the queue's next chunk; a new permutation (and epoch) once it is used up
+        nonlocal queue, qi, epoch
+        if qi == len(queue):
+            queue, qi, epoch = rng.permutation(len(bounds) - 1).tolist(), 0, epoch + 1
+        k, qi = queue[qi], qi + 1
+        return bounds[k], bounds[k + 1]
+
+    pos, end = (list(x) for x in zip(*[take() for _ in range(B)]))
+    fresh = [True] * B
+    while True:
+        state = {"order": "chunks", "epoch": epoch, "pos": list(pos), "end": list(end),
+                 "fresh": list(fresh), "rng": rng.bit_generator.state, "queue": list(queue), "qi": qi}
+        for i in range(B):
+            if pos[i] > end[i] - s - 1:  # the chunk is read: take the next one
+                (pos[i], end[i]), fresh[i] = take(), True
+        yield state, list(pos), list(fresh), epoch
+        pos, fresh = [p + s for p in pos], [False] * B
+
+
+def random_ref(n, s, B, seed):
+    rng = np.random.default_rng([seed, 2])
+    chars = 0
+    while True:
+        state = {"order": "random", "epoch": chars // n + 1, "pos": [0] * B, "end": [0] * B,
+                 "fresh": [True] * B, "rng": rng.bit_generator.state, "chars": chars}
+        yield state, rng.integers(0, n - s, size=B).tolist(), [True] * B, chars // n + 1
+        chars += s * B
+
+
+def run_ref(ref, n_updates):
+    """``n_updates + 1`` states and (starts (N, B), resets (N, B), epochs (N,)) from a reference."""
+    rows = [next(ref) for _ in range(n_updates + 1)]
+    states = [r[0] for r in rows]
+    return states, tuple(np.array([r[k] for r in rows[:-1]]) for k in (1, 2, 3))
+
+
+REF_CASES = [  # (Reader's keyword arguments, reference)
+    (dict(n_train=97, seq_length=5), lambda seed: sequential_ref(97, 5, 1, seed)),
+    (dict(n_train=100, seq_length=4, batch_size=3), lambda seed: sequential_ref(100, 4, 3, seed)),
+    # segments of 34 and 33: stream 0 wraps every 11 updates, stream 1 every 10; epochs follow stream 0
+    (dict(n_train=67, seq_length=3, batch_size=2), lambda seed: sequential_ref(67, 3, 2, seed)),
+    (dict(n_train=97, seq_length=4, order="random"), lambda seed: random_ref(97, 4, 1, seed)),
+    (dict(n_train=40, seq_length=7, batch_size=5, order="random"),
+     lambda seed: random_ref(40, 7, 5, seed)),
+    (dict(n_train=300, seq_length=6, order="chunks", bounds=split_chunks(300, 7)),
+     lambda seed: chunks_ref(split_chunks(300, 7), 6, 1, seed)),
+    (dict(n_train=300, seq_length=6, batch_size=4, order="chunks", bounds=split_chunks(300, 7)),
+     lambda seed: chunks_ref(split_chunks(300, 7), 6, 4, seed)),
+    (dict(n_train=95, seq_length=4, batch_size=2, order="chunks", bounds=[0, 11, 30, 42, 80, 95]),
+     lambda seed: chunks_ref([0, 11, 30, 42, 80, 95], 4, 2, seed)),
+    (dict(n_train=120, seq_length=5, batch_size=2, order="chunks"),  # default bounds: one chunk
+     lambda seed: chunks_ref([0, 120], 5, 2, seed)),
+]
+REF_IDS = [f"{kw.get('order', 'sequential')}-B{kw.get('batch_size', 1)}-{kw['n_train']}"
+           for kw, _ in REF_CASES]
+
+
+@pytest.mark.parametrize("kwargs, ref", REF_CASES, ids=REF_IDS)
+@pytest.mark.parametrize("seed", [0, 7])
+def test_each_order_is_its_plain_loop(kwargs, ref, seed):
+    sizes = [0, 1, 7, 3, 13, 1, 25, 50]  # several epochs, read in uneven pieces
+    states, (ref_starts, ref_resets, ref_epochs) = run_ref(ref(seed), sum(sizes))
+    reader = Reader(**kwargs, seed=seed)
+    done = 0
+    for n in sizes:
+        saved = reader.state()
+        assert json.dumps(saved) == json.dumps(states[done]), f"state after {done} updates"
+        starts, resets, epochs = reader.next(n)
+        assert starts.dtype == np.int64 and resets.dtype == bool and epochs.dtype == np.int64
+        assert starts.shape == resets.shape == (n, kwargs.get("batch_size", 1)) and epochs.shape == (n,)
+        rows = slice(done, done + n)
+        np.testing.assert_array_equal(starts, ref_starts[rows], err_msg=f"starts of updates {rows}")
+        np.testing.assert_array_equal(resets, ref_resets[rows], err_msg=f"resets of updates {rows}")
+        np.testing.assert_array_equal(epochs, ref_epochs[rows], err_msg=f"epochs of updates {rows}")
+        done += n
+        assert reader.epoch == states[done]["epoch"]
+    assert json.dumps(reader.state()) == json.dumps(states[-1])
+    assert ref_epochs[-1] >= 3  # the comparison really spans several epochs
+
+
+@pytest.mark.parametrize("kwargs, ref", REF_CASES, ids=REF_IDS)
+def test_a_saved_state_from_the_plain_loop_resumes_identically(kwargs, ref):
+    # a state written by the plain loop (as an old checkpoint holds it) continues that loop exactly
+    states, (ref_starts, ref_resets, ref_epochs) = run_ref(ref(3), 100)
+    middles = [u for u in range(2, 100) if ref_epochs[u - 1] == ref_epochs[u] >= 2]  # mid-epoch
+    for u in middles[:: max(1, len(middles) // 4)]:
+        reader = Reader(**kwargs, seed=11)  # another seed: everything must come from the state
+        reader.next(5)
+        reader.load_state(json.loads(json.dumps(states[u])))
+        assert reader.epoch == ref_epochs[u - 1]
+        starts, resets, epochs = reader.next(100 - u)
+        np.testing.assert_array_equal(starts, ref_starts[u:], err_msg=f"starts after {u}")
+        np.testing.assert_array_equal(resets, ref_resets[u:], err_msg=f"resets after {u}")
+        np.testing.assert_array_equal(epochs, ref_epochs[u:], err_msg=f"epochs after {u}")
+    assert middles
 
 
 # ---------------------------------------------------------------- sequential

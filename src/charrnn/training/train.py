@@ -25,7 +25,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..model.data import Vocabulary, text_md5, updates_per_epoch
+from ..model.data import Vocabulary, text_md5
 from ..model.evaluate import stateful_loss, windowed_loss
 from ..model.optim import clip_
 from ..model.rnn import PARAM_NAMES, loss_and_grads, param_views
@@ -142,8 +142,7 @@ class Trainer:
             raise ValueError(f"the held-out chunk has {len(self.val)} characters; it needs at "
                              f"least seq_length + 1 = {s + 1}")
         self.reader = Reader(self.n_train, s, B, cfg.order, train_bounds, cfg.seed)
-        self.per_epoch = updates_per_epoch(int(np.diff(self.reader.seg).min()), s) \
-            if cfg.order == "sequential" else max(1, self.n_train // (s * B))
+        self.per_epoch = self.reader.updates_per_epoch
         self.engine = resolve_engine(cfg)
         self.validating = bool(cfg.holdout and cfg.eval_every)
         self.state = new_state(cfg, self.vocab.K, self.validating)
