@@ -1,5 +1,6 @@
 """Papermill smoke runs of each notebook with small parameters, as a user would run them."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -55,16 +56,17 @@ def test_train_notebook_with_a_preset_file(tmp_path, text, preset):
 
 
 def test_train_notebook_default_run_folder_and_report(tmp_path, text):
-    """run_dir left empty: runs/<data>-<preset>-n<N>-seed<S> under the project root, which the
-    notebooks find from the kernel's cwd; run in a copy of the project layout (pyproject.toml and
-    notebooks/), so the project's own runs/ is never touched."""
+    """run_dir left empty: runs/<data>-<md5[:8]>-<preset>-n<N>-seed<S> (make's name) under the
+    project root, which the notebooks find from the kernel's cwd; run in a copy of the project
+    layout (pyproject.toml and notebooks/), so the project's own runs/ is never touched."""
     import shutil
 
     project = tmp_path / "project"
     project.mkdir()
     shutil.copy2(ROOT / "pyproject.toml", project / "pyproject.toml")
     shutil.copytree(ROOT / "notebooks", project / "notebooks")
-    name = "text-adam-n150-seed3"
+    digest = hashlib.md5(Path(text).read_bytes()).hexdigest()[:8]
+    name = f"text-{digest}-adam-n150-seed3"  # written out: the test holds run_name to it
     target, real = project / "runs" / name, ROOT / "runs" / name
     real_before = real.exists() and real.stat().st_mtime_ns  # False: absent (the usual case)
 
