@@ -101,7 +101,7 @@ ifneq ($(wildcard $(SETUP)),)
 	@for f in $?; do test ! $$f -nt $@ || touch -r $$f $@; done
 endif
 
-.PHONY: help setup system-deps data experiments baselines report test test-fast lint lab bench clean FORCE
+.PHONY: help setup system-deps data experiments baselines report test test-fast test-e2e lint lab bench sweep clean FORCE
 
 # The report's settings; the stamp changes (and the report is rebuilt) only when they do.
 SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS)
@@ -112,7 +112,7 @@ $(REPORTS)/.settings: FORCE
 help:  ## show this menu
 	@echo "charrnn: a character-level vanilla RNN (DD2424 Assignment 4) and its report"
 	@echo
-	@grep -hE '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: DATA=$(DATA) PRESET=$(PRESET) SEEDS=\"$(SEEDS)\" N_UPDATES=$(N_UPDATES)"
 	@echo "           EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=\"$(EXPERIMENTS)\""
@@ -212,7 +212,7 @@ UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
 REPORT_INPUTS = $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(GRADCHECK) \
   $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json $(UNITS_JSONS)
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
-$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) $(wildcard benchmarks/*.py) | $(SETUP) $(BENCH_AFTER)
+$(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) benchmarks/bench.py benchmarks/classic.py | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
 	$(PY) benchmarks/bench.py --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 
@@ -236,17 +236,33 @@ report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, 
 	@$(SUBMAKE) $(REPORTS)/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
-test: $(SETUP) system-deps  ## run the whole test suite (what CI runs)
-	$(PY) -m pytest
+# The tests run in JOBS pytest-xdist workers; the end-to-end tests of make report itself (interrupted,
+# two at once, the PDF) take several minutes and have a target of their own, which CI also runs.
+test: $(SETUP) system-deps  ## run the test suite but the end-to-end make report tests (JOBS workers)
+	$(PY) -m pytest -n $(JOBS) -m "not e2e"
 
 test-fast: $(SETUP)  ## the tests not marked slow: no system packages, under a minute
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(JOBS) -m "not slow"
 
-lint: $(SETUP)  ## ruff check of src, tests, benchmarks and tools (config in pyproject.toml)
-	$(VENV)/bin/ruff check src tests benchmarks tools
+test-e2e: $(SETUP) system-deps  ## make report end to end: interrupted, two at once, the PDF (minutes)
+	$(PY) -m pytest -n $(JOBS) -m e2e
+
+lint: $(SETUP)  ## ruff check of src, tests, benchmarks, tools and data (config in pyproject.toml)
+	$(VENV)/bin/ruff check src tests benchmarks tools data
 
 bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by side (reports/bench.json)
 	@$(SUBMAKE) $(REPORTS)/bench.json
+
+# A sweep (charrnn sweep, sweeps/*.yaml): every run of SPEC into $(RUNS)/sweep-NAME/ on JOBS local
+# worker processes, or on the Dask scheduler at SCHEDULER (tcp://HOST:8786); finished runs are
+# reused, so it is safe to run again. DATA given to make replaces the spec's text.
+SPEC ?= sweeps/smoke.yaml
+SCHEDULER ?=
+SWEEP_DIR ?= $(RUNS)/sweep-$(basename $(notdir $(SPEC)))
+sweep: $(SETUP)  ## train a sweep's runs: SPEC=sweeps/smoke.yaml [SCHEDULER=tcp://HOST:8786] [JOBS=2]
+	$(PY) -m charrnn sweep $(SPEC) --out $(SWEEP_DIR) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),--workers $(JOBS)) \
+	  $(if $(filter command line environment%,$(origin DATA)),--data $(DATA))
 
 lab: $(SETUP)  ## open JupyterLab on notebooks/ with the project's environment
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root )notebooks/

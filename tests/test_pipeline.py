@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow  # make report end to end: about a minute
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]  # make report end to end: minutes (make test-e2e)
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ("Mr and Mrs Dursley, of number four, Privet Drive, were proud to say that they were "

@@ -1,5 +1,5 @@
 """Command line: ``python -m charrnn COMMAND`` (``--help`` on each): gradcheck, train, sample,
-evaluate, study, baseline, units, experiment, pdf. The commands themselves are in
+evaluate, study, baseline, units, experiment, sweep, pdf. The commands themselves are in
 :mod:`charrnn.commands`; the ``train`` flags are made from :class:`charrnn.training.config.TrainConfig`.
 
 Bad input ends with one line ``charrnn: error: ...`` on stderr and exit status 2, before any work.
@@ -148,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--jobs", metavar="VARIANTS", default=None,
                     help="print the run folders of these variants' seeds (for make) and stop")
     ex.set_defaults(func=commands.cmd_experiment)
+
+    sw = sub.add_parser("sweep", help="train every run of a sweep spec (a grid of settings x "
+                        "seeds) on Dask: this machine's cores or a cluster; or summarize a sweep")
+    sw.add_argument("spec", nargs="?", help="the sweep spec (YAML), e.g. sweeps/smoke.yaml")
+    sw.add_argument("--out", metavar="DIR", help="folder of the sweep's run folders, results.csv "
+                    "and results.json")
+    sw.add_argument("--data", dest="text", metavar="PATH", help="the text (default: the spec's "
+                    "text, else as for train)")
+    sw.add_argument("--workers", type=int, metavar="N", help="local worker processes, one job "
+                    "each (default: one per core)")
+    sw.add_argument("--scheduler", metavar="ADDRESS", default=None, help="use the Dask scheduler "
+                    "at ADDRESS (tcp://HOST:8786) instead of local workers")
+    sw.add_argument("--summary", metavar="DIR", default=None, help="print DIR's results grouped "
+                    "over seeds (n, mean ± std) and stop")
+    sw.set_defaults(func=commands.cmd_sweep)
 
     r = sub.add_parser("pdf", help="print an executed notebook to PDF (code hidden)")
     r.add_argument("notebook")

@@ -382,6 +382,43 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .studies.sweep import load_spec, plan
+    from .studies.sweep_results import format_summary, read_results, summarize
+    from .util.checks import check_positive_int
+
+    if args.summary is not None:
+        if args.spec is not None or args.out is not None:
+            raise ValueError("--summary DIR reads a finished sweep; give it without SPEC and --out")
+        rows = read_results(args.summary)
+        print(format_summary(summarize(rows)))
+        return 0
+    if args.spec is None or args.out is None:
+        raise ValueError("give a SPEC and --out DIR (or --summary DIR)")
+    if args.workers is not None:
+        check_positive_int("--workers", args.workers)
+        if args.scheduler is not None:
+            raise ValueError("--workers starts local workers, --scheduler uses a cluster's: give "
+                             "one of them")
+    jobs, texts = plan(load_spec(args.spec), args.text, args.spec)  # the whole spec, before any job
+    from .studies.cluster import SweepInterrupted, run_sweep  # dask: after the checks
+
+    note = lambda line: print(line, file=sys.stderr)
+    try:
+        outcome = run_sweep(jobs, texts, args.out, workers=args.workers, scheduler=args.scheduler,
+                            progress=_progress(), note=note)
+    except SweepInterrupted as err:
+        print(f"charrnn: {err}", file=sys.stderr)
+        return 130
+    for _name, folder, reason in outcome.failed:
+        print(f"charrnn: error: run {folder} failed: {reason}", file=sys.stderr)
+    print(f"{len(jobs)} runs in {args.out}: {outcome.trained} trained, {outcome.reused} reused, "
+          f"{len(outcome.failed)} failed; results in {os.path.join(args.out, 'results.csv')}")
+    if outcome.rows:
+        print(format_summary(summarize(outcome.rows)))
+    return 1 if outcome.failed else 0
+
+
 def cmd_pdf(args) -> int:
     from .report.pdf import notebook_to_pdf
 
