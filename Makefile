@@ -236,15 +236,16 @@ report: $(SETUP) system-deps $(DATA)  ## gradient check, training, experiments, 
 	@$(SUBMAKE) $(REPORTS)/report.pdf
 	@echo "report: $(REPORTS)/report.pdf"
 
-# The tests run in JOBS pytest-xdist workers; the end-to-end tests of make report itself (interrupted,
-# two at once, the PDF) take several minutes and have a target of their own, which CI also runs.
-test: $(SETUP) system-deps  ## run the test suite but the end-to-end make report tests (JOBS workers)
+# The tests run in JOBS pytest-xdist workers; the end-to-end tests (make report interrupted, two at
+# once, the PDF; notebooks run several times; a Dask cluster with a worker killed) take minutes and
+# have a target of their own, which CI also runs.
+test: $(SETUP) system-deps  ## run the test suite but the end-to-end tests (JOBS workers)
 	$(PY) -m pytest -n $(JOBS) -m "not e2e"
 
 test-fast: $(SETUP)  ## the tests not marked slow: no system packages, under a minute
 	$(PY) -m pytest -n $(JOBS) -m "not slow"
 
-test-e2e: $(SETUP) system-deps  ## make report end to end: interrupted, two at once, the PDF (minutes)
+test-e2e: $(SETUP) system-deps  ## the end-to-end tests: make report, notebooks, a cluster (minutes)
 	$(PY) -m pytest -n $(JOBS) -m e2e
 
 lint: $(SETUP)  ## ruff check of src, tests, benchmarks, tools and data (config in pyproject.toml)

@@ -69,6 +69,7 @@ def text(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # several notebook runs: make test-e2e
 def test_force_false_never_overwrites_and_resume_false_does_not_resume(tmp_path, text):
     nb, out = ROOT / "notebooks" / "02_train.ipynb", tmp_path / "run"
     small = [("data_path", text), ("n_updates", 100), ("sample_every", 50), ("run_dir", out)]
@@ -104,6 +105,7 @@ def test_a_string_where_a_number_belongs_is_named_before_any_work(tmp_path, text
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # several notebook runs: make test-e2e
 def test_the_report_shows_held_out_runs_and_refuses_runs_on_two_texts(tmp_path, text):
     nb2 = ROOT / "notebooks" / "02_train.ipynb"
     other = tmp_path / "other.txt"
@@ -142,6 +144,7 @@ def test_the_readme_shows_the_papermill_commands():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # several notebook runs: make test-e2e
 def test_the_readme_papermill_commands_work_as_printed_on_a_fresh_clone(tmp_path, text):
     """In a copy of the project without runs/ (a fresh clone), each command as printed, with
     only a small text and a short run added at the end."""

@@ -306,6 +306,7 @@ def same_runs(a: Path, b: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e  # a dask scheduler and two workers, one killed: make test-e2e
 def test_a_worker_killed_mid_job_changes_nothing(tmp_path, text):
     from distributed import Client
 
