@@ -275,16 +275,6 @@ def test_workers_with_other_code_refuse_every_job(tmp_path, text, client):
     assert all("0" * 32 in reason and "on the client" in reason for _, _, reason in outcome.failed)
 
 
-@pytest.mark.slow
-def test_train_imports_neither_dask_nor_torch(tmp_path, text):
-    code = ("import sys; from charrnn.cli import main; "
-            f"main(['train', '--data', {str(text)!r}, '--n-updates', '20', '--m', '8', "
-            f"'--out', {str(tmp_path / 'run')!r}]); "
-            "print(sorted(m for m in ('dask', 'distributed', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
-
-
 # ---------------------------------------------------------------------- real clusters (slow)
 def charrnn(*args, **kw) -> subprocess.Popen:
     """``python -m charrnn ARGS`` with Ctrl-C as in a terminal (a background shell ignores it)."""
