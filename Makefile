@@ -29,6 +29,9 @@ EXPERIMENT_CHARS ?= 4000000
 EXPERIMENTS ?= sequential random chunks B8 B32 m256 best
 RUNS ?= runs
 REPORTS ?= reports
+# A Dask scheduler (tcp://HOST:8786): make sweep, and make report's experiments and baselines, run
+# on its cluster instead of here
+SCHEDULER ?=
 
 BENCH_UPDATES ?= 1000
 BENCH_REPS ?= 3
@@ -88,8 +91,8 @@ PKG := src/charrnn
 # (and make started again) when a module, notebook or script changes, so reading them costs no
 # Python start; before `make setup` has installed the package, every module. $(PREREQS) takes the
 # date of a file dated in the future, which would otherwise have make start again and again.
-PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC UNITS_SRC UNITS_BASELINE_SRC \
-  GRADCHECK_SRC STUDY_SRC BENCH_SRC REPORT_SRC PDF_SRC
+PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC \
+  UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC BENCH_SRC REPORT_SRC PDF_SRC
 PKG_FILES := $(wildcard $(PKG)/*.py $(PKG)/*/*.py)
 PKG_DIRS := $(PKG) $(filter-out %/__pycache__/,$(wildcard $(PKG)/*/))
 $(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(PKG_FILES)))
@@ -116,7 +119,7 @@ help:  ## show this menu
 	@echo
 	@echo "Variables: DATA=$(DATA) PRESET=$(PRESET) SEEDS=\"$(SEEDS)\" N_UPDATES=$(N_UPDATES)"
 	@echo "           EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=\"$(EXPERIMENTS)\""
-	@echo "           JOBS=$(JOBS) RUNS=$(RUNS) REPORTS=$(REPORTS)"
+	@echo "           JOBS=$(JOBS) RUNS=$(RUNS) REPORTS=$(REPORTS) SCHEDULER=$(SCHEDULER)"
 
 setup: $(SETUP) system-deps  ## create .venv with the pinned packages, apt-install chromium + MathJax
 
@@ -151,10 +154,12 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 # One job per (variant, seed): charrnn.studies.experiments.VARIANTS says which variants run three seeds.
 # A job whose run is reused (same config, text and training code) only touches its metrics.json.
 EXPERIMENT_RUNS := $(EXPERIMENT_JOBS:%=$(EXPERIMENTS_DIR)/%/metrics.json)
+ifeq ($(SCHEDULER),)
 $(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(EXPERIMENT_SRC) | $(SETUP)
 	$(PY) -m charrnn experiment $(subst -seed, --seed ,$*) --chars $(EXPERIMENT_CHARS) \
 	  --data $(abspath $(DATA)) --out-dir $(abspath $(EXPERIMENTS_DIR)) --progress-label "experiment $*"
 	@touch $@
+endif
 
 $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUNS) $(SUMMARY_SRC) | $(SETUP)
 	@mkdir -p $(@D)
@@ -172,10 +177,21 @@ experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHAR
 BASELINES := lstm gru
 BASELINE_RUNS := $(BASELINES:%=$(EXPERIMENTS_DIR)/%/metrics.json)
 # A run that is reused (same config, text and training code) only touches its metrics.json.
+ifeq ($(SCHEDULER),)
 $(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(BASELINE_SRC) | $(SETUP)
 	$(PY) -m charrnn baseline --kind $* --data $(abspath $(DATA)) --chars $(EXPERIMENT_CHARS) \
 	  --seed 1 --out $(@D) --force
 	@touch $@
+else
+# With SCHEDULER=tcp://HOST:8786 the variants and baselines are one sweep on that Dask cluster
+# (charrnn experiment --all: the same jobs, folders and config.json, so runs made either way are
+# reused), with EXPERIMENTS_DIR/results.csv; the other jobs of the report run here, JOBS at once.
+$(EXPERIMENT_RUNS) $(BASELINE_RUNS) &: $(DATA) $(EXPERIMENT_SRC) $(BASELINE_SRC) $(GRID_SRC) | $(SETUP)
+	$(PY) -m charrnn experiment --all "$(EXPERIMENTS)" --baselines "$(BASELINES)" \
+	  --chars $(EXPERIMENT_CHARS) --data $(abspath $(DATA)) --out-dir $(abspath $(EXPERIMENTS_DIR)) \
+	  --scheduler $(SCHEDULER)
+	@touch $(EXPERIMENT_RUNS) $(BASELINE_RUNS)
+endif
 
 baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHARS each, PyTorch)
 	@$(SUBMAKE) $(BASELINE_RUNS)
@@ -258,7 +274,6 @@ bench: $(SETUP) $(DATA)  ## time classic loop / NumPy / numba / PyTorch side by 
 # worker processes, or on the Dask scheduler at SCHEDULER (tcp://HOST:8786); finished runs are
 # reused, so it is safe to run again. DATA given to make replaces the spec's text.
 SPEC ?= sweeps/smoke.yaml
-SCHEDULER ?=
 SWEEP_DIR ?= $(RUNS)/sweep-$(basename $(notdir $(SPEC)))
 sweep: $(SETUP)  ## train a sweep's runs: SPEC=sweeps/smoke.yaml [SCHEDULER=tcp://HOST:8786] [JOBS=2]
 	$(PY) -m charrnn sweep $(SPEC) --out $(SWEEP_DIR) \

@@ -104,3 +104,17 @@ def test_lab_allows_root_only_as_root(tmp_path):
     lab = [line for line in out.stdout.splitlines() if "jupyter lab" in line]
     assert len(lab) == 1
     assert ("--allow-root" in lab[0]) == (os.geteuid() == 0)
+
+
+def test_a_scheduler_trains_the_report_grid_as_one_sweep(tmp_path):
+    """SCHEDULER: the variants' seeds and the baselines are one ``charrnn experiment --all`` on the
+    cluster; without it, one make job each (JOBS at once)."""
+    pdf = str(tmp_path / "reports" / "report.pdf")  # the inner make's goal: make -n shows its recipes
+    out = make_n(tmp_path, "SCHEDULER=tcp://127.0.0.1:8786", "EXPERIMENTS=sequential B8", goal=pdf)
+    assert out.returncode == 0, out.stderr
+    grid = [line for line in out.stdout.splitlines() if "charrnn experiment" in line]
+    assert len(grid) == 1 and '--all "sequential B8" --baselines "lstm gru"' in grid[0]
+    assert "--scheduler tcp://127.0.0.1:8786" in out.stdout and "charrnn baseline" not in out.stdout
+    here = make_n(tmp_path, "EXPERIMENTS=sequential B8", goal=pdf)
+    assert here.stdout.count("charrnn experiment ") == 6 and "--all" not in here.stdout
+    assert here.stdout.count("charrnn baseline ") == 2

@@ -374,3 +374,46 @@ def test_ctrl_c_keeps_finished_runs_and_stops_the_others(tmp_path, text):
     time.sleep(1)
     ps = subprocess.run(["ps", "-o", "stat=", "-g", str(p.pid)], capture_output=True, text=True)
     assert [s for s in ps.stdout.split() if not s.startswith("Z")] == []  # the workers are gone
+
+
+@pytest.mark.slow
+def test_the_report_grid_as_a_sweep_is_make_s_own_runs(tmp_path, text, client, capsys):
+    """make report SCHEDULER=...: ``charrnn experiment --all`` trains the same runs, in the same
+    folders with the same config.json, as make's one-job commands, so each reuses the other's."""
+    from charrnn.studies.cluster import run_sweep
+    from charrnn.studies.experiments import run_variant
+    from charrnn.studies.sweep import experiment_jobs
+    from charrnn.studies.sweep_results import finished
+
+    jobs, texts = experiment_jobs(["sequential"], ["gru"], 4000, text, n_evals=2)
+    assert [j.name for j in jobs] == ["sequential-seed1", "sequential-seed2", "sequential-seed3",
+                                      "gru"]
+    grid, alone = tmp_path / "grid", tmp_path / "alone"
+    run_variant("sequential", TEXT, text, grid, 4000, 2, seed=1)  # as make trains it here
+    outcome = run_sweep(jobs, texts, grid, client=client)
+    assert (outcome.trained, outcome.reused, outcome.failed) == (3, 1, [])
+    run_variant("sequential", TEXT, text, alone, 4000, 2, seed=2)
+    for f in ("best.npz", "history.csv", "config.json"):
+        assert (grid / "sequential-seed2" / f).read_bytes() == \
+            (alone / "sequential-seed2" / f).read_bytes(), f
+    rc, _, err = sweep_cli(["baseline", "--kind", "gru", "--data", str(text), "--chars", "4000",
+                            "--out", str(alone / "gru")], capsys)
+    assert rc == 0, err
+    assert finished(alone / "gru", jobs[3].want)  # make's baseline is the sweep's job
+    assert [r["name"] for r in read_results(grid)] == [j.name for j in jobs]
+    with pytest.raises(ValueError, match="unknown variant 'nosuch'"):
+        experiment_jobs(["nosuch"], [], 4000, text)
+    with pytest.raises(ValueError, match="baseline kind"):
+        experiment_jobs([], ["vanilla"], 4000, text)
+
+
+def test_a_run_folder_held_by_another_process_is_not_replaced(tmp_path, text, client):
+    from charrnn.training.runs import acquire
+
+    out = tmp_path / "out"
+    with acquire(out / "m8-seed1"):  # a local charrnn trains it
+        outcome = run(tmp_path, text, TINY, out, client=client)
+    assert [name for name, _, _ in outcome.failed] == ["m8-seed1"]
+    assert "in use by another charrnn process" in outcome.failed[0][2]
+    assert not (out / "m8-seed1" / "metrics.json").exists()
+    assert (out / "m12-seed1" / "metrics.json").is_file()

@@ -147,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="progress as labelled lines instead of a bar")
     ex.add_argument("--jobs", metavar="VARIANTS", default=None,
                     help="print the run folders of these variants' seeds (for make) and stop")
+    ex.add_argument("--all", metavar="VARIANTS", default=None, help="instead of one VARIANT: "
+                    "every seed of these variants (and --baselines) as one sweep on Dask, into "
+                    "OUT_DIR, with OUT_DIR/results.csv (make report SCHEDULER=...)")
+    ex.add_argument("--baselines", metavar="KINDS", default="", help="with --all: also these "
+                    "gated baselines (\"lstm gru\"), as `charrnn baseline` trains them, in OUT_DIR/KIND")
+    ex.add_argument("--scheduler", metavar="ADDRESS", default=None, help="with --all: the Dask "
+                    "scheduler at ADDRESS (tcp://HOST:8786) instead of local workers")
+    ex.add_argument("--workers", type=int, metavar="N", default=None, help="with --all: local "
+                    "worker processes (default: one per core)")
     ex.set_defaults(func=commands.cmd_experiment)
 
     sw = sub.add_parser("sweep", help="train every run of a sweep spec (a grid of settings x "

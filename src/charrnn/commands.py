@@ -363,8 +363,13 @@ def cmd_experiment(args) -> int:
         names.sort(key=lambda n: -VARIANTS[n].get("scale", 1) * VARIANTS[n]["overrides"].get("m", 100))
         print(" ".join(job_name(n, s) for n in names for s in variant_seeds(n)))
         return 0
+    if args.all is not None:
+        return _experiment_sweep(args)
     if args.variant is None or args.out_dir is None:
-        raise ValueError("give a VARIANT and --out-dir DIR (or --jobs \"VARIANTS\")")
+        raise ValueError("give a VARIANT and --out-dir DIR (or --jobs \"VARIANTS\", or --all "
+                         "\"VARIANTS\" --out-dir DIR)")
+    if args.scheduler is not None or args.workers is not None or args.baselines:
+        raise ValueError("--scheduler, --workers and --baselines go with --all \"VARIANTS\"")
     chars = check_positive_int("--chars", args.chars)
     n_evals = check_positive_int("--n-evals", args.n_evals)
     args.data = text_path(args)
@@ -382,10 +387,57 @@ def cmd_experiment(args) -> int:
     return 0
 
 
+def _experiment_sweep(args) -> int:
+    """``charrnn experiment --all VARIANTS [--baselines KINDS]``: the report's grid through the
+    sweep runner (:func:`charrnn.studies.sweep.experiment_jobs`)."""
+    from .studies.sweep import experiment_jobs
+    from .util.checks import check_positive_int
+
+    if args.variant is not None or args.out_dir is None:
+        raise ValueError("--all \"VARIANTS\" trains every variant given there into --out-dir DIR; "
+                         "give no VARIANT before it")
+    _check_runner_flags(args)
+    jobs, texts = experiment_jobs(args.all.split(), args.baselines.split(),
+                                  check_positive_int("--chars", args.chars), text_path(args),
+                                  check_positive_int("--n-evals", args.n_evals))
+    return _run_sweep(jobs, texts, args.out_dir, args)
+
+
+def _check_runner_flags(args) -> None:
+    from .util.checks import check_positive_int
+
+    if args.workers is not None:
+        check_positive_int("--workers", args.workers)
+        if args.scheduler is not None:
+            raise ValueError("--workers starts local workers, --scheduler uses a cluster's: give "
+                             "one of them")
+
+
+def _run_sweep(jobs, texts, out, args) -> int:
+    """Run ``jobs`` through :func:`charrnn.studies.cluster.run_sweep` into ``out`` and print what
+    it did: exit 0, 1 when a run failed (each listed), 130 on Ctrl-C."""
+    from .studies.cluster import SweepInterrupted, run_sweep  # dask: after the checks
+    from .studies.sweep_results import format_summary, summarize
+
+    note = lambda line: print(line, file=sys.stderr)
+    try:
+        outcome = run_sweep(jobs, texts, out, workers=args.workers, scheduler=args.scheduler,
+                            progress=_progress(), note=note)
+    except SweepInterrupted as err:
+        print(f"charrnn: {err}", file=sys.stderr)
+        return 130
+    for _name, folder, reason in outcome.failed:
+        print(f"charrnn: error: run {folder} failed: {reason}", file=sys.stderr)
+    print(f"{len(jobs)} runs in {out}: {outcome.trained} trained, {outcome.reused} reused, "
+          f"{len(outcome.failed)} failed; results in {os.path.join(out, 'results.csv')}")
+    if outcome.rows:
+        print(format_summary(summarize(outcome.rows)))
+    return 1 if outcome.failed else 0
+
+
 def cmd_sweep(args) -> int:
     from .studies.sweep import load_spec, plan
     from .studies.sweep_results import format_summary, read_results, summarize
-    from .util.checks import check_positive_int
 
     if args.summary is not None:
         if args.spec is not None or args.out is not None:
@@ -395,28 +447,9 @@ def cmd_sweep(args) -> int:
         return 0
     if args.spec is None or args.out is None:
         raise ValueError("give a SPEC and --out DIR (or --summary DIR)")
-    if args.workers is not None:
-        check_positive_int("--workers", args.workers)
-        if args.scheduler is not None:
-            raise ValueError("--workers starts local workers, --scheduler uses a cluster's: give "
-                             "one of them")
+    _check_runner_flags(args)
     jobs, texts = plan(load_spec(args.spec), args.text, args.spec)  # the whole spec, before any job
-    from .studies.cluster import SweepInterrupted, run_sweep  # dask: after the checks
-
-    note = lambda line: print(line, file=sys.stderr)
-    try:
-        outcome = run_sweep(jobs, texts, args.out, workers=args.workers, scheduler=args.scheduler,
-                            progress=_progress(), note=note)
-    except SweepInterrupted as err:
-        print(f"charrnn: {err}", file=sys.stderr)
-        return 130
-    for _name, folder, reason in outcome.failed:
-        print(f"charrnn: error: run {folder} failed: {reason}", file=sys.stderr)
-    print(f"{len(jobs)} runs in {args.out}: {outcome.trained} trained, {outcome.reused} reused, "
-          f"{len(outcome.failed)} failed; results in {os.path.join(args.out, 'results.csv')}")
-    if outcome.rows:
-        print(format_summary(summarize(outcome.rows)))
-    return 1 if outcome.failed else 0
+    return _run_sweep(jobs, texts, args.out, args)
 
 
 def cmd_pdf(args) -> int:

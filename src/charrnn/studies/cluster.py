@@ -192,7 +192,11 @@ def _outcome(fut, out: Path, job: Job) -> str | None:
     result = fut.result()
     if result.get("error"):
         return result["error"]
-    install(out, job.name, result["files"])
+    try:
+        with acquire(out / job.name):  # a run folder has one writer: a local run may hold it
+            install(out, job.name, result["files"])
+    except ValueError as err:
+        return str(err)
     return None
 
 

@@ -38,9 +38,11 @@ from ..training.train import Trainer
 from ..util.checks import check_choice, check_nonneg_int, check_positive_int, join_and
 from ..util.files import check_regular_file
 from ..util.paths import default_text
-from .experiments import variant_config
+from .experiments import job_name as variant_job_name
+from .experiments import variant_config, variant_seeds
 
-__all__ = ["KINDS", "SPEC_KEYS", "Job", "load_spec", "plan", "job_name", "format_value"]
+__all__ = ["KINDS", "SPEC_KEYS", "Job", "load_spec", "plan", "experiment_jobs", "job_name",
+           "format_value"]
 
 KINDS = ("vanilla", "lstm", "gru")
 SPEC_KEYS = ("text", "chars", "n_evals", "kind", "base", "grid", "seeds", "kinds")
@@ -274,3 +276,34 @@ def _job(kind, name, point, seed, settings, chars, n_evals, path, texts, checked
     if key not in checked:
         checked[key] = BaselineConfig(**s).to_dict(texts["keep"])
     return Job(name, kind, point, seed, s, dict(checked[key], seed=seed))
+
+
+def experiment_jobs(variants: list[str], baselines: list[str], chars: int, data,
+                    n_evals: int = 20) -> tuple[list[Job], dict]:
+    """The report's grid as sweep jobs (``make report SCHEDULER=...``): every (variant, seed) of
+    ``variants`` (:data:`charrnn.studies.experiments.VARIANTS`) as ``charrnn experiment`` trains
+    it into ``NAME-seedS``, and each gated kind of ``baselines`` as ``charrnn baseline --kind KIND
+    --seed 1`` trains it into ``KIND``, with the same ``config.json``, so a run made either way is
+    reused by the other. Returns ``(jobs, texts)`` as :func:`plan`. Raises ``ValueError`` for an
+    unknown variant or kind, a missing text, or settings the text cannot honour."""
+    path = Path(check_regular_file(Path(data).expanduser(), "text file")).resolve()
+    jobs, texts = [], {}
+    for name in variants:
+        for seed in variant_seeds(name):
+            cfg = variant_config(name, chars, n_evals, seed)
+            if cfg.newline not in texts:
+                texts[cfg.newline] = read_text(path, newline=cfg.newline)
+            text = texts[cfg.newline]
+            want = run_config(cfg, path, Trainer(text, cfg).text_md5, len(text))
+            jobs.append(Job(variant_job_name(name, seed), "vanilla", {"variant": name}, seed,
+                            cfg.to_dict(), want))
+    if baselines:
+        from .baselines import BaselineConfig  # noqa: PLC0415 (torch: only for gated runs)
+
+        for kind in baselines:
+            check_choice("baseline kind", kind, KINDS[1:])
+            if "keep" not in texts:
+                texts["keep"] = read_text(path)
+            s = {"kind": kind, "chars": chars, "seed": 1, "device": "cpu", "data_path": str(path)}
+            jobs.append(Job(kind, kind, {}, 1, s, BaselineConfig(**s).to_dict(texts["keep"])))
+    return jobs, texts

@@ -62,6 +62,7 @@ MAKE_LISTS: dict[str, tuple[str, ...]] = {
     "EXPERIMENT_SRC": _cli("cmd_experiment"),
     "SUMMARY_SRC": _notebook("04_experiments.ipynb"),
     "BASELINE_SRC": _cli("cmd_baseline"),
+    "GRID_SRC": _cli("cmd_experiment", "_experiment_sweep", "_run_sweep"),
     "UNITS_SRC": _cli("cmd_units"),
     "UNITS_BASELINE_SRC": _cli("cmd_units", "_units_of_baseline"),
     "GRADCHECK_SRC": _notebook("01_gradient_check.ipynb"),
