@@ -5,8 +5,8 @@ import pytest
 
 from charrnn.studies.experiments import (
     VARIANTS,
+    comparisons,
     job_name,
-    real_difference,
     run_variant,
     summarize,
     variant_config,
@@ -93,18 +93,22 @@ def test_summary_rows_carry_the_seeds_mean_and_std(tmp_path):
         assert r["best_val_loss_std"] == pytest.approx(np.std(per_seed, ddof=1))
         assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss_mean"] / np.log(2))
         shown = f"{r['best_val_loss_mean']:.4f} ± {r['best_val_loss_std']:.4f}"
-        assert shown in s["markdown"].replace("**", "")
+        assert shown in s["markdown"].replace("**", "").replace("\u00a0", " ")
+        assert f"*{r['variant']}*: {r['description']}" in s["markdown"]  # in the note
     means = {r["variant"]: r["best_val_loss_mean"] for r in s["rows"]}
     assert s["winner"] == min(means, key=means.get)
     assert s["markdown"].count("\n| ") == len(s["rows"])
+    assert [t["a"] for t in s["comparisons"]] in (["sequential"], ["B8"])  # the one pair
 
 
-def test_a_difference_is_real_only_beyond_the_seed_spread():
-    def row(mean, std, n=3):
-        return {"best_val_loss_mean": mean, "best_val_loss_std": std, "seeds": list(range(n))}
+def test_comparisons_test_every_pair_of_seeded_rows_with_the_better_one_first():
+    def row(v, xs):
+        return {"variant": v, "best_val_losses": xs, "best_val_loss_mean": sum(xs) / len(xs)}
 
-    assert real_difference(row(1.50, 0.01), row(1.45, 0.01))  # 0.05 > 2 x 0.0082
-    assert not real_difference(row(1.50, 0.03), row(1.47, 0.03))  # 0.03 < 2 x 0.0245
-    assert not real_difference(row(1.50, 0.0, n=1), row(1.40, 0.0, n=1))  # no spread to go by
+    rows = [row("s", [1.50, 1.51, 1.52]), row("r", [1.40, 1.41, 1.43]), row("one", [1.3]),
+            row("b", [1.45, 1.50, 1.55])]
+    tests = comparisons(rows)
+    assert [(t["a"], t["b"]) for t in tests] == [("r", "s"), ("b", "s"), ("r", "b")]
+    assert all(t["diff"] <= 0 for t in tests)
+    assert [t["significant"] for t in tests] == [True, False, False]
     assert variant_seeds("sequential") == [1, 2, 3] and variant_seeds("best") == [1]
-

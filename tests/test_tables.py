@@ -151,3 +151,21 @@ def test_baselines_table():
         assert_numbers_are(cells[header], [x])
     # the units are the contract: millions of characters, seconds
     assert cells["training characters"].endswith(" M") and cells["training time"].endswith(" s")
+
+
+def test_welch_table_marks_exactly_the_significant_pairs():
+    from charrnn.report.tables import welch_markdown
+    from charrnn.studies.experiments import comparisons
+
+    def row(v, xs):
+        return {"variant": v, "best_val_losses": xs, "best_val_loss_mean": sum(xs) / len(xs)}
+
+    tests = comparisons([row("s", [1.50, 1.51, 1.52]), row("r", [1.40, 1.41, 1.43]),
+                         row("b", [1.45, 1.50, 1.55])])
+    lines = welch_markdown(tests).splitlines()[2:]
+    assert len(lines) == 3
+    for line, t in zip(lines, tests):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[:2] == [t["a"], t["b"]] and float(cells[2]) == round(-t["diff"], 4) >= 0
+        assert cells[-1] == ("**yes**" if t["p"] < 0.05 else "no")
+    assert welch_markdown([]) == "" and welch_markdown([None]) == ""

@@ -15,13 +15,14 @@ one ("stays at 10"), never as a change.
 from __future__ import annotations
 
 from ..model.gradcheck import LOSS_DEFINITIONS, all_passed, worst_rel_err
-from ..studies.experiments import real_difference
+from ..studies.experiments import ALPHA, comparisons
 from ..util.checks import join_and
-from .tables import fmt
+from .tables import fmt, p_text
 
 __all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smooth_loss_paragraph",
            "samples_intro", "sample_title", "best_passage", "sampling_summary", "experiments_intro",
-           "winner_sentence", "why_sentences", "order", "change"]
+           "winner_sentence", "why_sentences", "significance_sentences", "p_value", "order",
+           "change"]
 
 _AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
 
@@ -212,12 +213,14 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
             f"{common / 1e6:.3g} M characters" + (f" ({join_and(more)})" if more else "")
             + f" and was evaluated on the held-out chunk {n_evals} times (stateful validation "
             "loss: the hidden state carried through the whole chunk; the windowed number restarts "
-            "from $h = 0$ every 25 characters, as the course's training loss does).")
+            "from $h = 0$ every 25 characters).")
     if seeded:
-        n = max(len(r["seeds"]) for r in rows)
-        text += (f" {join_and(seeded)} ran with {n} seeds each: the table gives the mean ± standard "
-                 "deviation over the seeds and the plot a band of ± one standard deviation; a "
-                 "difference counts as real only when it exceeds twice its standard error.")
+        ns = sorted({len(r["seeds"]) for r in rows if len(r["seeds"]) > 1})
+        n = ns[0] if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
+        text += (f" {join_and(seeded)} ran with {n} seeds each (each seed changes the "
+                 "initialisation and, where the order is random, the order): the table gives the "
+                 "mean ± standard deviation over the seeds and the plot a band of ± one standard "
+                 "deviation; two variants are compared with Welch's t-test over their seeds.")
     if f32:
         text += (f" {join_and(f32)} computed in float32 (a test checks that float32 reaches the "
                  "float64 validation loss within 0.005 nats/char); the others in float64.")
@@ -235,11 +238,54 @@ def _duration(seconds: float) -> str:
 
 def winner_sentence(summary: dict) -> str:
     """The winner of :func:`charrnn.studies.experiments.summarize`'s ``summary`` (its ``winner`` and
-    ``rows``): its description, best validation loss and training time."""
-    w = next(r for r in summary["rows"] if r["variant"] == summary["winner"])
-    return (f"**Winner: {w['variant']}** ({w['description']}), best validation loss "
+    ``rows``): its description, best validation loss and training time, and how many times the
+    common budget it had when that is more (as printed, one decimal)."""
+    rows = summary["rows"]
+    w = next(r for r in rows if r["variant"] == summary["winner"])
+    times = w["chars"] / min(r["chars"] for r in rows)
+    more = (f", with {times:.1f} times the common budget of training characters"
+            if order(1, times, ".1f") > 0 else "")
+    return (f"**Lowest loss: {w['variant']}** ({w['description']}), best validation loss "
             f"{w['best_val_loss']:.4f} nats/char ({w['best_val_bits_per_char']:.3f} bits/char) after "
-            f"{_duration(w['wall_time_s'])} of training.")
+            f"{_duration(w['wall_time_s'])} of training{more}.")
+
+
+def p_value(p: float) -> str:
+    """``"p < 0.001"`` or ``"p = 0.013"`` (:func:`charrnn.report.tables.p_text`)."""
+    t = p_text(p)
+    return f"p {t}" if t.startswith("<") else f"p = {t}"
+
+
+def significance_sentences(tests: list[dict]) -> str:
+    """Every significant difference of :func:`charrnn.studies.experiments.comparisons`' ``tests``
+    (Welch's t-test over seeds; ``a`` has the lower mean loss), with its size, 95 % interval and
+    p-value, and how many are not significant. A pair whose means print the same (4 decimals) is
+    never said to differ. ``""`` without tests."""
+    tests = [t for t in tests if t]
+    if not tests:
+        return ""
+    ns = sorted({t["n_a"] for t in tests} | {t["n_b"] for t in tests})
+    n = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
+    sig = [t for t in tests if t["significant"] and order(0, -t["diff"], ".4f") > 0]
+    rest = [t for t in tests if t not in sig]
+    head = (f"Welch's t-test over the seeds ({n} per variant, α = {ALPHA:g}) finds "
+            f"{len(sig)} of the {len(tests)} differences significant")
+    closest = min(rest, key=lambda t: t["p"]) if rest else None
+    near = (f"the closest: {closest['a']} against {closest['b']}, {p_value(closest['p'])}"
+            if closest else "")
+    if sig:
+        said = [f"{t['a']} beats {t['b']} by {-t['diff']:.4f} nats/char (95 % interval "
+                f"{-t['ci_high']:.4f} to {-t['ci_low']:.4f}, {p_value(t['p'])})" for t in sig]
+        text = head + ": " + "; ".join(said) + "."
+        if rest:
+            text += (" The remaining one is not" if len(rest) == 1 else
+                     f" The other {len(rest)} are not") + f" ({near})."
+    else:
+        text = head + f" ({near})."
+    if rest:
+        text += (f" With {n} seeds only large differences can be told apart: not significant "
+                 "does not mean equal.")
+    return text
 
 
 def why_sentences(summary: dict) -> str:
@@ -261,16 +307,12 @@ def why_sentences(summary: dict) -> str:
         spread = max(r["best_val_loss"] for r in small) - b["best_val_loss"]
         why.append(f"With m = 100 the variants end within {spread:.3f} nats of each other (best: "
                    f"{b['variant']}, {b['best_val_loss']:.4f}).")
-        seeded = [r for r in small if r is not b and len(r.get("seeds", [])) > 1
-                  and len(b.get("seeds", [])) > 1]
-        real = [r["variant"] for r in seeded if real_difference(b, r)]
-        if seeded and real:  # b has the lowest loss, so it is the one that beats
-            why.append(f"{b['variant']} beats {join_and(real)} by more than the seed spread"
-                       + ("; the other differences are within it." if len(real) < len(seeded) else "."))
-        elif seeded:
-            why.append("None of these differences exceeds the seed spread: for the same "
-                       "characters, order and batch size change nothing we can measure; the "
-                       "model, not the data it saw, limits it.")
+    tests = summary.get("comparisons")
+    if tests is None and all("best_val_losses" in r for r in rows):
+        tests = comparisons(rows)
+    significance = significance_sentences(tests or [])
+    if significance:
+        why.append(significance)
     faster = False
     if "sequential" in by and "B32" in by:
         a, c = by["sequential"], by["B32"]
@@ -279,10 +321,13 @@ def why_sentences(summary: dict) -> str:
                   + (", B = 32 in float32" if c.get("dtype") == "float32" else "") + ")")
         same = "the same characters" if a.get("chars") == c.get("chars") else "characters"
         faster, slower = order(1, ratio, ".1f") > 0, order(1, 1 / ratio, ".1f") > 0
+        mixed = (" The ratio mixes batching with the float width (B = 32 in float32, the loop "
+                 f"in {a.get('dtype', 'float64')}); the two are not measured apart here."
+                 if c.get("dtype") != a.get("dtype", "float64") else "")
         if faster:
             why.append(f"Mini-batches change the time it takes: B = 32 processed {same} "
-                       f"{ratio:.1f} times faster than the handout's loop {speeds}, because one "
-                       "matrix-matrix product costs far less than 32 matrix-vector ones.")
+                       f"{ratio:.1f} times faster than the handout's loop {speeds}: one "
+                       "matrix-matrix product replaces 32 matrix-vector ones." + mixed)
         elif slower:
             why.append(f"B = 32 processed {same} {1 / ratio:.1f} times slower than the handout's "
                        f"loop {speeds}.")
@@ -293,8 +338,14 @@ def why_sentences(summary: dict) -> str:
         why.append(f"{'That speed buys capacity' if faster else 'Capacity pays'}: m = 256 with 32 "
                    f"streams reaches {m256['best_val_loss']:.4f}.")
         if best and order(m256["best_val_loss"], best["best_val_loss"], ".4f") < 0:
-            why.append(f"Longer sequences (50 characters of context for backprop through time) "
-                       f"and a cosine learning-rate decay to zero bring it to "
-                       f"{best['best_val_loss']:.4f} in {_duration(best['wall_time_s'])}.")
+            times = best["chars"] / m256["chars"]
+            more = order(1, times, ".1f") != 0
+            why.append((f"With {times:.1f} times the training characters, longer" if more
+                        else "Longer")
+                       + " sequences (50 characters of context for backprop through time) and a "
+                       "cosine learning-rate decay to zero bring it to "
+                       f"{best['best_val_loss']:.4f} in {_duration(best['wall_time_s'])}"
+                       + ("; these changes come together, so the gain is not any one's alone."
+                          if more else "."))
     return " ".join(why)
 

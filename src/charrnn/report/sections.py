@@ -90,6 +90,7 @@ def experiments(exp_dir) -> list:
     axes[1].get_legend().remove()
     return _shown([("markdown", prose.experiments_intro(summary, len(variants[0]["validation"]["update"]))),
                    ("figure", fig), ("markdown", summary["markdown"]),
+                   ("markdown", tables.welch_markdown(summary.get("comparisons") or [])),
                    ("markdown", prose.winner_sentence(summary)),
                    ("markdown", prose.why_sentences(summary))])
 

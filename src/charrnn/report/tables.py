@@ -11,7 +11,8 @@ from ..studies.units import FEATURES
 
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
-           "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown"]
+           "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown",
+           "welch_markdown", "p_text"]
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -203,4 +204,26 @@ def baselines_markdown(rows: list[dict]) -> str:
         lines.append(f"| {r['model']} | {r['n_params']:,} | {r['best_val_loss']:.4f} | "
                      f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
                      f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} |")
+    return "\n".join(lines)
+
+
+def p_text(p: float) -> str:
+    """A p-value as the report prints it: ``"< 0.001"`` or two significant digits (``"0.013"``)."""
+    return "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def welch_markdown(tests: list[dict]) -> str:
+    """Welch's t-tests of :func:`charrnn.studies.experiments.comparisons` as a table, one pair per
+    line: the lower and the higher mean loss, their difference [nats/char] with its 95 %
+    confidence interval, the seeds of each, p (two-sided) and whether p < alpha. ``""`` without
+    tests."""
+    tests = [t for t in tests if t]
+    if not tests:
+        return ""
+    lines = ["| lower loss | higher loss | difference (nats/char) | 95 % interval | seeds | p | "
+             "significant |", "|---|---|---:|---:|---:|---:|---|"]
+    for t in tests:
+        lines.append(f"| {t['a']} | {t['b']} | {-t['diff']:.4f} | {-t['ci_high']:.4f} to "
+                     f"{-t['ci_low']:.4f} | {t['n_a']} and {t['n_b']} | {p_text(t['p'])} | "
+                     f"{'**yes**' if t['significant'] else 'no'} |")
     return "\n".join(lines)

@@ -5,10 +5,10 @@ training characters (``chars`` = updates x batch_size x seq_length; the common b
 variant's ``scale``), and is evaluated on the held-out chunk (stateful validation loss,
 :mod:`charrnn.model.evaluate`) about ``n_evals`` times. The variants that compare training orders and
 batch sizes run with several seeds (``seeds``), so :func:`summarize` gives each a mean and a
-standard deviation, and a difference counts as real only when it exceeds the spread
-(:func:`real_difference`). Each (variant, seed) is its own run folder ``NAME-seedS`` and its own
-job (``charrnn experiment``, so ``make -j2`` runs two at a time); a finished run is reused when
-its config, text and training code are the same.
+standard deviation, and each pair of them Welch's t-test over the seeds (:func:`comparisons`).
+Each (variant, seed) is its own run folder ``NAME-seedS`` and its own job (``charrnn
+experiment``, so ``make -j2`` runs two at a time); a finished run is reused when its config,
+text and training code are the same.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from ..training.config import TrainConfig
 from ..training.runs import check_folder, load_run, run_config, save_run, start_run
 from ..training.train import Trainer
 
-__all__ = ["VARIANTS", "variant_config", "variant_seeds", "job_name", "run_variant",
-           "load_variant", "summarize", "real_difference"]
+__all__ = ["VARIANTS", "ALPHA", "variant_config", "variant_seeds", "job_name", "run_variant",
+           "load_variant", "summarize", "welch", "comparisons"]
 
 #: name -> description, TrainConfig overrides, number of seeds, budget scale. Learning rates:
 #: 1e-3 is the handout's for one sequence per update, and a sweep over {1, 2, 3} x 1e-3 on 2 M
@@ -30,7 +30,7 @@ __all__ = ["VARIANTS", "variant_config", "variant_seeds", "job_name", "run_varia
 #: 1.630, 1.609, 1.651 for B = 8 and 1.863, 1.728, 1.675, 1.633 (8e-3: 1.631) for B = 32, hence
 #: 3e-3 and 5e-3. The m = 256 variants use 2e-3 with clipping at 5, not swept. Mini-batch variants
 #: compute in float32 (half the time; tests/test_train_extensions.py checks that float32 reaches
-#: float64's validation loss within 0.005 nats/char). "best", the 10-minute model, gets 5.6 times
+#: float64's validation loss within 0.005 nats/char). "best", the long run, gets 5.6 times
 #: the common budget (22.4 M characters for the default 4 M).
 VARIANTS: dict[str, dict] = {
     "sequential": dict(description="handout order, B 1, m 100", overrides={}, seeds=3),
@@ -128,15 +128,45 @@ def _mean_std(xs: list[float]) -> tuple[float, float]:
     return mean, std
 
 
-def real_difference(a: dict, b: dict) -> bool:
-    """True when the mean best validation losses of summary rows ``a`` and ``b`` differ by
-    more than twice their standard error, 2 sqrt(s_a^2 / n_a + s_b^2 / n_b): a difference bigger
-    than the seed-to-seed spread. Rows of one seed have no spread: never real."""
-    if len(a["seeds"]) < 2 or len(b["seeds"]) < 2:
-        return False
-    se = math.sqrt(a["best_val_loss_std"] ** 2 / len(a["seeds"])
-                   + b["best_val_loss_std"] ** 2 / len(b["seeds"]))
-    return abs(a["best_val_loss_mean"] - b["best_val_loss_mean"]) > 2 * se
+#: Significance level of :func:`welch`.
+ALPHA = 0.05
+
+
+def welch(a: dict, b: dict) -> dict | None:
+    """Welch's unequal-variances t-test (Welch 1947; ``scipy.stats.ttest_ind(equal_var=False)``)
+    of the per-seed best validation losses (``best_val_losses``, nats/char) of summary rows ``a``
+    and ``b``: ``{"a", "b", "diff"`` (mean a - mean b), ``"ci_low", "ci_high"`` (its 95 %
+    confidence interval), ``"t", "df"`` (None without spread), ``"p"`` (two-sided), ``"n_a",
+    "n_b", "significant"`` (p < :data:`ALPHA`)``}``. None when either row has fewer than two
+    seeds (no spread to test against). Rows without any spread (every seed equal) give p = 0
+    when their means differ and p = 1 when they do not."""
+    from scipy import stats  # noqa: PLC0415 (scipy: only for the summary)
+
+    xa, xb = a["best_val_losses"], b["best_val_losses"]
+    if len(xa) < 2 or len(xb) < 2:
+        return None
+    diff = sum(xa) / len(xa) - sum(xb) / len(xb)
+    if max(xa) == min(xa) and max(xb) == min(xb):
+        t, df, p, low, high = None, None, float(diff == 0), diff, diff
+    else:
+        res = stats.ttest_ind(xa, xb, equal_var=False)
+        ci = res.confidence_interval(1 - ALPHA)
+        t, df, p, low, high = (float(res.statistic), float(res.df), float(res.pvalue),
+                               float(ci.low), float(ci.high))
+    return {"a": a["variant"], "b": b["variant"], "diff": diff, "ci_low": low, "ci_high": high,
+            "t": t, "df": df, "p": p, "n_a": len(xa), "n_b": len(xb), "significant": p < ALPHA}
+
+
+def comparisons(rows: list[dict]) -> list[dict]:
+    """:func:`welch` of every pair of rows with two or more seeds, the lower mean as ``a`` (so
+    ``diff`` <= 0: ``a`` is the better one), pairs in the rows' order."""
+    seeded = [r for r in rows if len(r["best_val_losses"]) > 1]
+    out = []
+    for i, x in enumerate(seeded):
+        for y in seeded[i + 1:]:
+            a, b = (x, y) if x["best_val_loss_mean"] <= y["best_val_loss_mean"] else (y, x)
+            out.append(welch(a, b))
+    return out
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -173,11 +203,15 @@ def summarize(runs: list[dict]) -> dict:
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         mark = "**" if r is best else ""
-        spread = f" ± {r['best_val_loss_std']:.4f}" if len(r["seeds"]) > 1 else ""
-        lines.append(f"| {mark}{r['variant']}{mark}: {r['description']} | {len(r['seeds'])} | "
+        # no break inside "1.5918 ± 0.0021" (no-break spaces)
+        spread = f"\u00a0±\u00a0{r['best_val_loss_std']:.4f}" if len(r["seeds"]) > 1 else ""
+        lines.append(f"| {mark}{r['variant']}{mark} | {len(r['seeds'])} | "
                      f"{mark}{r['best_val_loss_mean']:.4f}{mark}{spread} | "
                      f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
                      f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} | "
                      f"{r['dtype'].replace('float', '')} |")
+    if rows:  # the descriptions as a note, so that the table's first column stays one word
+        lines.append("\n" + "; ".join(f"*{r['variant']}*: {r['description']}" for r in rows
+                                       if r["description"]) + ".")
     return {"rows": rows, "winner": best["variant"] if best else None,
-            "markdown": "\n".join(lines)}
+            "markdown": "\n".join(lines), "comparisons": comparisons(rows)}
