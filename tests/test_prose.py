@@ -448,3 +448,20 @@ def test_baselines_paragraph_same_settings_one_budget_or_no_vanilla():
 def test_the_literature_paragraph_quotes_no_numbers():
     assert "War and Peace" in findings.LITERATURE and findings.KARPATHY_2015 in findings.LITERATURE
     assert not numbers(findings.LITERATURE.replace(findings.KARPATHY_2015, ""))
+
+
+def test_the_best_model_paragraph_says_where_each_seed_s_best_update_read():
+    def run(seed, best_update, order="sequential", per_epoch=44_000):
+        return {"config": {"order": order, "batch_size": 1, "seq_length": 25,
+                           "data_chars": 1_100_000},
+                "metrics": {"seed": seed, "best_update": best_update, "updates_per_epoch": per_epoch}}
+
+    same = [run(1, 42_200), run(2, 86_200), run(3, 130_300)]  # 1,054,975; 1,054,975; 1,057,475
+    text = findings.best_model_paragraph(same)
+    assert "In all 3 seeds" in text and "1,054,975" in text and "1,057,475" in text
+    apart = [run(1, 42_200), run(2, 20_000)]  # 1,054,975 and 499,975: 50 % of the text apart
+    text = findings.best_model_paragraph(apart)
+    assert "same place" not in text and "499,975" in text and "1,054,975" in text
+    one = findings.best_model_paragraph([run(1, 42_200)])
+    assert "same place" not in one and "the update that reads from character 1,054,975" in one
+    assert findings.best_model_paragraph([run(1, 5, order="random")]) == ""

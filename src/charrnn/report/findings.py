@@ -13,7 +13,7 @@ from .prose import order
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
-           "LITERATURE"]
+           "LITERATURE", "best_model_paragraph"]
 
 
 KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
@@ -188,3 +188,36 @@ def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | No
                      + (f"from {times:.1f} times as many characters: not a comparison at the same "
                         "budget.)" if order(1, times, ".1f") else "from about the same budget.)"))
     return text
+
+
+def best_model_paragraph(runs: list[dict]) -> str:
+    """What the handout's "best model" measures, from the seeds ``runs``
+    (:func:`charrnn.training.runs.load_run` dicts: ``config`` with ``order``, ``batch_size``,
+    ``seq_length`` and ``data_chars``; ``metrics`` with ``best_update`` and
+    ``updates_per_epoch``): the character of the text each seed's best update read, e = ((update
+    - 1) mod updates per epoch) x seq_length, and whether the seeds' places lie within 1 % of the
+    text of each other. ``""`` unless the runs read one sequence at a time in the handout's order."""
+    places = []
+    for r in runs:
+        c, m = r["config"], r["metrics"]
+        if c.get("order", "sequential") != "sequential" or c.get("batch_size", 1) != 1 \
+                or not c.get("data_chars"):
+            return ""
+        places.append(((m["best_update"] - 1) % m["updates_per_epoch"]) * c["seq_length"])
+    n = runs[0]["config"]["data_chars"]
+    updates = join_and([f"{r['metrics']['best_update']:,}" for r in runs])
+    where = join_and([f"{e:,}" for e in places])
+    if len(runs) > 1 and max(places) - min(places) <= 0.01 * n:
+        text = (f"In all {len(runs)} seeds the lowest smooth loss falls at the same place in the "
+                f"text: the update that reads from character {where} of {n:,} (updates {updates}). "
+                "The seeds read the text in the same order, so they meet the same easy passage at "
+                "the same time, and their spread in the best smooth loss measures the "
+                "initialisation alone.")
+    else:
+        text = (f"The lowest smooth loss falls at the update{'s' if len(runs) > 1 else ''} that "
+                f"read{'' if len(runs) > 1 else 's'} from character {where} of {n:,} "
+                f"(update{'s' if len(runs) > 1 else ''} {updates}).")
+    return text + (" The smooth loss averages the loss on the training text just read (a decay "
+                   "of 0.999 per update: about the last thousand sequences), so the handout's "
+                   "\"best model\" is picked by how easy that passage is as much as by the model. "
+                   "The held-out losses of the experiments below measure the model.")

@@ -19,10 +19,12 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    for run in runs:
+    styles = ("-", "--", ":", "-.")  # seeds that lie on top of each other stay apart
+    for k, run in enumerate(runs):
         h = run["history"]
         label = f"seed {run['metrics']['seed']}" if len(runs) > 1 else "smooth loss"
-        line, = ax.plot(h["update"], h["smooth_loss"], lw=1.2, label=label)
+        line, = ax.plot(h["update"], h["smooth_loss"], lw=1.2, label=label,
+                        ls=styles[k % len(styles)])
         v = run.get("validation")
         if v is not None and run["config"].get("loss", "mean") == "mean":
             ax.plot(v["update"], v["val_loss"], "s--", ms=3, lw=0.8, color=line.get_color(),
@@ -48,9 +50,27 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
         else "nats per sequence"
     ax.set_xlabel("update")
     ax.set_ylabel(f"smooth loss ({unit})")
+    _cut_the_start(ax, runs, n)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", bbox_to_anchor=(1, 0.9), fontsize=8)
     return ax
+
+
+def _cut_the_start(ax, runs: list[dict], n: int, skip: float = 0.02) -> None:
+    """A y-range for the part after the first ``skip`` of the ``n`` updates, where the curves
+    differ (the first updates fall from log K), said in a note on the axes; nothing when the
+    start lies less than half the rest's range above it."""
+    start = max(float(np.max(r["history"]["smooth_loss"])) for r in runs)
+    rest = [np.asarray(r["history"]["smooth_loss"])[np.asarray(r["history"]["update"]) >= skip * n]
+            for r in runs]
+    if not all(len(x) for x in rest):
+        return
+    lo, hi = min(float(x.min()) for x in rest), max(float(x.max()) for x in rest)
+    if hi <= lo or start - hi < 0.5 * (hi - lo):  # the start would not squeeze the rest
+        return
+    ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
+    ax.text(0.01, 0.02, f"y-axis cut: the first {skip:.0%} of the updates fall from {start:.2f}",
+            transform=ax.transAxes, fontsize=7, color="0.35", va="bottom")
 
 
 def plot_validation(runs: list[dict], x: str = "chars", ax=None):
@@ -69,13 +89,15 @@ def plot_validation(runs: list[dict], x: str = "chars", ax=None):
     for run in runs:
         if run["validation"] is not None:
             groups.setdefault(run.get("variant", run["name"]), []).append(run)
+    groups_drawn: list[str] = []  # after ten colours, the next line style
     for name, group in groups.items():
         n = min(len(r["validation"]["val_loss"]) for r in group)
         ys = np.array([r["validation"]["val_loss"][:n] for r in group])  # (seeds, evaluations)
         xs = np.mean([r["validation"][x][:n] for r in group], axis=0) / (1e6 if x == "chars" else 1)
         seeds = f", {len(group)} seeds" if len(group) > 1 else ""
-        line, = ax.plot(xs, ys.mean(axis=0), lw=1.3, marker=".", ms=3,
-                        label=f"{name}: {group[0].get('description', '')}{seeds}")
+        line, = ax.plot(xs, ys.mean(axis=0), lw=1.3, marker=".", ms=3, label=f"{name}{seeds}",
+                        ls=("-", "--", ":", "-.")[len(groups_drawn) // 10 % 4])
+        groups_drawn.append(name)
         if len(group) > 1:
             sd = ys.std(axis=0, ddof=1)
             ax.fill_between(xs, ys.mean(axis=0) - sd, ys.mean(axis=0) + sd,
@@ -83,7 +105,7 @@ def plot_validation(runs: list[dict], x: str = "chars", ax=None):
     ax.set_xlabel("training characters (millions)" if x == "chars" else "training time (s)")
     ax.set_ylabel("validation loss (nats per character)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     return ax
 
 

@@ -1,0 +1,29 @@
+"""The report's figures: the smooth-loss plot shows the range where the seeds differ."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from charrnn.report.plots import plot_smooth_loss  # noqa: E402
+
+
+def _run(seed, losses):
+    n = len(losses)
+    return {"history": {"update": np.arange(1, n + 1) * 100, "smooth_loss": np.array(losses)},
+            "metrics": {"seed": seed, "updates_per_epoch": 40 * 100, "n_updates": n * 100,
+                        "best_smooth_loss": min(losses), "best_update": 100 * (1 + int(np.argmin(losses)))},
+            "config": {"loss": "mean"}}
+
+
+def test_the_y_axis_leaves_out_the_first_updates_and_says_so():
+    fall = [4.38] + list(np.linspace(2.0, 1.5, 99))  # update 100 of 10,000: the first 1 %
+    ax = plot_smooth_loss([_run(1, fall), _run(2, [x + 0.01 for x in fall])])
+    lo, hi = ax.get_ylim()
+    assert hi < 2.2 and lo < 1.5  # 2.01 is the highest value after the first 2 %
+    assert any("y-axis cut" in t.get_text() and "4.39" in t.get_text() for t in ax.texts)
+    assert [line.get_linestyle() for line in ax.lines[:2]] == ["-", "--"]  # seeds told apart
+    flat = plot_smooth_loss([_run(1, list(np.linspace(2.0, 1.5, 100)))])
+    assert not any("y-axis cut" in t.get_text() for t in flat.texts)
+    assert flat.get_ylim()[1] >= 2.0
