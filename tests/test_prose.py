@@ -465,3 +465,13 @@ def test_the_best_model_paragraph_says_where_each_seed_s_best_update_read():
     one = findings.best_model_paragraph([run(1, 42_200)])
     assert "same place" not in one and "the update that reads from character 1,054,975" in one
     assert findings.best_model_paragraph([run(1, 5, order="random")]) == ""
+
+
+def test_the_speed_ratio_says_when_it_mixes_batching_with_the_float_width():
+    for b32, mixed in (("float32", True), ("float64", False)):
+        rows = [_row("sequential", 100, 1.50, 900, 25000),
+                _row("B32", 100, 1.55, 100, 224000, dtype=b32)]
+        why = prose.why_sentences({"rows": rows, "winner": "sequential"})
+        assert ("mixes batching with the float width (B = 32 in float32, the loop in float64)"
+                in why) == mixed, why
+        assert why.count("float32") == mixed, why  # said once, where it is explained

@@ -317,13 +317,13 @@ def why_sentences(summary: dict) -> str:
     if "sequential" in by and "B32" in by:
         a, c = by["sequential"], by["B32"]
         ratio = c["chars_per_s"] / a["chars_per_s"]  # the ratio of the two speeds printed with it
-        speeds = (f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s"
-                  + (", B = 32 in float32" if c.get("dtype") == "float32" else "") + ")")
+        speeds = f"({c['chars_per_s']:,.0f} against {a['chars_per_s']:,.0f} characters/s)"
         same = "the same characters" if a.get("chars") == c.get("chars") else "characters"
         faster, slower = order(1, ratio, ".1f") > 0, order(1, 1 / ratio, ".1f") > 0
-        mixed = (" The ratio mixes batching with the float width (B = 32 in float32, the loop "
-                 f"in {a.get('dtype', 'float64')}); the two are not measured apart here."
-                 if c.get("dtype") != a.get("dtype", "float64") else "")
+        mixed = (f" The ratio mixes batching with the float width (B = 32 in "
+                 f"{c.get('dtype', 'float64')}, the loop in {a.get('dtype', 'float64')}); the two "
+                 "are not measured apart here." if c.get("dtype", "float64") != a.get("dtype", "float64")
+                 else "")
         if faster:
             why.append(f"Mini-batches change the time it takes: B = 32 processed {same} "
                        f"{ratio:.1f} times faster than the handout's loop {speeds}: one "

@@ -113,7 +113,7 @@ def baselines(exp_dir) -> list:
     by = {r["variant"]: r for r in (summary or {"rows": []})["rows"]}
     vanilla = None
     if "m256" in by:  # the summary row of one seed: its numbers, not a mean
-        vanilla = {"model": "vanilla RNN m 256 (m256)",
+        vanilla = {"model": "vanilla m256",
                    "n_params": runs[0]["config"]["vanilla_n_params"],
                    **{k: by["m256"][k] for k in _ROW_KEYS}}
     spread = max((r["best_val_loss_std"] for r in by.values() if len(r["seeds"]) > 1), default=None)

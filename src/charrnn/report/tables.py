@@ -135,7 +135,7 @@ BENCH_NAMES = {"classic": "classic per-step loop",
 
 def bench_markdown(bench: dict) -> str:
     """The benchmark table of :func:`charrnn.bench.run_benchmark` as Markdown, with the machine."""
-    lines = ["| implementation | updates/s | chars/s | × classic | 150k updates | 1,000 chars "
+    lines = ["| implementation | updates/s | chars/s | × classic | 150k updates (projected) | 1,000 chars "
              "sampled | loss diff vs NumPy |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in bench["results"].items():
         ratio = f"{r['ratio_to_classic']:.1f}" if r.get("ratio_to_classic") else "–"
@@ -222,8 +222,10 @@ def welch_markdown(tests: list[dict]) -> str:
         return ""
     lines = ["| lower loss | higher loss | difference (nats/char) | 95 % interval | seeds | p | "
              "significant |", "|---|---|---:|---:|---:|---:|---|"]
+    nb = "\u00a0"  # no-break spaces: each cell on one line
     for t in tests:
-        lines.append(f"| {t['a']} | {t['b']} | {-t['diff']:.4f} | {-t['ci_high']:.4f} to "
-                     f"{-t['ci_low']:.4f} | {t['n_a']} and {t['n_b']} | {p_text(t['p'])} | "
+        lines.append(f"| {t['a']} | {t['b']} | {-t['diff']:.4f} | {-t['ci_high']:.4f}{nb}to{nb}"
+                     f"{-t['ci_low']:.4f} | {t['n_a']}/{t['n_b']} | "
+                     f"{p_text(t['p']).replace(' ', nb)} | "
                      f"{'**yes**' if t['significant'] else 'no'} |")
     return "\n".join(lines)

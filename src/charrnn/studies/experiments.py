@@ -198,8 +198,8 @@ def summarize(runs: list[dict]) -> dict:
                      "wall_time_s": wall,
                      "chars_per_s": _mean_std([g["metrics"]["chars_per_s"] for g in group])[0]})
     best = min(rows, key=lambda r: r["best_val_loss_mean"]) if rows else None
-    lines = ["| variant | seeds | best validation loss (nats/char), mean ± std | bits/char | "
-             "budget (characters) | training time | characters/s | float |",
+    lines = ["| variant | seeds | best val. loss (nats/char) | bits/char | budget (chars) | "
+             "time | chars/s | float |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         mark = "**" if r is best else ""
@@ -208,7 +208,7 @@ def summarize(runs: list[dict]) -> dict:
         lines.append(f"| {mark}{r['variant']}{mark} | {len(r['seeds'])} | "
                      f"{mark}{r['best_val_loss_mean']:.4f}{mark}{spread} | "
                      f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
-                     f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} | "
+                     f"{r['wall_time_s']:.0f}\u00a0s | {r['chars_per_s']:,.0f} | "
                      f"{r['dtype'].replace('float', '')} |")
     if rows:  # the descriptions as a note, so that the table's first column stays one word
         lines.append("\n" + "; ".join(f"*{r['variant']}*: {r['description']}" for r in rows
