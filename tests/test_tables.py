@@ -144,7 +144,7 @@ def test_baselines_table():
            "best_val_bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
            "chars_per_s": 29039.9}
     cells, = _cells(baselines_markdown([row]))
-    assert cells["model"] == "LSTM h 120"
+    assert cells["model"] == "LSTM\u00a0h\u00a0120"  # no-break spaces: one line
     expected = {"parameters": 106640, "best validation loss (nats/char)": 1.31763, "bits/char": 1.90094,
                 "training characters": 4.0, "training time": 137.7, "characters/s": 29039.9}
     for header, x in expected.items():

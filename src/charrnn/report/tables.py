@@ -201,7 +201,8 @@ def baselines_markdown(rows: list[dict]) -> str:
     lines = ["| model | parameters | best validation loss (nats/char) | bits/char | training "
              "characters | training time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['n_params']:,} | {r['best_val_loss']:.4f} | "
+        lines.append(f"| {r['model'].replace(' ', chr(0xA0))} | {r['n_params']:,} | "
+                     f"{r['best_val_loss']:.4f} | "
                      f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
                      f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} |")
     return "\n".join(lines)
