@@ -24,7 +24,7 @@ from charrnn.studies.gated import (  # noqa: E402
     windowed_loss,
 )
 from charrnn.training.config import TrainConfig  # noqa: E402
-from charrnn.training.train import split_text  # noqa: E402
+from charrnn.training.train import split_heldout, split_text  # noqa: E402
 
 LINE = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
 TEXT = LINE * 30  # 2,550 characters: 32 streams of >= 51 characters and a held-out chunk of 128
@@ -147,11 +147,14 @@ def test_split_is_the_vanilla_one():
     r = tiny()
     n_train, bounds = split_text(len(TEXT), TrainConfig(holdout=1, n_chunks=20))
     assert r.metrics["n_train_chars"] == n_train == int(bounds[-1])
-    assert r.metrics["n_val_chars"] == len(TEXT) - n_train
-    held_out = r.vocab.encode(TEXT[n_train:])
-    assert stateful_loss(r.model, held_out) == r.metrics["final_val_loss"]
+    n_test = split_heldout(len(TEXT), n_train, 0.5)  # the held-out chunk's halves
+    assert r.metrics["n_val_chars"] == n_test - n_train and r.metrics["test_start"] == n_test
     assert r.metrics["best_val_loss"] == min(row["val_loss"] for row in r.validation)
+    # model.pt holds the model validation chose, and the test loss is its, on the second half
+    assert stateful_loss(r.model, r.vocab.encode(TEXT[n_train:n_test])) == r.metrics["best_val_loss"]
+    assert stateful_loss(r.model, r.vocab.encode(TEXT[n_test:])) == r.metrics["test_loss"]
     assert r.config["holdout"] == 1 and r.config["n_chunks"] == 20
+    assert r.config["test_fraction"] == 0.5
 
 
 def test_bad_input_is_refused():
@@ -163,6 +166,9 @@ def test_bad_input_is_refused():
                                          r"seq_length \+ 1 = 51"):
         BaselineConfig("gru", 10_000).validate(1000)
     with pytest.raises(ValueError, match="too short for 32 streams"):
+        BaselineConfig("gru", 10_000, seq_length=45, test_fraction=0.0).validate(1500)
+    with pytest.raises(ValueError, match="validation and test parts have 38 and 37 characters; "
+                                         r"each needs at least seq_length \+ 1 = 46"):
         BaselineConfig("gru", 10_000, seq_length=45).validate(1500)
     with pytest.raises(ValueError, match="eta must be a finite number > 0, got 0.0"):
         BaselineConfig("gru", 10_000, eta=0.0).validate(len(TEXT))
@@ -192,7 +198,8 @@ def test_config_json_holds_the_settings_and_what_follows_from_the_text():
         "kind": "gru", "hidden": h, "n_params": gated_params("gru", K, h),
         "vanilla_m": 256, "vanilla_n_params": vanilla_params(K), "K": K, "seed": 3,
         "chars": 3200, "n_updates": 2, "seq_length": 50, "batch_size": 32, "order": "sequential",
-        "holdout": 1, "n_chunks": 20, "n_train_chars": 2422, "optimizer": "adam", "eta": 1.6e-2,
+        "holdout": 1, "n_chunks": 20, "n_train_chars": 2422, "test_fraction": 0.5,
+        "optimizer": "adam", "eta": 1.6e-2,
         "lr_schedule": "cosine", "warmup": 0, "grad_clip": 5.0, "clip": "global norm",
         "n_evals": 10, "device": "cpu", "data": "/d/t.txt",
         "data_md5": hashlib.md5(TEXT.encode()).hexdigest(), "vocab": "".join(sorted(set(TEXT)))}
@@ -245,9 +252,14 @@ def test_cli_writes_a_run_folder(tmp_path, capsys):
     assert rows[0] == "update,chars,train_time_s,val_loss" and rows[-1].startswith("2,3200,")
     run = load_baseline(out)
     n_train = config["n_train_chars"]
-    assert stateful_loss(run.model, run.vocab.encode(TEXT[n_train:])) == metrics["final_val_loss"]
+    n_test = metrics["test_start"]  # model.pt: the model validation chose, scored on the rest
+    # float32 sums over another number of torch threads than in training: equal to rounding
+    assert stateful_loss(run.model, run.vocab.encode(TEXT[n_train:n_test])) == \
+        pytest.approx(metrics["best_val_loss"], rel=1e-6)
+    assert stateful_loss(run.model, run.vocab.encode(TEXT[n_test:])) == \
+        pytest.approx(metrics["test_loss"], rel=1e-6)
     for key in ("best_val_loss", "best_val_update", "best_val_bits_per_char", "final_val_loss",
-                "n_params", "wall_time_s", "chars_per_s", "device"):
+                "test_bits_per_char", "n_params", "wall_time_s", "chars_per_s", "device"):
         assert key in metrics, key
     rc, _, err = cli(capsys, "--kind", "lstm", "--data", good, "--chars", 3200, "--out", out)
     assert rc == 2 and "holds a different run" in err  # refused before any work: still the GRU

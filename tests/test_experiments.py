@@ -92,7 +92,10 @@ def test_summary_rows_carry_the_seeds_mean_and_std(tmp_path):
         assert r["best_val_loss_mean"] == pytest.approx(np.mean(per_seed))
         assert r["best_val_loss_std"] == pytest.approx(np.std(per_seed, ddof=1))
         assert r["best_val_bits_per_char"] == pytest.approx(r["best_val_loss_mean"] / np.log(2))
-        shown = f"{r['best_val_loss_mean']:.4f} ± {r['best_val_loss_std']:.4f}"
+        tests = [run["metrics"]["test_loss"] for run in mine]  # the reported measure
+        assert r["measure"] == "test" and r["losses"] == tests
+        assert (r["loss"], r["loss_std"]) == pytest.approx((np.mean(tests), np.std(tests, ddof=1)))
+        shown = f"{r['loss']:.4f} ± {r['loss_std']:.4f}"
         assert shown in s["markdown"].replace("**", "").replace("\u00a0", " ")
         assert f"*{r['variant']}*: {r['description']}" in s["markdown"]  # in the note
     means = {r["variant"]: r["best_val_loss_mean"] for r in s["rows"]}
@@ -103,7 +106,7 @@ def test_summary_rows_carry_the_seeds_mean_and_std(tmp_path):
 
 def test_comparisons_test_every_pair_of_seeded_rows_with_the_better_one_first():
     def row(v, xs):
-        return {"variant": v, "best_val_losses": xs, "best_val_loss_mean": sum(xs) / len(xs)}
+        return {"variant": v, "losses": xs, "loss": sum(xs) / len(xs)}
 
     rows = [row("s", [1.50, 1.51, 1.52]), row("r", [1.40, 1.41, 1.43]), row("one", [1.3]),
             row("b", [1.45, 1.50, 1.55])]

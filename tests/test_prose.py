@@ -189,7 +189,9 @@ def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, 
     losses = losses or ([loss] if n == 1 else
                         [loss + std * math.sqrt((n - 1) / 2) * x for x in [-1, 1] + [0] * (n - 2)])
     return {"variant": variant, "description": description, "m": m, "best_val_loss": loss,
-            "best_val_losses": losses,
+            "loss": loss,
+            "best_val_losses": losses, "losses": losses, "loss_std": std, "measure": "test",
+            "bits_per_char": loss / 0.6931471805599453,
             "best_val_loss_mean": loss, "best_val_loss_std": std, "seeds": list(seeds),
             "best_val_bits_per_char": loss / 0.6931471805599453, "wall_time_s": wall,
             "chars_per_s": chars_per_s, "chars": chars, "dtype": dtype}
@@ -290,15 +292,15 @@ def test_every_significant_difference_is_said_and_no_other():
 def test_welch_matches_the_hand_computed_test():
     from charrnn.studies.experiments import welch
 
-    a = {"variant": "a", "best_val_losses": [1.0, 1.1, 1.05]}
-    b = {"variant": "b", "best_val_losses": [1.3, 1.2, 1.25]}
+    a = {"variant": "a", "losses": [1.0, 1.1, 1.05]}
+    b = {"variant": "b", "losses": [1.3, 1.2, 1.25]}
     t = welch(a, b)
     se = math.sqrt(0.0025 / 3 + 0.0025 / 3)  # both sample variances are 0.05^2
     assert t["diff"] == pytest.approx(-0.2) and t["t"] == pytest.approx(-0.2 / se)
     assert t["df"] == pytest.approx(4.0)  # Welch-Satterthwaite with equal variances and n: 2(n-1)
     assert t["p"] == pytest.approx(0.008050, abs=1e-6) and t["significant"]
     assert t["ci_low"] == pytest.approx(-0.2 - 2.776445 * se, abs=1e-5)  # t_{0.975, 4} = 2.776445
-    assert welch(a, {"variant": "c", "best_val_losses": [1.0]}) is None
+    assert welch(a, {"variant": "c", "losses": [1.0]}) is None
 
 
 def test_experiments_intro_names_budgets_seeds_and_float32():
@@ -407,7 +409,7 @@ def test_units_intro_cites_the_paper_and_says_what_each_model_saw():
 
 
 def _gated(model, bits, seq_length=50, schedule="cosine", chars=4_000_000):
-    return {"model": model, "best_val_bits_per_char": bits, "chars": chars,
+    return {"model": model, "bits_per_char": bits, "chars": chars,
             "seq_length": seq_length, "lr_schedule": schedule}
 
 
@@ -415,7 +417,7 @@ def _gated(model, bits, seq_length=50, schedule="cosine", chars=4_000_000):
 def test_baselines_paragraph_says_who_is_better_by_the_printed_numbers(vanilla_bits):
     vanilla = _gated("vanilla", vanilla_bits, 25, "constant")
     gated = [_gated("LSTM h 120", 1.90), _gated("GRU h 142", 1.85)]
-    text = findings.baselines_paragraph(vanilla, gated, {"best_val_bits_per_char": 1.80, "chars": 22_400_000},
+    text = findings.baselines_paragraph(vanilla, gated, {"bits_per_char": 1.80, "chars": 22_400_000},
                                         spread=0.004)
     assert_directions(text)
     assert_printed(text, vanilla_bits, 1.90, 1.85, 4.00, 0.004, 1.80, 22.4 / 4)
@@ -434,7 +436,7 @@ def test_baselines_paragraph_says_who_is_better_by_the_printed_numbers(vanilla_b
 
 def test_baselines_paragraph_same_settings_one_budget_or_no_vanilla():
     same = findings.baselines_paragraph(_gated("vanilla", 2.05), [_gated("LSTM h 120", 2.05)],
-                                        {"best_val_bits_per_char": 1.9, "chars": 4_000_000})
+                                        {"bits_per_char": 1.9, "chars": 4_000_000})
     assert_directions(same)
     assert not count(same, 50)  # same sequence length and schedule: no sentence on them
     assert not count(same, 1.0)  # the same budget: no "1.0 times as many"

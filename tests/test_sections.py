@@ -77,7 +77,7 @@ def test_a_baseline_without_the_m256_variant(tmp_path):
     assert runs[0]["validation"][1]["val_loss"] == pytest.approx(1.3176)
     table, paragraph, literature = (t for _, t in sections.baselines(tmp_path))
     model, *row = [c.strip() for c in table.splitlines()[-1].strip("|").split("|")]
-    assert model == "LSTM h 120"  # the metrics, with the training characters in millions
+    assert model == "LSTM\u00a0h\u00a0120"  # the metrics, with the training characters in millions
     assert_numbers_are(" ".join(row), [106_640, 1.3176, 1.9009, 4.0, 137.7, 29040])
     assert "add `m256` to `EXPERIMENTS`" in paragraph  # no vanilla run: the instruction to add one
     assert_numbers_are(paragraph, [256, 1.9009, 120])

@@ -140,8 +140,8 @@ def test_features_legend_names_every_feature():
 
 
 def test_baselines_table():
-    row = {"model": "LSTM h 120", "n_params": 106640, "best_val_loss": 1.31763,
-           "best_val_bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
+    row = {"model": "LSTM h 120", "n_params": 106640, "loss": 1.31763,
+           "bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
            "chars_per_s": 29039.9}
     cells, = _cells(baselines_markdown([row]))
     assert cells["model"] == "LSTM\u00a0h\u00a0120"  # no-break spaces: one line
@@ -158,7 +158,7 @@ def test_welch_table_marks_exactly_the_significant_pairs():
     from charrnn.studies.experiments import comparisons
 
     def row(v, xs):
-        return {"variant": v, "best_val_losses": xs, "best_val_loss_mean": sum(xs) / len(xs)}
+        return {"variant": v, "losses": xs, "loss": sum(xs) / len(xs)}
 
     tests = comparisons([row("s", [1.50, 1.51, 1.52]), row("r", [1.40, 1.41, 1.43]),
                          row("b", [1.45, 1.50, 1.55])])

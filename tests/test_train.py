@@ -325,3 +325,33 @@ def test_train_rejects_short_or_non_str_text():
     train("ab" * 5 + "c", small_config(seq_length=10, n_updates=2))  # 11 chars is enough
     with pytest.raises(ValueError, match="str"):
         train(b"hello world " * 5, small_config())
+
+
+def test_the_test_text_is_scored_once_for_the_model_validation_chose():
+    from charrnn.model.evaluate import stateful_loss
+    from charrnn.model.rnn import param_views
+
+    text = "".join(f"line {i}: the quick brown fox jumps over the lazy dog.\n" for i in range(40))
+    cfg = small_config(n_updates=60, holdout=1, n_chunks=10, eval_every=10)
+    whole = train(text, cfg)
+    split = train(text, small_config(n_updates=60, holdout=1, n_chunks=10, eval_every=10,
+                                     test_fraction=0.5))
+    # training reads the same text: the same updates to the bit
+    assert np.array_equal(whole.history["loss"], split.history["loss"])
+    m, vocab = split.metrics, split.vocab
+    held = len(text) - m["n_train_chars"]
+    assert (m["n_val_chars"], m["n_test_chars"]) == (held - held // 2, held // 2)
+    assert m["test_start"] == len(text) - held // 2
+    book = np.array(vocab.encode(text))
+    chosen = min(split.validation, key=lambda r: r["val_loss"])
+    assert m["best_val_update"] == chosen["update"]
+    # validation saw only its part; the test loss is the chosen model's, on the rest
+    assert chosen["val_loss"] == stateful_loss(
+        param_views(split.state.best_val.flat, vocab.K, cfg.m), book[m["n_train_chars"]:m["test_start"]])
+    assert m["test_loss"] == stateful_loss(param_views(split.state.best_val.flat, vocab.K, cfg.m),
+                                           book[m["test_start"]:])
+    assert "test_loss" not in whole.metrics
+    with pytest.raises(ValueError, match="test_fraction > 0 needs validation"):
+        small_config(test_fraction=0.5).validate()
+    with pytest.raises(ValueError, match=r"test_fraction must be a number in \[0, 1\)"):
+        small_config(holdout=1, eval_every=5, test_fraction=1.0).validate()

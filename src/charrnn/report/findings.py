@@ -148,24 +148,26 @@ LITERATURE = (f"For scale, {KARPATHY_2015} trained character-level vanilla RNNs,
 def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | None = None,
                         spread: float | None = None) -> str:
     """Where the vanilla RNN stands against the gated models of its size. ``vanilla``: the
-    m256 variant (``best_val_bits_per_char``, ``chars``, ``seq_length``, ``lr_schedule``) or
-    None when it was not run; ``gated``: rows with ``model``, ``best_val_bits_per_char``,
+    m256 variant (``bits_per_char``, ``chars``, ``seq_length``, ``lr_schedule``) or
+    None when it was not run; ``gated``: rows with ``model``, ``bits_per_char``,
     ``chars``, ``seq_length``, ``lr_schedule``; ``best``: the best variant's row (only named,
     with how many more characters it had); ``spread``: the largest seed standard deviation of
     the variants [nats/char]. :data:`LITERATURE` is the paragraph that follows it."""
-    g = min(gated, key=lambda r: r["best_val_bits_per_char"])
-    them = join_and([f"{r['best_val_bits_per_char']:.3f} for the {r['model']}" for r in gated])
+    g = min(gated, key=lambda r: r["bits_per_char"])
+    them = join_and([f"{r['bits_per_char']:.3f} for the {r['model']}" for r in gated])
     if vanilla is None:
         text = ("There is no vanilla m = 256 run of this budget in these experiments (add `m256` "
                 "to `EXPERIMENTS`), so the like-for-like comparison is missing; the gated models "
                 f"reach {them} bits/char.")
     else:
         # the difference of the numbers as printed, so that it is their difference and a tie is one
-        bv, bg = (float(f"{r['best_val_bits_per_char']:.3f}") for r in (vanilla, g))
+        bv, bg = (float(f"{r['bits_per_char']:.3f}") for r in (vanilla, g))
         d = bv - bg
         text = (f"On the same split, with about the same number of parameters and of training "
                 f"characters ({vanilla['chars'] / 1e6:.2f} M), the vanilla RNN (m = 256) reaches "
-                f"{bv:.3f} bits/char on the held-out chunk, against {them}: ")
+                f"{bv:.3f} bits/char on the "
+                + ("test text" if {vanilla.get("measure"), g.get("measure")} == {"test"}
+                   else "held-out chunk") + f", against {them}: ")
         if d > 0:
             text += f"the {g['model']} is {d:.3f} bits/char ({d / bv:.1%}) better."
         elif d < 0:
@@ -184,7 +186,7 @@ def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | No
             f"{spread:.3f} nats/char." if spread else ".")
         if best is not None:
             times = best["chars"] / vanilla["chars"]
-            text += (f" (The best variant's {best['best_val_bits_per_char']:.3f} bits/char come "
+            text += (f" (The best variant's {best['bits_per_char']:.3f} bits/char come "
                      + (f"from {times:.1f} times as many characters: not a comparison at the same "
                         "budget.)" if order(1, times, ".1f") else "from about the same budget.)"))
     return text

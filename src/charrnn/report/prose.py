@@ -211,9 +211,13 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
     f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
     text = (f"Every variant trained on the text without its last 1/20 (held out) for about "
             f"{common / 1e6:.3g} M characters" + (f" ({join_and(more)})" if more else "")
-            + f" and was evaluated on the held-out chunk {n_evals} times (stateful validation "
-            "loss: the hidden state carried through the whole chunk; the windowed number restarts "
-            "from $h = 0$ every 25 characters).")
+            + (f". The first half of the held-out chunk is the validation text: evaluated "
+               f"{n_evals} times, it chose each run's model (the one at its lowest validation "
+               "loss); the second half is the test text, which scored that model once, and the "
+               "tables give that test loss" if rows[0].get("measure") == "test" else
+               f" and was evaluated on the held-out chunk {n_evals} times")
+            + " (stateful loss: the hidden state carried through the whole text; the windowed "
+            "number restarts from $h = 0$ every 25 characters).")
     if seeded:
         ns = sorted({len(r["seeds"]) for r in rows if len(r["seeds"]) > 1})
         n = ns[0] if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
@@ -245,8 +249,9 @@ def winner_sentence(summary: dict) -> str:
     times = w["chars"] / min(r["chars"] for r in rows)
     more = (f", with {times:.1f} times the common budget of training characters"
             if order(1, times, ".1f") > 0 else "")
-    return (f"**Lowest loss: {w['variant']}** ({w['description']}), best validation loss "
-            f"{w['best_val_loss']:.4f} nats/char ({w['best_val_bits_per_char']:.3f} bits/char) after "
+    measure = "test loss" if w.get("measure") == "test" else "best validation loss"
+    return (f"**Lowest loss: {w['variant']}** ({w['description']}), {measure} "
+            f"{w['loss']:.4f} nats/char ({w['bits_per_char']:.3f} bits/char) after "
             f"{_duration(w['wall_time_s'])} of training{more}.")
 
 
@@ -301,14 +306,14 @@ def why_sentences(summary: dict) -> str:
     small = [r for r in rows if r["m"] == 100]
     if len(small) == 1:
         b = small[0]
-        why.append(f"With m = 100 only {b['variant']} ran ({b['best_val_loss']:.4f}).")
+        why.append(f"With m = 100 only {b['variant']} ran ({b['loss']:.4f}).")
     elif small:
-        b = min(small, key=lambda r: r["best_val_loss"])
-        spread = max(r["best_val_loss"] for r in small) - b["best_val_loss"]
+        b = min(small, key=lambda r: r["loss"])
+        spread = max(r["loss"] for r in small) - b["loss"]
         why.append(f"With m = 100 the variants end within {spread:.3f} nats of each other (best: "
-                   f"{b['variant']}, {b['best_val_loss']:.4f}).")
+                   f"{b['variant']}, {b['loss']:.4f}).")
     tests = summary.get("comparisons")
-    if tests is None and all("best_val_losses" in r for r in rows):
+    if tests is None and all("losses" in r for r in rows):
         tests = comparisons(rows)
     significance = significance_sentences(tests or [])
     if significance:
@@ -334,17 +339,17 @@ def why_sentences(summary: dict) -> str:
         else:
             why.append(f"B = 32 processed {same} about as fast as the handout's loop {speeds}.")
     m256, best = by.get("m256"), by.get("best")
-    if m256 and small and order(b["best_val_loss"], m256["best_val_loss"], ".4f") < 0:
+    if m256 and small and order(b["loss"], m256["loss"], ".4f") < 0:
         why.append(f"{'That speed buys capacity' if faster else 'Capacity pays'}: m = 256 with 32 "
-                   f"streams reaches {m256['best_val_loss']:.4f}.")
-        if best and order(m256["best_val_loss"], best["best_val_loss"], ".4f") < 0:
+                   f"streams reaches {m256['loss']:.4f}.")
+        if best and order(m256["loss"], best["loss"], ".4f") < 0:
             times = best["chars"] / m256["chars"]
             more = order(1, times, ".1f") != 0
             why.append((f"With {times:.1f} times the training characters, longer" if more
                         else "Longer")
                        + " sequences (50 characters of context for backprop through time) and a "
                        "cosine learning-rate decay to zero bring it to "
-                       f"{best['best_val_loss']:.4f} in {_duration(best['wall_time_s'])}"
+                       f"{best['loss']:.4f} in {_duration(best['wall_time_s'])}"
                        + ("; these changes come together, so the gain is not any one's alone."
                           if more else "."))
     return " ".join(why)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model.evaluate import BITS_PER_NAT
 from ..studies.baselines_io import read_baseline
 from ..studies.experiments import job_name, load_variant, summarize
 from . import findings, prose, tables
@@ -95,8 +96,16 @@ def experiments(exp_dir) -> list:
                    ("markdown", prose.why_sentences(summary))])
 
 
-_ROW_KEYS = ("best_val_loss", "best_val_bits_per_char", "chars", "wall_time_s", "chars_per_s",
-             "seq_length", "lr_schedule")
+_ROW_KEYS = ("chars", "wall_time_s", "chars_per_s", "seq_length", "lr_schedule")
+
+
+def _scored(metrics: dict) -> dict:
+    """The reported loss of a gated run: its test loss when it has one, else its best
+    validation loss (``loss``, ``bits_per_char``, ``measure``)."""
+    test = "test_loss" in metrics
+    loss = metrics["test_loss"] if test else metrics["best_val_loss"]
+    return {"loss": loss, "bits_per_char": loss * BITS_PER_NAT,
+            "measure": "test" if test else "validation"}
 
 
 def baselines(exp_dir) -> list:
@@ -107,7 +116,7 @@ def baselines(exp_dir) -> list:
     runs = gated_runs(exp_dir)
     if not runs:
         return [_not_yet(f"no LSTM or GRU run in `{exp_dir}`", "make baselines")]
-    gated = [{"model": r["model"], "n_params": r["metrics"]["n_params"],
+    gated = [{"model": r["model"], "n_params": r["metrics"]["n_params"], **_scored(r["metrics"]),
               **{k: {**r["metrics"], **r["config"]}[k] for k in _ROW_KEYS}} for r in runs]
     _, summary = _variants(exp_dir)
     by = {r["variant"]: r for r in (summary or {"rows": []})["rows"]}
@@ -115,8 +124,8 @@ def baselines(exp_dir) -> list:
     if "m256" in by:  # the summary row of one seed: its numbers, not a mean
         vanilla = {"model": "vanilla m256",
                    "n_params": runs[0]["config"]["vanilla_n_params"],
-                   **{k: by["m256"][k] for k in _ROW_KEYS}}
-    spread = max((r["best_val_loss_std"] for r in by.values() if len(r["seeds"]) > 1), default=None)
+                   **{k: by["m256"][k] for k in (*_ROW_KEYS, "loss", "bits_per_char", "measure")}}
+    spread = max((r["loss_std"] for r in by.values() if len(r["seeds"]) > 1), default=None)
     return [("markdown", tables.baselines_markdown(([vanilla] if vanilla else []) + gated)),
             ("markdown", findings.baselines_paragraph(vanilla, gated, by.get("best"), spread)),
             ("markdown", findings.LITERATURE)]

@@ -196,14 +196,20 @@ def features_legend() -> str:
 
 def baselines_markdown(rows: list[dict]) -> str:
     """The gated baselines beside the vanilla RNN of the same size: one line per row (``model``,
-    ``n_params``, ``best_val_loss`` [nats/char], ``best_val_bits_per_char``, ``chars`` [training
-    characters], ``wall_time_s`` [s], ``chars_per_s``)."""
-    lines = ["| model | parameters | best validation loss (nats/char) | bits/char | training "
+    ``n_params``, ``loss`` [nats/char] and ``bits_per_char`` of its ``measure``, "test" or
+    "validation" (the best validation loss; marked "val." when the rows mix them), ``chars``
+    [training characters], ``wall_time_s`` [s], ``chars_per_s``)."""
+    measures = {r.get("measure", "validation") for r in rows}
+    name = {"test": "test loss", "validation": "best validation loss"}[measures.pop()] \
+        if len(measures) == 1 else "test loss (val.: best validation loss)"
+    lines = [f"| model | parameters | {name} (nats/char) | bits/char | training "
              "characters | training time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    mixed = name.startswith("test loss (")
     for r in rows:
+        val = " (val.)" if mixed and r.get("measure", "validation") != "test" else ""
         lines.append(f"| {r['model'].replace(' ', chr(0xA0))} | {r['n_params']:,} | "
-                     f"{r['best_val_loss']:.4f} | "
-                     f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
+                     f"{r['loss']:.4f}{val} | "
+                     f"{r['bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
                      f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} |")
     return "\n".join(lines)
 

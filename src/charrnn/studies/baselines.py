@@ -39,8 +39,9 @@ from ..model.evaluate import BITS_PER_NAT
 from ..training import provenance
 from ..training.config import TrainConfig, learning_rates
 from ..training.orders import Reader
-from ..training.train import split_text
-from ..util.checks import check_choice, check_nonneg_int, check_positive_float, check_positive_int
+from ..training.train import split_heldout, split_text
+from ..util.checks import check_choice, check_nonneg_int, check_positive_float, check_positive_int, is_number
+from .experiments import TEST_FRACTION
 from .gated import (
     KINDS,
     VANILLA_M,
@@ -89,6 +90,7 @@ class BaselineConfig:
     seq_length: int = 50  # characters per stream and update (truncated backprop through time)
     grad_clip: float = 5.0  # largest global gradient norm
     n_evals: int = 10  # validation evaluations, every n_updates // n_evals updates (and the last)
+    test_fraction: float = TEST_FRACTION  # held-out part kept as test text (scores the chosen model)
     device: str | None = None  # torch device; None: "cuda" when available, else "cpu"
     data_path: str | os.PathLike | None = None  # the text's file, recorded in config.json
 
@@ -113,16 +115,25 @@ class BaselineConfig:
         if chars // (B * s) < 1:
             raise ValueError(f"chars must be at least batch_size x seq_length = {B * s} (one "
                              f"update), got {chars}")
+        tf = self.test_fraction
+        if not is_number(tf) or not 0 <= tf < 1:
+            raise ValueError(f"test_fraction must be a number in [0, 1), got {tf!r}")
         n_train = _n_train(n_chars)
         if n_chars - n_train < s + 1:
             raise ValueError(f"the held-out chunk (the last 1/20 of the text) has {n_chars - n_train} "
                              f"characters; it needs at least seq_length + 1 = {s + 1} (the text has "
                              f"{n_chars}; it needs about {20 * (s + 1)})")
+        n_test = split_heldout(n_chars, n_train, tf)
+        if tf and min(n_test - n_train, n_chars - n_test) < s + 1:
+            raise ValueError(f"the held-out chunk's validation and test parts have "
+                             f"{n_test - n_train} and {n_chars - n_test} characters; each needs "
+                             f"at least seq_length + 1 = {s + 1}")
         if n_train // B < s + 1:
             raise ValueError(f"the training text ({n_train} characters) is too short for {B} streams "
                              f"of at least seq_length + 1 = {s + 1} characters each")
         return replace(self, kind=kind, chars=chars, seed=seed, eta=eta, hidden=hidden,
-                       batch_size=B, seq_length=s, grad_clip=grad_clip, n_evals=n_evals)
+                       batch_size=B, seq_length=s, grad_clip=grad_clip, n_evals=n_evals,
+                       test_fraction=float(tf))
 
     @property
     def n_updates(self) -> int:
@@ -147,7 +158,7 @@ class BaselineConfig:
                 "seed": c.seed, "chars": n * c.batch_size * c.seq_length,
                 "n_updates": n, "seq_length": c.seq_length, "batch_size": c.batch_size,
                 "order": "sequential", "holdout": 1, "n_chunks": 20,
-                "n_train_chars": _n_train(len(text)),
+                "n_train_chars": _n_train(len(text)), "test_fraction": c.test_fraction,
                 "optimizer": "adam", "eta": c.eta, "lr_schedule": "cosine",
                 "warmup": min(200, n // 10), "grad_clip": c.grad_clip, "clip": "global norm",
                 "n_evals": c.n_evals,
@@ -206,7 +217,8 @@ def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
     book = np.asarray(vocab.encode(text), dtype=np.int64)  # (N,)
     n_train, n = config["n_train_chars"], config["n_updates"]
     B, s, seed, eta = config["batch_size"], config["seq_length"], config["seed"], config["eta"]
-    val = book[n_train:]
+    n_test = split_heldout(len(book), n_train, config["test_fraction"])
+    val, test = book[n_train:n_test], book[n_test:]
     reader = Reader(n_train, s, B, "sequential")
     schedule = TrainConfig.from_preset("adam", eta=eta, lr_schedule="cosine",
                                        warmup=config["warmup"], n_updates=n).validate()
@@ -255,6 +267,8 @@ def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
             if (u + 1) % eval_every == 0 or u + 1 == n:
                 t0 = time.perf_counter()
                 vl = stateful_loss(model, val)
+                if len(test) and vl < min((r["val_loss"] for r in validation), default=math.inf):
+                    chosen = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 eval_time += time.perf_counter() - t0
                 validation.append({"update": u + 1, "chars": (u + 1) * B * s,
                                    "train_time_s": train_time, "val_loss": vl})
@@ -264,6 +278,13 @@ def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
             bar.close()
         t0 = time.perf_counter()
         windowed = windowed_loss(model, val, s)
+        scores = {}
+        if len(test):  # the model validation chose, scored once on the test text; model.pt holds it
+            model.load_state_dict(chosen)
+            scores = {"test_loss": stateful_loss(model, test)}
+            scores.update(test_bits_per_char=scores["test_loss"] * BITS_PER_NAT,
+                          test_loss_windowed=windowed_loss(model, test, s),
+                          n_test_chars=len(test), test_start=n_test)
         eval_time += time.perf_counter() - t0
     finally:
         torch.set_num_threads(old_threads)
@@ -279,5 +300,5 @@ def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
                "wall_time_s": train_time, "eval_time_s": eval_time,
                "chars_per_s": n * B * s / train_time if train_time > 0 else float("inf"),
                "updates_per_s": n / train_time if train_time > 0 else float("inf"),
-               "device": device, "torch_threads": threads, "seed": seed, "eta": eta}
+               "device": device, "torch_threads": threads, "seed": seed, "eta": eta, **scores}
     return BaselineResult(model, vocab, config, metrics, validation)

@@ -50,6 +50,11 @@ VARIANTS: dict[str, dict] = {
 }
 
 
+#: The held-out chunk's second half is the test text: validation (the first half) chooses each
+#: run's model, the test text scores it once (:class:`charrnn.training.config.TrainConfig`).
+TEST_FRACTION = 0.5
+
+
 def _variant(name: str) -> dict:
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; expected one of {tuple(VARIANTS)}")
@@ -72,8 +77,8 @@ def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
     characters (times the variant's ``scale``), with about ``n_evals`` validation evaluations.
     Raises ``ValueError`` for an unknown name."""
     v = _variant(name)
-    kw = {"holdout": 1, "n_chunks": 20, "seed": seed, "sample_every": 10**9, "log_every": 100,
-          **v["overrides"], **extra}
+    kw = {"holdout": 1, "n_chunks": 20, "test_fraction": TEST_FRACTION, "seed": seed,
+          "sample_every": 10**9, "log_every": 100, **v["overrides"], **extra}
     cfg = TrainConfig.from_preset("adam", **kw)
     per_update = cfg.batch_size * cfg.seq_length
     cfg.n_updates = max(1, int(chars * v.get("scale", 1)) // per_update)
@@ -134,15 +139,15 @@ ALPHA = 0.05
 
 def welch(a: dict, b: dict) -> dict | None:
     """Welch's unequal-variances t-test (Welch 1947; ``scipy.stats.ttest_ind(equal_var=False)``)
-    of the per-seed best validation losses (``best_val_losses``, nats/char) of summary rows ``a``
-    and ``b``: ``{"a", "b", "diff"`` (mean a - mean b), ``"ci_low", "ci_high"`` (its 95 %
+    of the per-seed reported losses (``losses``, nats/char: test, or best validation) of summary
+    rows ``a`` and ``b``: ``{"a", "b", "diff"`` (mean a - mean b), ``"ci_low", "ci_high"`` (its 95 %
     confidence interval), ``"t", "df"`` (None without spread), ``"p"`` (two-sided), ``"n_a",
     "n_b", "significant"`` (p < :data:`ALPHA`)``}``. None when either row has fewer than two
     seeds (no spread to test against). Rows without any spread (every seed equal) give p = 0
     when their means differ and p = 1 when they do not."""
     from scipy import stats  # noqa: PLC0415 (scipy: only for the summary)
 
-    xa, xb = a["best_val_losses"], b["best_val_losses"]
+    xa, xb = a["losses"], b["losses"]
     if len(xa) < 2 or len(xb) < 2:
         return None
     diff = sum(xa) / len(xa) - sum(xb) / len(xb)
@@ -160,11 +165,11 @@ def welch(a: dict, b: dict) -> dict | None:
 def comparisons(rows: list[dict]) -> list[dict]:
     """:func:`welch` of every pair of rows with two or more seeds, the lower mean as ``a`` (so
     ``diff`` <= 0: ``a`` is the better one), pairs in the rows' order."""
-    seeded = [r for r in rows if len(r["best_val_losses"]) > 1]
+    seeded = [r for r in rows if len(r["losses"]) > 1]
     out = []
     for i, x in enumerate(seeded):
         for y in seeded[i + 1:]:
-            a, b = (x, y) if x["best_val_loss_mean"] <= y["best_val_loss_mean"] else (y, x)
+            a, b = (x, y) if x["loss"] <= y["loss"] else (y, x)
             out.append(welch(a, b))
     return out
 
@@ -179,16 +184,22 @@ def summarize(runs: list[dict]) -> dict:
     for r in runs:
         by.setdefault(r.get("variant", r["name"]), []).append(r)
     rows = []
+    # the reported measure: the test loss when every run has one, else the best validation loss
+    measure = "test" if runs and all("test_loss" in r["metrics"] for r in runs) else "validation"
     for variant, group in by.items():
         group.sort(key=lambda r: r.get("seed") or 0)
         c = group[0]["config"]
         losses = [g["metrics"]["best_val_loss"] for g in group]
         mean, std = _mean_std(losses)
+        scores = [g["metrics"]["test_loss"] for g in group] if measure == "test" else losses
+        score, score_std = _mean_std(scores)
         wall = _mean_std([g["metrics"]["wall_time_s"] for g in group])[0]
         rows.append({"variant": variant, "description": group[0].get("description", ""),
                      "seeds": [g.get("seed") for g in group], "best_val_losses": losses,
                      "best_val_loss_mean": mean, "best_val_loss_std": std,
                      "best_val_loss": mean, "best_val_bits_per_char": mean / math.log(2),
+                     "measure": measure, "losses": scores, "loss": score, "loss_std": score_std,
+                     "bits_per_char": score / math.log(2),
                      "m": c["m"], "batch_size": c["batch_size"], "seq_length": c["seq_length"],
                      "eta": c["eta"], "order": c["order"], "lr_schedule": c["lr_schedule"],
                      "dtype": c.get("dtype", "float64"),
@@ -197,17 +208,17 @@ def summarize(runs: list[dict]) -> dict:
                      "chars": group[0]["metrics"]["n_updates"] * c["batch_size"] * c["seq_length"],
                      "wall_time_s": wall,
                      "chars_per_s": _mean_std([g["metrics"]["chars_per_s"] for g in group])[0]})
-    best = min(rows, key=lambda r: r["best_val_loss_mean"]) if rows else None
-    lines = ["| variant | seeds | best val. loss (nats/char) | bits/char | budget (chars) | "
-             "time | chars/s | float |",
+    best = min(rows, key=lambda r: r["loss"]) if rows else None
+    lines = [f"| variant | seeds | {'test' if measure == 'test' else 'best val.'} loss "
+             "(nats/char) | bits/char | budget (chars) | time | chars/s | float |",
              "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         mark = "**" if r is best else ""
         # no break inside "1.5918 ± 0.0021" (no-break spaces)
-        spread = f"\u00a0±\u00a0{r['best_val_loss_std']:.4f}" if len(r["seeds"]) > 1 else ""
+        spread = f"\u00a0±\u00a0{r['loss_std']:.4f}" if len(r["seeds"]) > 1 else ""
         lines.append(f"| {mark}{r['variant']}{mark} | {len(r['seeds'])} | "
-                     f"{mark}{r['best_val_loss_mean']:.4f}{mark}{spread} | "
-                     f"{r['best_val_bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
+                     f"{mark}{r['loss']:.4f}{mark}{spread} | "
+                     f"{r['bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
                      f"{r['wall_time_s']:.0f}\u00a0s | {r['chars_per_s']:,.0f} | "
                      f"{r['dtype'].replace('float', '')} |")
     if rows:  # the descriptions as a note, so that the table's first column stays one word

@@ -7,9 +7,11 @@ then renames it into place (:func:`install`), so a folder is always a whole run.
 
 A row (:func:`result_row`): name, kind, the grid's settings, seed, parameter count, updates,
 training characters, best validation loss [nats/char] and [bits/char] (stateful, on the held-out
-chunk; empty without one), best smooth loss [nats/char] (vanilla runs), training time [s] and
-characters/s. :func:`summarize` groups rows that differ only in the seed: n, mean and sample
-standard deviation (ddof 1) of each measure; :func:`format_summary` shows ``mean ± std``.
+chunk's validation part; empty without one), the test loss of the model validation chose
+[nats/char] and [bits/char] (empty without a test part), best smooth loss [nats/char] (vanilla
+runs), training time [s] and characters/s. :func:`summarize` groups rows that differ only in the
+seed: n, mean and sample standard deviation (ddof 1) of each measure;
+:func:`format_summary` shows ``mean ± std``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ __all__ = ["COLUMNS", "finished", "install", "remove_temporaries", "n_params", "
            "write_results", "read_results", "summarize", "format_summary"]
 
 COLUMNS = ("n_params", "n_updates", "chars", "best_val_loss", "best_val_bits_per_char",
-           "best_smooth_loss", "wall_time_s", "chars_per_s")
+           "test_loss", "test_bits_per_char", "best_smooth_loss", "wall_time_s", "chars_per_s")
 
 
 def finished(folder: Path, want: dict) -> bool:
@@ -100,6 +102,8 @@ def result_row(job: Job, folder) -> dict:
             "n_params": n_params(config, m), "n_updates": m["n_updates"], "chars": chars,
             "best_val_loss": val,
             "best_val_bits_per_char": None if val is None else val * BITS_PER_NAT,
+            "test_loss": m.get("test_loss"),
+            "test_bits_per_char": None if m.get("test_loss") is None else m["test_loss"] * BITS_PER_NAT,
             "best_smooth_loss": m.get("best_smooth_loss"), "wall_time_s": m["wall_time_s"],
             "chars_per_s": m["chars_per_s"]}
 
@@ -173,12 +177,14 @@ def _pm(g: dict, col: str, digits: int) -> str:
 def format_summary(groups: list[dict]) -> str:
     """:func:`summarize`'s groups as a Markdown table: settings, n, best validation loss
     [nats/char] and [bits/char], best smooth loss, training time [s], characters/s."""
-    lines = ["| settings | n | best validation loss (nats/char) | bits/char | best smooth loss | "
-             "training time (s) | characters/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| settings | n | best validation loss (nats/char) | bits/char | test loss (nats/char) "
+             "| best smooth loss | training time (s) | characters/s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for g in groups:
         settings = " ".join(format_value(v) if k == "kind" else f"{k} {format_value(v)}"
                             for k, v in g["settings"].items() if v is not None)
         lines.append(f"| {settings} | {g['n']} | {_pm(g, 'best_val_loss', 4)} | "
-                     f"{_pm(g, 'best_val_bits_per_char', 4)} | {_pm(g, 'best_smooth_loss', 4)} | "
+                     f"{_pm(g, 'best_val_bits_per_char', 4)} | {_pm(g, 'test_loss', 4)} | "
+                     f"{_pm(g, 'best_smooth_loss', 4)} | "
                      f"{_pm(g, 'wall_time_s', 1)} | {_pm(g, 'chars_per_s', 0)} |")
     return "\n".join(lines)

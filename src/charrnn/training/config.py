@@ -87,6 +87,7 @@ class TrainConfig:
     batch_size: int = 1  # sequences per update (B)
     n_chunks: int = 20  # chunks the text is cut into (validation split, chunks order)
     holdout: int = 0  # last chunks held out for validation; 0 trains on the whole text
+    test_fraction: float = 0.0  # the held-out chunks' last part kept as test text (scored once, at the end, for the model chosen on validation); 0 for none
     eval_every: int = 0  # updates between validation losses; 0 for none (needs holdout)
     lr_schedule: str = "constant"  # learning-rate schedule: constant or cosine (to 0 at n_updates)
     warmup: int = 0  # updates of linear learning-rate warm-up (cosine schedule) [updates]
@@ -129,6 +130,11 @@ class TrainConfig:
                              f"got {self.holdout}")
         if self.eval_every and not self.holdout:
             raise ValueError("eval_every > 0 needs a held-out chunk: set holdout >= 1")
+        if not is_number(self.test_fraction) or not 0 <= self.test_fraction < 1:
+            raise ValueError(f"test_fraction must be a number in [0, 1), got {self.test_fraction!r}")
+        if self.test_fraction and not (self.holdout and self.eval_every):
+            raise ValueError("test_fraction > 0 needs validation to choose the model it scores: "
+                             "set holdout >= 1 and eval_every >= 1")
         if self.engine == "numba" and self.batch_size != 1:
             raise ValueError("engine 'numba' trains one sequence per update; use engine "
                              "'numpy' (or 'auto') for batch_size > 1")

@@ -82,6 +82,13 @@ def split_text(n_chars: int, cfg: TrainConfig):
     return n_train, bounds[: cfg.n_chunks - cfg.holdout + 1]
 
 
+def split_heldout(n_chars: int, n_train: int, test_fraction: float) -> int:
+    """Where the test text starts: the held-out characters ``[n_train, n_chars)`` are the
+    validation text ``[n_train, n_test)`` and the test text ``[n_test, n_chars)``, its last
+    ``test_fraction`` (rounded down; ``n_chars`` when 0)."""
+    return n_chars - int((n_chars - n_train) * test_fraction)
+
+
 def advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts, resets,
                   etas, loss_out: np.ndarray, smooth_out: np.ndarray) -> None:
     """Run ``len(starts)`` updates of ``state`` with the readable NumPy code.
@@ -137,10 +144,15 @@ class Trainer:
         self.book = self.vocab.encode(text)
         s, B = cfg.seq_length, cfg.batch_size
         self.n_train, train_bounds = split_text(len(self.book), cfg)
-        self.val = self.book[self.n_train:]
+        n_test = split_heldout(len(self.book), self.n_train, cfg.test_fraction)
+        self.val, self.test = self.book[self.n_train:n_test], self.book[n_test:]
         if cfg.holdout and len(self.val) < s + 1:
             raise ValueError(f"the held-out chunk has {len(self.val)} characters; it needs at "
                              f"least seq_length + 1 = {s + 1}")
+        if cfg.test_fraction and len(self.test) < s + 1:
+            raise ValueError(f"the test text (the last {cfg.test_fraction:g} of the held-out "
+                             f"chunk) has {len(self.test)} characters; it needs at least "
+                             f"seq_length + 1 = {s + 1}")
         self.reader = Reader(self.n_train, s, B, cfg.order, train_bounds, cfg.seed)
         self.per_epoch = self.reader.updates_per_epoch
         self.engine = resolve_engine(cfg)
@@ -384,6 +396,13 @@ class Trainer:
                            best_val_bits_per_char=vbest["val_loss"] / np.log(2),
                            final_val_loss=self.validation[-1]["val_loss"],
                            final_val_loss_windowed=self.validation[-1]["val_loss_windowed"])
+        if cfg.test_fraction and st.best_val is not None:  # once, for the model validation chose
+            chosen = param_views(st.best_val.flat, self.vocab.K, cfg.m)
+            test = stateful_loss(chosen, self.test)
+            metrics.update(test_loss=test, test_bits_per_char=test / np.log(2),
+                           test_loss_windowed=windowed_loss(chosen, self.test, s),
+                           n_val_chars=len(self.val), n_test_chars=len(self.test),
+                           test_start=len(self.book) - len(self.test))
         return TrainResult(cfg, self.vocab, st, history, list(self.samples), final, metrics,
                            list(self.validation), self.text_md5)
 
