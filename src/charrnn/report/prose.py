@@ -216,12 +216,11 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
                "loss); the second half is the test text, which scored that model once, and the "
                "tables give that test loss" if rows[0].get("measure") == "test" else
                f" and was evaluated on the held-out chunk {n_evals} times")
-            + " (stateful loss: the hidden state carried through the whole text; the windowed "
-            "number restarts from $h = 0$ every 25 characters).")
+            + " (stateful loss: the hidden state carried from $h = 0$ through the whole text).")
     if seeded:
         ns = sorted({len(r["seeds"]) for r in rows if len(r["seeds"]) > 1})
         n = ns[0] if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
-        text += (f" {join_and(seeded)} ran with {n} seeds each (each seed changes the "
+        text += (f" The variants {join_and(seeded)} ran with {n} seeds each (each seed changes the "
                  "initialisation and, where the order is random, the order): the table gives the "
                  "mean ± standard deviation over the seeds and the plot a band of ± one standard "
                  "deviation; two variants are compared with Welch's t-test over their seeds.")
