@@ -191,6 +191,7 @@ def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, 
     return {"variant": variant, "description": description, "m": m, "best_val_loss": loss,
             "loss": loss,
             "best_val_losses": losses, "losses": losses, "loss_std": std, "measure": "test",
+            "test_fraction": 0.5,
             "bits_per_char": loss / 0.6931471805599453,
             "best_val_loss_mean": loss, "best_val_loss_std": std, "seeds": list(seeds),
             "best_val_bits_per_char": loss / 0.6931471805599453, "wall_time_s": wall,
@@ -321,6 +322,13 @@ def test_experiments_intro_names_budgets_seeds_and_float32():
     f32 = [t for t in sentences if "float32" in t]
     assert len(f32) == 1 and {v for v, ts in named.items() if f32[0] in ts} == {"B8", "best"}
     assert "seeds" not in prose.experiments_intro({"rows": rows[2:], "winner": "best"}, 20)
+    # the split as the runs made it: validation chooses, test scores; without test: validation
+    assert "first 50% is the validation text" in s and "the last 50% is the test text" in s
+    quarter = [dict(r, test_fraction=0.25) for r in rows]
+    assert "first 75%" in prose.experiments_intro({"rows": quarter, "winner": "best"}, 20)
+    val = prose.experiments_intro({"rows": [dict(r, measure="validation") for r in rows],
+                                   "winner": "best"}, 20)
+    assert "test text" not in val and "evaluated on the held-out chunk 20 times" in val
 
 
 # ------------------------------------------------------------------ hidden units and baselines

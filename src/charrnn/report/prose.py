@@ -211,10 +211,11 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
     f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
     text = (f"Every variant trained on the text without its last 1/20 (held out) for about "
             f"{common / 1e6:.3g} M characters" + (f" ({join_and(more)})" if more else "")
-            + (f". The first half of the held-out chunk is the validation text: evaluated "
-               f"{n_evals} times, it chose each run's model (the one at its lowest validation "
-               "loss); the second half is the test text, which scored that model once, and the "
-               "tables give that test loss" if rows[0].get("measure") == "test" else
+            + (f". The held-out chunk's first {1 - rows[0]['test_fraction']:.0%} is the "
+               f"validation text: evaluated {n_evals} times, it chose each run's model (the one "
+               f"at its lowest validation loss); the last {rows[0]['test_fraction']:.0%} is the "
+               "test text, which scored that model once, and the tables give that test loss"
+               if rows[0].get("measure") == "test" else
                f" and was evaluated on the held-out chunk {n_evals} times")
             + " (stateful loss: the hidden state carried from $h = 0$ through the whole text).")
     if seeded:

@@ -202,7 +202,7 @@ def summarize(runs: list[dict]) -> dict:
                      "bits_per_char": score / math.log(2),
                      "m": c["m"], "batch_size": c["batch_size"], "seq_length": c["seq_length"],
                      "eta": c["eta"], "order": c["order"], "lr_schedule": c["lr_schedule"],
-                     "dtype": c.get("dtype", "float64"),
+                     "dtype": c.get("dtype", "float64"), "test_fraction": c.get("test_fraction", 0.0),
                      "final_val_loss_windowed": _mean_std(
                          [g["metrics"]["final_val_loss_windowed"] for g in group])[0],
                      "chars": group[0]["metrics"]["n_updates"] * c["batch_size"] * c["seq_length"],
