@@ -21,6 +21,23 @@ PAPERMILL := $(PY) -m charrnn.nbrun -k python3 --cwd $(CURDIR) --log-level WARNI
   --stderr-file -
 
 DATA ?= $(if $(wildcard data/goblet_book.txt),data/goblet_book.txt,data/shakespeare.txt)
+# QUICK=1: every section of the report in a few minutes, with small budgets (each can still be
+# given), into reports/quick; its title says so. Its numbers are not the full report's.
+QUICK ?=
+ifeq ($(QUICK),1)
+  N_UPDATES ?= 5000
+  SAMPLE_EVERY ?= 1000
+  EXPERIMENT_CHARS ?= 200000
+  BENCH_UPDATES ?= 200
+  BENCH_REPS ?= 1
+  REPORTS ?= reports/quick
+  TITLE_NOTE ?= Quick report (make report QUICK=1): $(N_UPDATES) updates per handout seed, \
+    $(EXPERIMENT_CHARS) training characters per experiment, a $(BENCH_UPDATES)-update benchmark. \
+    Every section is here, but its numbers are not those of the full report (make report).
+else ifneq ($(QUICK),)
+  $(error QUICK="$(QUICK)" must be 1 (small budgets) or empty)
+endif
+TITLE_NOTE ?=
 PRESET ?= adam
 SEEDS ?= 1 2 3
 N_UPDATES ?= 150000
@@ -107,7 +124,7 @@ endif
 .PHONY: help setup system-deps data experiments baselines report test test-fast test-e2e lint lab bench sweep clean FORCE
 
 # The report's settings; the stamp changes (and the report is rebuilt) only when they do.
-SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS)
+SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS) QUICK=$(QUICK)
 $(REPORTS)/.settings: FORCE
 	@mkdir -p $(@D)
 	@echo '$(SETTINGS)' | cmp -s - $@ || echo '$(SETTINGS)' > $@
@@ -243,7 +260,7 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
 	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR)) \
 	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \
-	  -p units_lstm_json $(abspath $(REPORTS)/units-lstm.json)
+	  -p units_lstm_json $(abspath $(REPORTS)/units-lstm.json) -p title_note "$(strip $(TITLE_NOTE))"
 
 $(REPORTS)/report.pdf: $(REPORTS)/report.ipynb $(PDF_SRC) $(PKG)/report/templates/print/index.html.j2 | system-deps
 	$(PY) -m charrnn pdf $< $@

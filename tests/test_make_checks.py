@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU 
 #: Variables of the Makefile (and make's own) that the caller's environment must not set here.
 CLEAN_ENV = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL", "DATA", "PRESET", "SEEDS",
              "N_UPDATES", "SAMPLE_EVERY", "EXPERIMENT_CHARS", "EXPERIMENTS", "RUNS", "REPORTS",
-             "BENCH_UPDATES", "BENCH_REPS", "JOBS", "CHECK_FOR")
+             "BENCH_UPDATES", "BENCH_REPS", "JOBS", "CHECK_FOR", "QUICK", "TITLE_NOTE", "SCHEDULER")
 
 
 def make_n(tmp_path, *args, goal="report", data=None):
@@ -118,3 +118,18 @@ def test_a_scheduler_trains_the_report_grid_as_one_sweep(tmp_path):
     here = make_n(tmp_path, "EXPERIMENTS=sequential B8", goal=pdf)
     assert here.stdout.count("charrnn experiment ") == 6 and "--all" not in here.stdout
     assert here.stdout.count("charrnn baseline ") == 2
+
+
+def test_quick_makes_small_budgets_and_says_so_on_the_title_page(tmp_path):
+    pdf = str(tmp_path / "reports" / "report.pdf")
+    out = make_n(tmp_path, "QUICK=1", goal=pdf)
+    assert out.returncode == 0, out.stderr
+    assert "-p n_updates 5000" in out.stdout and "--chars 200000" in out.stdout
+    assert "--n-updates 200 --reps 1" in out.stdout
+    assert '-p title_note "Quick report (make report QUICK=1): 5000 updates per handout seed' \
+        in out.stdout
+    full = make_n(tmp_path, goal=pdf)
+    assert '-p title_note ""' in full.stdout and "-p n_updates 150000" in full.stdout
+    # a budget given beside QUICK wins; a QUICK the Makefile does not know is refused
+    assert "-p n_updates 700" in make_n(tmp_path, "QUICK=1", "N_UPDATES=700", goal=pdf).stdout
+    assert_stops(make_n(tmp_path, "QUICK=yes"), tmp_path, 'QUICK="yes" must be 1')
