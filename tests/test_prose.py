@@ -485,3 +485,21 @@ def test_the_speed_ratio_says_when_it_mixes_batching_with_the_float_width():
         assert ("mixes batching with the float width (B = 32 in float32, the loop in float64)"
                 in why) == mixed, why
         assert why.count("float32") == mixed, why  # said once, where it is explained
+
+
+def test_the_float32_bound_is_set_against_the_differences_it_could_hide():
+    def intro(b8_losses):
+        rows = [_row("sequential", 100, 1.58, 90, seeds=range(3), losses=[1.57, 1.58, 1.59]),
+                _row("B8", 100, sum(b8_losses) / 3, 20, seeds=range(3), losses=b8_losses,
+                     dtype="float32")]
+        return prose.experiments_intro({"rows": rows, "winner": "B8",
+                                        "comparisons": comparisons(rows)}, 20)
+
+    far = intro([1.54, 1.55, 1.56])  # 0.0300 below sequential
+    assert "differences between a float32 and a float64 variant here are 0.0300 nats/char" in far
+    assert "could not account for any of them" in far
+    near = intro([1.573, 1.577, 1.581])  # 0.0030: within the bound
+    assert "are 0.0030 nats/char" in near and "could account for the smallest of them" in near
+    alone = [_row("B8", 100, 1.55, 20, dtype="float32")]
+    assert "differences between" not in prose.experiments_intro(
+        {"rows": alone, "winner": "B8", "comparisons": []}, 20)

@@ -253,7 +253,9 @@ def test_float32_reaches_the_float64_validation_loss(book_path):
         r = train(text, cfg)
         assert r.state.flat.dtype == np.dtype(dtype) and r.metrics["engine"] == "numpy"
         losses[dtype] = r.metrics["best_val_loss"]
-    assert abs(losses["float32"] - losses["float64"]) <= 0.005, losses
+    from charrnn.report.prose import FLOAT32_TOLERANCE  # the report quotes this bound
+
+    assert abs(losses["float32"] - losses["float64"]) <= FLOAT32_TOLERANCE, losses
 
 
 def test_float32_is_refused_by_the_numba_engine():

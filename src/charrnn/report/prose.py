@@ -25,6 +25,8 @@ __all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smoot
            "change"]
 
 _AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
+#: How close float32 training comes to float64 (nats/char), as tests/test_train_extensions.py checks.
+FLOAT32_TOLERANCE = 0.005
 
 
 def _as_printed(x: float, spec: str) -> float:
@@ -227,7 +229,18 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
                  "deviation; two variants are compared with Welch's t-test over their seeds.")
     if f32:
         text += (f" {join_and(f32)} computed in float32 (a test checks that float32 reaches the "
-                 "float64 validation loss within 0.005 nats/char); the others in float64.")
+                 f"float64 validation loss within {FLOAT32_TOLERANCE} nats/char); the others in "
+                 "float64.")
+        tests = [t for t in summary.get("comparisons") or [] if t]
+        mixed = [t for t in tests if {t["a"], t["b"]} & set(f32)
+                 and not {t["a"], t["b"]} <= set(f32)]
+        if mixed:  # the pairs whose difference could hold a float32 effect
+            d = sorted(-t["diff"] for t in mixed)
+            span = f"{d[0]:.4f}" if len(d) == 1 else f"{d[0]:.4f} to {d[-1]:.4f}"
+            text += (f" The differences between a float32 and a float64 variant here are {span} "
+                     f"nats/char, so a float32 effect of up to {FLOAT32_TOLERANCE} could "
+                     + ("account for the smallest of them." if d[0] <= FLOAT32_TOLERANCE else
+                        "not account for any of them."))
     return text + (" Learning rates: 1e-3 (the handout's) for one sequence per update; larger "
                    "for mini-batches, whose averaged gradients are less noisy (see "
                    "`charrnn.studies.experiments.VARIANTS` for how they were chosen).")
