@@ -144,7 +144,7 @@ class BaselineConfig:
         """What ``config.json`` of this run on ``text`` (str) holds: kind, hidden, n_params,
         vanilla_m, vanilla_n_params, K, seed, chars (those read: n_updates x batch_size x
         seq_length), n_updates, seq_length, batch_size, order, holdout, n_chunks, n_train_chars,
-        optimizer, eta, lr_schedule, warmup, grad_clip, clip, n_evals, device, data, data_md5,
+        test_fraction, optimizer, eta, lr_schedule, warmup, grad_clip, clip, n_evals, device, data, data_md5,
         vocab, code; computed without training. Raises ``ValueError`` as :meth:`validate`, and
         when ``text`` is not a str."""
         if not isinstance(text, str):
@@ -204,7 +204,9 @@ def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
     the module docstring); return a :class:`BaselineResult`.
 
     The stateful validation loss (nats/char) is measured every ``n_updates // n_evals`` updates
-    and after the last. ``threads``: torch CPU threads while training (None: leave as is);
+    and after the last, on the held-out chunk's validation part; with ``test_fraction`` the model
+    at the lowest of them is scored once on the test part (``test_loss``) and is the returned
+    model (``model.pt``). ``threads``: torch CPU threads while training (None: leave as is);
     ``progress``: show a tqdm bar. On the CPU the seed fixes the result. Times in seconds:
     ``wall_time_s`` is training only (like the vanilla runs), evaluation is ``eval_time_s``.
     Raises ``ValueError`` as :meth:`BaselineConfig.to_dict`, before any work;
