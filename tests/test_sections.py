@@ -40,7 +40,8 @@ def test_hidden_units_in_order():
     parts = sections.hidden_units(handout, None, lstm)
     kinds = [k for k, _ in parts]
     assert kinds == ["markdown", "html", "markdown", "markdown", "html", "markdown", "markdown",
-                     "html", "html", "figure", "markdown"]
+                     "html", "html", "html", "figure", "markdown"]
+    assert "unit-colour-bar" in parts[7][1]  # the heat maps' colour bar, before the first of them
     assert "handout model" in parts[1][1] and "holdout model" not in parts[1][1]
     assert "LSTM h_t" in parts[4][1] and "LSTM c_t" in parts[4][1]
     quote = parts[5][1].split("**`quote`**")[1].split(". ")[0]  # unit 2 is a perfect quote unit:
@@ -48,8 +49,8 @@ def test_hidden_units_in_order():
     assert "neither" not in before and "no single unit" not in before
     assert after.startswith("+2, ")
     assert_printed(after.split(")")[0], 1.0)
-    assert 'class="unit-heatmap"' in parts[7][1] and "<br>" not in parts[7][1]  # compact
-    fig = parts[9][1]
+    assert 'class="unit-heatmap"' in parts[8][1] and "<br>" not in parts[8][1]  # compact
+    fig = parts[10][1]
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert parts[-1][1].startswith("*Not yet: no units of the holdout model")
 

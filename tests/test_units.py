@@ -2,6 +2,7 @@
 pair counting, probes, saturation, and a tiny trained model that must grow a parenthesis unit."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -226,3 +227,12 @@ def test_unit_report_and_the_cli(paren_model):
     bad = subprocess.run([sys.executable, "-m", "charrnn", "units", "--checkpoint", d / "best.npz",
                           "--data", d / "text.txt", "--n-chunks", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("charrnn: error: --n-chunks")
+
+
+def test_the_colour_bar_runs_from_blue_through_white_to_red_in_the_heat_map_colours():
+    bar = unitviz.colour_bar_html()
+    colours = re.findall(r"background:(rgb\([^)]*\))", bar)
+    assert colours == [unitviz._colour(v) for v in np.linspace(-1, 1, 9)]
+    assert colours[0] == "rgb(65,65,255)" and colours[4] == "rgb(255,255,255)" \
+        and colours[-1] == "rgb(255,65,65)"
+    assert "print-color-adjust:exact" in bar and "h = −1" in bar and "+1" in bar

@@ -21,7 +21,7 @@ from ..studies.baselines_io import read_baseline
 from ..studies.experiments import job_name, load_variant, summarize
 from . import findings, prose, tables
 from .plots import plot_saturation, plot_validation
-from .unitviz import heatmap_html
+from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "gated_runs", "experiments", "baselines", "hidden_units"]
 
@@ -138,7 +138,7 @@ def _heatmaps(label: str, report: dict) -> list:
     parts = [("markdown", f"The {label}'s {len(passages)} best units (by score), each on the "
               f"{len(passages[0]['text'])}-character passage where its feature varies most; "
               "background: blue $h = -1$, white 0, red $+1$ (a − unit is blue where its feature "
-              "holds); ↵ marks a newline:")]
+              "holds); ↵ marks a newline:"), ("html", colour_bar_html())]
     metric = {r["feature"]: r["metric"] for r in report["features"]}
     for p in passages:
         unit = tables.signed_unit({"applicable": True, "sign": p["sign"], "unit": p["unit"]})

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..studies.units import FEATURES
 
-__all__ = ["format_table", "heatmap_html"]
+__all__ = ["format_table", "heatmap_html", "colour_bar_html"]
 
 
 def format_table(result: dict) -> str:
@@ -45,6 +45,16 @@ def _colour(a: float) -> str:
     a = float(np.clip(a, -1.0, 1.0))
     fade = int(round(255 - 190 * abs(a)))
     return f"rgb(255,{fade},{fade})" if a >= 0 else f"rgb({fade},{fade},255)"
+
+
+def colour_bar_html() -> str:
+    """The heat maps' colour bar: nine cells from h = -1 to +1 (steps of 0.25) in
+    :func:`heatmap_html`'s colours, labelled at the ends (an HTML ``<div>``, colours kept in print)."""
+    cells = "".join(f'<span style="display:inline-block;width:2.2em;height:1em;'
+                    f'background:{_colour(v)}" title="{v:+.2f}"></span>'
+                    for v in np.linspace(-1.0, 1.0, 9))
+    return ('<div class="unit-colour-bar" style="font-size:0.85em;-webkit-print-color-adjust:'
+            'exact;print-color-adjust:exact">h = −1 ' + cells + " +1 (white: 0)</div>")
 
 
 def heatmap_html(text: str, activations, title: str | None = None, breaks: bool = True) -> str:
