@@ -43,7 +43,7 @@ SEEDS ?= 1 2 3
 N_UPDATES ?= 150000
 SAMPLE_EVERY ?= 10000
 EXPERIMENT_CHARS ?= 4000000
-EXPERIMENTS ?= sequential random chunks B8 B32 m256 best
+EXPERIMENTS ?= sequential random chunks B8 B32 m256 m256s50 m256cos best
 RUNS ?= runs
 REPORTS ?= reports
 # A Dask scheduler (tcp://HOST:8786): make sweep, and make report's experiments and baselines, run
@@ -87,11 +87,14 @@ ifneq ($(CHECKED),)
   endif
 endif
 
-# The (variant, seed) jobs of EXPERIMENTS, longest first; for unknown variants, charrnn's error line
-# (checked below; one Python start, which every make pays).
-EXPERIMENT_JOBS_OUT := $(shell test -x $(PY) && { $(PY) -m charrnn experiment --jobs "$(EXPERIMENTS)" 2>&1 >&3 | grep '^charrnn: error:'; } 3>&1)
+# The (variant, seed) jobs of EXPERIMENTS, longest first, then the gated baselines' (KIND-seedS);
+# for unknown variants, charrnn's error line (checked below; one Python start, which every make pays).
+BASELINES := lstm gru
+EXPERIMENT_JOBS_OUT := $(shell test -x $(PY) && { $(PY) -m charrnn experiment --jobs "$(EXPERIMENTS)" --baselines "$(BASELINES)" 2>&1 >&3 | grep '^charrnn: error:'; } 3>&1)
 EXPERIMENTS_ERROR := $(if $(filter charrnn:,$(firstword $(EXPERIMENT_JOBS_OUT))),$(EXPERIMENT_JOBS_OUT))
-EXPERIMENT_JOBS := $(if $(EXPERIMENTS_ERROR),,$(EXPERIMENT_JOBS_OUT))
+ALL_EXPERIMENT_JOBS := $(if $(EXPERIMENTS_ERROR),,$(EXPERIMENT_JOBS_OUT))
+BASELINE_JOBS := $(filter $(BASELINES:%=%-seed%),$(ALL_EXPERIMENT_JOBS))
+EXPERIMENT_JOBS := $(filter-out $(BASELINE_JOBS),$(ALL_EXPERIMENT_JOBS))
 ifneq ($(CHECKED),)
   ifneq ($(EXPERIMENTS_ERROR),)
     $(error EXPERIMENTS="$(EXPERIMENTS)": $(wordlist 3,$(words $(EXPERIMENTS_ERROR)),$(EXPERIMENTS_ERROR)))
@@ -121,7 +124,7 @@ ifneq ($(wildcard $(SETUP)),)
 	@for f in $?; do test ! $$f -nt $@ || touch -r $$f $@; done
 endif
 
-.PHONY: help setup system-deps data experiments baselines report test test-fast test-e2e lint lab bench sweep clean FORCE
+.PHONY: help setup system-deps data experiments baselines lr report test test-fast test-e2e lint lab bench sweep clean FORCE
 
 # The report's settings; the stamp changes (and the report is rebuilt) only when they do.
 SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) PRESET=$(PRESET) SEEDS=$(SEEDS) N_UPDATES=$(N_UPDATES) SAMPLE_EVERY=$(SAMPLE_EVERY) EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=$(EXPERIMENTS) QUICK=$(QUICK)
@@ -190,14 +193,14 @@ experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHAR
 	@$(SUBMAKE) $(EXPERIMENTS_DIR)/summary.json
 
 # Gated baselines (PyTorch LSTM and GRU of the vanilla m = 256 RNN's size) on the experiments'
-# split and budget, one folder each beside the variants; the report's experiments section shows them.
-BASELINES := lstm gru
-BASELINE_RUNS := $(BASELINES:%=$(EXPERIMENTS_DIR)/%/metrics.json)
+# split and budget, one folder per seed (KIND-seedS) beside the variants; the report's experiments
+# section shows them.
+BASELINE_RUNS := $(BASELINE_JOBS:%=$(EXPERIMENTS_DIR)/%/metrics.json)
 # A run that is reused (same config, text and training code) only touches its metrics.json.
 ifeq ($(SCHEDULER),)
 $(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(BASELINE_SRC) | $(SETUP)
-	$(PY) -m charrnn baseline --kind $* --data $(abspath $(DATA)) --chars $(EXPERIMENT_CHARS) \
-	  --seed 1 --out $(@D) --force
+	$(PY) -m charrnn baseline --kind $(firstword $(subst -seed, ,$*)) --data $(abspath $(DATA)) \
+	  --chars $(EXPERIMENT_CHARS) --seed $(lastword $(subst -seed, ,$*)) --out $(@D) --force
 	@touch $@
 else
 # With SCHEDULER=tcp://HOST:8786 the variants and baselines are one sweep on that Dask cluster
@@ -209,6 +212,17 @@ $(EXPERIMENT_RUNS) $(BASELINE_RUNS) &: $(DATA) $(EXPERIMENT_SRC) $(BASELINE_SRC)
 	  --scheduler $(SCHEDULER)
 	@touch $(EXPERIMENT_RUNS) $(BASELINE_RUNS)
 endif
+
+# The learning-rate selection: seed 1 of every variant (but the long run, whose recipe is
+# m256cos's) and baseline at its own rate times each of LR_FACTORS, LR_CHARS training characters
+# each, scored on the validation text; prints each model's rate and writes lr.json beside the runs.
+LR_CHARS ?= 1000000
+LR_FACTORS ?= 0.5 1 2
+LR_DIR := $(RUNS)/lr-$(DATA_NAME)-$(LR_CHARS)
+lr: $(SETUP) $(DATA)  ## choose each model's learning rate on the validation text (LR_FACTORS, LR_CHARS)
+	$(PY) -m charrnn experiment --all "$(filter-out best,$(EXPERIMENTS))" --baselines "$(BASELINES)" \
+	  --lr-factors "$(LR_FACTORS)" --chars $(LR_CHARS) --data $(abspath $(DATA)) \
+	  --out-dir $(abspath $(LR_DIR)) $(if $(SCHEDULER),--scheduler $(SCHEDULER),--workers $(JOBS))
 
 baselines: $(SETUP) $(DATA)  ## train the LSTM and GRU baselines (EXPERIMENT_CHARS each, PyTorch)
 	@$(SUBMAKE) $(BASELINE_RUNS)
@@ -226,9 +240,9 @@ $(REPORTS)/units-holdout.json: $(EXPERIMENTS_DIR)/summary.json $(DATA) $(UNITS_S
 	ckpt=$(EXPERIMENTS_DIR)/sequential-seed1/best.npz; test -f $$ckpt || ckpt=$(EXPERIMENTS_DIR)/sequential/best.npz; \
 	  $(PY) -m charrnn units --checkpoint $$ckpt --data $(DATA) --json $@
 
-$(REPORTS)/units-lstm.json: $(EXPERIMENTS_DIR)/lstm/metrics.json $(DATA) $(UNITS_BASELINE_SRC) | $(SETUP)
+$(REPORTS)/units-lstm.json: $(EXPERIMENTS_DIR)/lstm-seed1/metrics.json $(DATA) $(UNITS_BASELINE_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn units --baseline $(EXPERIMENTS_DIR)/lstm --data $(DATA) --json $@
+	$(PY) -m charrnn units --baseline $(EXPERIMENTS_DIR)/lstm-seed1 --data $(DATA) --json $@
 
 BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
 $(REPORTS)/.bench-settings: FORCE

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from charrnn.studies.experiments import (
+    COMPARISONS,
     VARIANTS,
     comparisons,
+    differences,
     job_name,
     run_variant,
     summarize,
@@ -110,8 +112,38 @@ def test_comparisons_test_every_pair_of_seeded_rows_with_the_better_one_first():
 
     rows = [row("s", [1.50, 1.51, 1.52]), row("r", [1.40, 1.41, 1.43]), row("one", [1.3]),
             row("b", [1.45, 1.50, 1.55])]
-    tests = comparisons(rows)
+    tests = comparisons(rows, pairs=None)
     assert [(t["a"], t["b"]) for t in tests] == [("r", "s"), ("b", "s"), ("r", "b")]
     assert all(t["diff"] <= 0 for t in tests)
     assert [t["significant"] for t in tests] == [True, False, False]
+    assert comparisons(rows) == []  # none of these is a pair of COMPARISONS
+
+
+def test_the_report_tests_only_its_one_change_pairs_and_names_what_differs():
+    def row(v, xs, **settings):
+        return {"variant": v, "losses": xs, "loss": sum(xs) / len(xs), **settings}
+
+    base = dict(model="vanilla m 256", batch_size=32, seq_length=25, eta=0.002,
+                lr_schedule="constant", dtype="float32", chars=4_000_000)
+    rows = [row("m256", [1.46, 1.47, 1.45], **base),
+            row("m256s50", [1.44, 1.45, 1.46], **{**base, "seq_length": 50}),
+            row("m256cos", [1.40, 1.41, 1.42], **{**base, "seq_length": 50, "lr_schedule": "cosine"}),
+            row("best", [1.30], **base),  # one seed: never tested
+            row("LSTM", [1.39, 1.40, 1.38], **{**base, "model": "LSTM h 120", "seq_length": 50,
+                                               "lr_schedule": "cosine", "eta": 0.064})]
+    tests = comparisons(rows)
+    pairs = [{t["a"], t["b"]} for t in tests]
+    assert pairs == [{"m256", "m256s50"}, {"m256s50", "m256cos"}, {"m256cos", "LSTM"}]
+    assert {tuple(p) for p in pairs} <= {tuple(p) for p in map(set, COMPARISONS)}
+    assert [t["changes"] for t in tests] == [
+        ["seq_length 25 → 50"], ["lr_schedule constant → cosine"],
+        ["model vanilla m 256 → LSTM h 120", "eta 0.002 → 0.064"]]
+    assert all(t["diff"] <= 0 and t["a"] == min((t["a"], t["b"]), key=lambda v: next(
+        r["loss"] for r in rows if r["variant"] == v)) for t in tests)
+    # the differences of two rows, in SETTINGS' order; a setting only one row has is left out
+    assert differences({"chars": 2e6, "eta": 1e-3, "m": 1}, {"chars": 4e6, "eta": 1e-3}) == \
+        ["chars 2 M → 4 M"]
+    assert differences(rows[0], rows[0]) == []
+    # every pair the report tests names variants it runs (or the gated rows)
+    assert {v for p in COMPARISONS for v in p} <= set(VARIANTS) | {"LSTM", "GRU"}
     assert variant_seeds("sequential") == [1, 2, 3] and variant_seeds("best") == [1]

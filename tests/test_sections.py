@@ -63,10 +63,10 @@ def test_missing_experiments_and_baselines(tmp_path):
 
 
 def test_a_baseline_without_the_m256_variant(tmp_path):
-    d = tmp_path / "lstm"
+    d = tmp_path / "lstm-seed1"
     d.mkdir()
     config = {"kind": "lstm", "hidden": 120, "vanilla_n_params": 106832, "seq_length": 50,
-              "lr_schedule": "cosine", "chars": 4_000_000}
+              "lr_schedule": "cosine", "chars": 4_000_000, "batch_size": 32, "eta": 0.064}
     metrics = {"n_params": 106640, "best_val_loss": 1.3176, "best_val_bits_per_char": 1.9009,
                "chars": 4_000_000, "wall_time_s": 137.7, "chars_per_s": 29040.0}
     (d / "config.json").write_text(json.dumps(config))
@@ -79,7 +79,8 @@ def test_a_baseline_without_the_m256_variant(tmp_path):
     table, paragraph, literature = (t for _, t in sections.baselines(tmp_path))
     model, *row = [c.strip() for c in table.splitlines()[-1].strip("|").split("|")]
     assert model == "LSTM\u00a0h\u00a0120"  # the metrics, with the training characters in millions
-    assert_numbers_are(" ".join(row), [106_640, 1.3176, 1.9009, 4.0, 137.7, 29040])
-    assert "add `m256` to `EXPERIMENTS`" in paragraph  # no vanilla run: the instruction to add one
+    assert_numbers_are(" ".join(row), [106_640, 1, 1.3176, 1.9009, 4.0, 137.7, 29040])
+    assert "add `m256cos` to `EXPERIMENTS`" in paragraph  # no vanilla run: the instruction to add one
     assert_numbers_are(paragraph, [256, 1.9009, 120])
+    assert [r["seed"] for r in runs] == [1] and "lstm" not in {p.name for p in tmp_path.iterdir()}
     assert "War and Peace" in literature

@@ -387,24 +387,57 @@ def test_the_report_grid_as_a_sweep_is_make_s_own_runs(tmp_path, text, client, c
 
     jobs, texts = experiment_jobs(["sequential"], ["gru"], 4000, text, n_evals=2)
     assert [j.name for j in jobs] == ["sequential-seed1", "sequential-seed2", "sequential-seed3",
-                                      "gru"]
+                                      "gru-seed1", "gru-seed2", "gru-seed3"]
     grid, alone = tmp_path / "grid", tmp_path / "alone"
     run_variant("sequential", TEXT, text, grid, 4000, 2, seed=1)  # as make trains it here
     outcome = run_sweep(jobs, texts, grid, client=client)
-    assert (outcome.trained, outcome.reused, outcome.failed) == (3, 1, [])
+    assert (outcome.trained, outcome.reused, outcome.failed) == (5, 1, [])
     run_variant("sequential", TEXT, text, alone, 4000, 2, seed=2)
     for f in ("best.npz", "history.csv", "config.json"):
         assert (grid / "sequential-seed2" / f).read_bytes() == \
             (alone / "sequential-seed2" / f).read_bytes(), f
     rc, _, err = sweep_cli(["baseline", "--kind", "gru", "--data", str(text), "--chars", "4000",
-                            "--out", str(alone / "gru")], capsys)
+                            "--seed", "2", "--out", str(alone / "gru-seed2")], capsys)
     assert rc == 0, err
-    assert finished(alone / "gru", jobs[3].want)  # make's baseline is the sweep's job
+    assert finished(alone / "gru-seed2", jobs[4].want)  # make's baseline is the sweep's job
     assert [r["name"] for r in read_results(grid)] == [j.name for j in jobs]
     with pytest.raises(ValueError, match="unknown variant 'nosuch'"):
         experiment_jobs(["nosuch"], [], 4000, text)
     with pytest.raises(ValueError, match="baseline kind"):
         experiment_jobs([], ["vanilla"], 4000, text)
+
+
+def test_the_learning_rate_selection_tries_each_model_s_rate_times_the_factors(tmp_path, text,
+                                                                             client):
+    """make lr: seed 1 of each variant and baseline at its own rate times each factor, scored
+    on the validation text; the chosen rate is the one with the lowest validation loss."""
+    from charrnn.studies.baselines import DEFAULT_ETA
+    from charrnn.studies.cluster import run_sweep
+    from charrnn.studies.experiments import variant_config
+    from charrnn.studies.sweep import chosen_rates, experiment_jobs
+
+    jobs, texts = experiment_jobs(["B8"], ["gru"], 4000, text, n_evals=2, eta_factors=[0.5, 2])
+    b8 = variant_config("B8", 4000).eta
+    assert [(j.name, j.seed, j.point["eta"]) for j in jobs] == [
+        (f"B8-eta{b8 * 0.5:g}-seed1", 1, b8 * 0.5), (f"B8-eta{b8 * 2:g}-seed1", 1, b8 * 2),
+        (f"gru-eta{DEFAULT_ETA['gru'] * 0.5:g}-seed1", 1, DEFAULT_ETA["gru"] * 0.5),
+        (f"gru-eta{DEFAULT_ETA['gru'] * 2:g}-seed1", 1, DEFAULT_ETA["gru"] * 2)]
+    assert [j.settings["eta"] for j in jobs] == [j.point["eta"] for j in jobs]  # trained with it
+    outcome = run_sweep(jobs, texts, tmp_path / "lr", client=client)
+    assert outcome.failed == []
+    chosen = chosen_rates(outcome.rows)
+    for name in ("B8", "gru"):
+        rows = [r for r in outcome.rows if r["variant"] == name]
+        assert chosen[name]["eta"] == min(rows, key=lambda r: r["best_val_loss"])["eta"]
+        assert chosen[name]["losses"] == {r["eta"]: r["best_val_loss"] for r in rows}
+    # a tie goes to the smaller rate; the order of the rows does not matter
+    tie = [{"variant": "x", "eta": 0.004, "best_val_loss": 1.5},
+           {"variant": "x", "eta": 0.002, "best_val_loss": 1.5},
+           {"variant": "x", "eta": 0.001, "best_val_loss": 1.6}]
+    assert chosen_rates(tie)["x"]["eta"] == 0.002
+    for bad in ([0.5, 0.5], [0.0], [-1.0]):
+        with pytest.raises(ValueError, match="learning-rate factor"):
+            experiment_jobs(["B8"], [], 4000, text, eta_factors=bad)
 
 
 def test_a_run_folder_held_by_another_process_is_not_replaced(tmp_path, text, client):

@@ -140,17 +140,22 @@ def test_features_legend_names_every_feature():
 
 
 def test_baselines_table():
-    row = {"model": "LSTM h 120", "n_params": 106640, "loss": 1.31763,
-           "bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
+    row = {"model": "LSTM h 120", "n_params": 106640, "loss": 1.31763, "loss_std": 0.00412,
+           "seeds": [1, 2, 3], "bits_per_char": 1.90094, "chars": 4_000_000, "wall_time_s": 137.7,
            "chars_per_s": 29039.9}
-    cells, = _cells(baselines_markdown([row]))
+    one = {**row, "model": "GRU h 142", "seeds": [1], "loss_std": 0.0}
+    cells, single = _cells(baselines_markdown([row, one]))
     assert cells["model"] == "LSTM\u00a0h\u00a0120"  # no-break spaces: one line
-    expected = {"parameters": 106640, "best validation loss (nats/char)": 1.31763, "bits/char": 1.90094,
-                "training characters": 4.0, "training time": 137.7, "characters/s": 29039.9}
+    expected = {"parameters": 106640, "seeds": 3, "best validation loss (nats/char)": [1.31763, 0.00412],
+                "bits/char": 1.90094, "training characters": 4.0, "time": 137.7,
+                "characters/s": 29039.9}
     for header, x in expected.items():
-        assert_numbers_are(cells[header], [x])
+        assert_numbers_are(cells[header], x if isinstance(x, list) else [x])
+    # one seed: no spread printed
+    assert_numbers_are(single["best validation loss (nats/char)"], [1.31763])
+    assert single["seeds"] == "1"
     # the units are the contract: millions of characters, seconds
-    assert cells["training characters"].endswith(" M") and cells["training time"].endswith(" s")
+    assert cells["training characters"].endswith("\u00a0M") and cells["time"].endswith("\u00a0s")
 
 
 def test_welch_table_marks_exactly_the_significant_pairs():
@@ -161,11 +166,15 @@ def test_welch_table_marks_exactly_the_significant_pairs():
         return {"variant": v, "losses": xs, "loss": sum(xs) / len(xs)}
 
     tests = comparisons([row("s", [1.50, 1.51, 1.52]), row("r", [1.40, 1.41, 1.43]),
-                         row("b", [1.45, 1.50, 1.55])])
+                         {**row("b", [1.45, 1.50, 1.55]), "eta": 0.002}], pairs=None)
     lines = welch_markdown(tests).splitlines()[2:]
     assert len(lines) == 3
     for line, t in zip(lines, tests):
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[:2] == [t["a"], t["b"]] and float(cells[2]) == round(-t["diff"], 4) >= 0
+        assert cells[:2] == [t["a"], t["b"]] and float(cells[3]) == round(-t["diff"], 4) >= 0
+        assert cells[2] == "-"  # no setting named on both rows differs
         assert cells[-1] == ("**yes**" if t["p"] < 0.05 else "no")
+    changed = welch_markdown([{**tests[0], "changes": ["seq_length 25 → 50", "eta 0.002 → 0.001"]}])
+    cells = [c.strip() for c in changed.splitlines()[2].strip("|").split("|")]
+    assert cells[2] == "seq_length\u00a025\u00a0→\u00a050; eta\u00a00.002\u00a0→\u00a00.001"
     assert welch_markdown([]) == "" and welch_markdown([None]) == ""

@@ -146,12 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--progress-label", metavar="LABEL", default=None,
                     help="progress as labelled lines instead of a bar")
     ex.add_argument("--jobs", metavar="VARIANTS", default=None,
-                    help="print the run folders of these variants' seeds (for make) and stop")
+                    help="print the run folders of these variants' seeds, then those of "
+                    "--baselines (for make), and stop")
     ex.add_argument("--all", metavar="VARIANTS", default=None, help="instead of one VARIANT: "
                     "every seed of these variants (and --baselines) as one sweep on Dask, into "
                     "OUT_DIR, with OUT_DIR/results.csv (make report SCHEDULER=...)")
-    ex.add_argument("--baselines", metavar="KINDS", default="", help="with --all: also these "
-                    "gated baselines (\"lstm gru\"), as `charrnn baseline` trains them, in OUT_DIR/KIND")
+    ex.add_argument("--baselines", metavar="KINDS", default="", help="with --all or --jobs: also "
+                    "these gated baselines (\"lstm gru\"), as `charrnn baseline` trains them, in "
+                    "OUT_DIR/KIND-seedS for each of their seeds")
+    ex.add_argument("--lr-factors", metavar="FACTORS", default=None, help="with --all: the "
+                    "learning-rate selection (make lr): seed 1 of each variant and baseline at "
+                    "its own rate times each factor (\"0.5 1 2\"), then the rate with the lowest "
+                    "validation loss, also in OUT_DIR/lr.json")
     ex.add_argument("--scheduler", metavar="ADDRESS", default=None, help="with --all: the Dask "
                     "scheduler at ADDRESS (tcp://HOST:8786) instead of local workers")
     ex.add_argument("--workers", type=int, metavar="N", default=None, help="with --all: local "

@@ -349,11 +349,13 @@ def _units_of_baseline(args) -> int:
 
 def cmd_experiment(args) -> int:
     from .model.data import read_text
-    from .studies.experiments import VARIANTS, job_name, run_variant, variant_seeds
+    from .studies.experiments import GATED_SEEDS, VARIANTS, job_name, run_variant, variant_seeds
     from .training.train import TrainingInterrupted
-    from .util.checks import check_positive_int
+    from .util.checks import check_choice, check_positive_int
 
     if args.jobs is not None:  # for make: the (variant, seed) jobs of some variants
+        if args.lr_factors is not None:
+            raise ValueError("--lr-factors goes with --all \"VARIANTS\", not with --jobs")
         names = args.jobs.split()
         unknown = [n for n in names if n not in VARIANTS]
         if unknown:
@@ -361,15 +363,21 @@ def cmd_experiment(args) -> int:
                              f"{', '.join(VARIANTS)}")
         # the longest jobs first, so that make -j2 does not end waiting for one of them
         names.sort(key=lambda n: -VARIANTS[n].get("scale", 1) * VARIANTS[n]["overrides"].get("m", 100))
-        print(" ".join(job_name(n, s) for n in names for s in variant_seeds(n)))
+        kinds = args.baselines.split()
+        for kind in kinds:
+            check_choice("baseline kind", kind, ("lstm", "gru"))
+        print(" ".join([job_name(n, s) for n in names for s in variant_seeds(n)]
+                       + [job_name(k, s) for k in kinds for s in range(1, GATED_SEEDS + 1)]))
         return 0
     if args.all is not None:
         return _experiment_sweep(args)
     if args.variant is None or args.out_dir is None:
         raise ValueError("give a VARIANT and --out-dir DIR (or --jobs \"VARIANTS\", or --all "
                          "\"VARIANTS\" --out-dir DIR)")
-    if args.scheduler is not None or args.workers is not None or args.baselines:
-        raise ValueError("--scheduler, --workers and --baselines go with --all \"VARIANTS\"")
+    if args.scheduler is not None or args.workers is not None or args.baselines \
+            or args.lr_factors is not None:
+        raise ValueError("--scheduler, --workers, --lr-factors and --baselines go with --all "
+                         "\"VARIANTS\" (or --baselines with --jobs)")
     chars = check_positive_int("--chars", args.chars)
     n_evals = check_positive_int("--n-evals", args.n_evals)
     args.data = text_path(args)
@@ -397,10 +405,32 @@ def _experiment_sweep(args) -> int:
         raise ValueError("--all \"VARIANTS\" trains every variant given there into --out-dir DIR; "
                          "give no VARIANT before it")
     _check_runner_flags(args)
+    factors = None
+    if args.lr_factors is not None:
+        try:
+            factors = [float(f) for f in args.lr_factors.split()]
+        except ValueError:
+            raise ValueError(f"--lr-factors must be numbers > 0 separated by spaces, got "
+                             f"{args.lr_factors!r}") from None
+        if not factors:
+            raise ValueError("--lr-factors is empty: give factors such as \"0.5 1 2\"")
     jobs, texts = experiment_jobs(args.all.split(), args.baselines.split(),
                                   check_positive_int("--chars", args.chars), text_path(args),
-                                  check_positive_int("--n-evals", args.n_evals))
-    return _run_sweep(jobs, texts, args.out_dir, args)
+                                  check_positive_int("--n-evals", args.n_evals), factors)
+    rc, rows = _run_sweep(jobs, texts, args.out_dir, args)
+    if factors and rows:
+        from .studies.sweep import chosen_rates
+        from .util.files import write_json
+
+        chosen = chosen_rates(rows)
+        for name, c in chosen.items():
+            tried = ", ".join(f"{eta:g}: {loss:.4f}" for eta, loss in c["losses"].items())
+            print(f"{name}: eta {c['eta']:g} (validation loss by eta: {tried})")
+        write_json(os.path.join(args.out_dir, "lr.json"),
+                   {"chars": args.chars, "factors": factors, "rates": {
+                       k: {"eta": v["eta"], "losses": [[e, x] for e, x in v["losses"].items()]}
+                       for k, v in chosen.items()}})
+    return rc
 
 
 def _check_runner_flags(args) -> None:
@@ -413,7 +443,7 @@ def _check_runner_flags(args) -> None:
                              "one of them")
 
 
-def _run_sweep(jobs, texts, out, args) -> int:
+def _run_sweep(jobs, texts, out, args) -> tuple[int, list[dict]]:
     """Run ``jobs`` through :func:`charrnn.studies.cluster.run_sweep` into ``out`` and print what
     it did: exit 0, 1 when a run failed (each listed), 130 on Ctrl-C."""
     from .studies.cluster import SweepInterrupted, run_sweep  # dask: after the checks
@@ -425,14 +455,14 @@ def _run_sweep(jobs, texts, out, args) -> int:
                             progress=_progress(), note=note)
     except SweepInterrupted as err:
         print(f"charrnn: {err}", file=sys.stderr)
-        return 130
+        return 130, []
     for _name, folder, reason in outcome.failed:
         print(f"charrnn: error: run {folder} failed: {reason}", file=sys.stderr)
     print(f"{len(jobs)} runs in {out}: {outcome.trained} trained, {outcome.reused} reused, "
           f"{len(outcome.failed)} failed; results in {os.path.join(out, 'results.csv')}")
     if outcome.rows:
         print(format_summary(summarize(outcome.rows)))
-    return 1 if outcome.failed else 0
+    return (1 if outcome.failed else 0), outcome.rows
 
 
 def cmd_sweep(args) -> int:
@@ -449,7 +479,7 @@ def cmd_sweep(args) -> int:
         raise ValueError("give a SPEC and --out DIR (or --summary DIR)")
     _check_runner_flags(args)
     jobs, texts = plan(load_spec(args.spec), args.text, args.spec)  # the whole spec, before any job
-    return _run_sweep(jobs, texts, args.out, args)
+    return _run_sweep(jobs, texts, args.out, args)[0]
 
 
 def cmd_pdf(args) -> int:

@@ -9,7 +9,7 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 from __future__ import annotations
 
 from ..util.checks import join_and
-from .prose import order
+from .prose import order, significance_sentences
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
@@ -145,50 +145,55 @@ LITERATURE = (f"For scale, {KARPATHY_2015} trained character-level vanilla RNNs,
               "numbers; we quote none of theirs.")
 
 
-def baselines_paragraph(vanilla: dict | None, gated: list[dict], best: dict | None = None,
-                        spread: float | None = None) -> str:
+def baselines_paragraph(vanilla: dict | None, gated: list[dict], tests: list[dict] | None = None,
+                        best: dict | None = None) -> str:
     """Where the vanilla RNN stands against the gated models of its size. ``vanilla``: the
-    m256 variant (``bits_per_char``, ``chars``, ``seq_length``, ``lr_schedule``) or
-    None when it was not run; ``gated``: rows with ``model``, ``bits_per_char``,
-    ``chars``, ``seq_length``, ``lr_schedule``; ``best``: the best variant's row (only named,
-    with how many more characters it had); ``spread``: the largest seed standard deviation of
-    the variants [nats/char]. :data:`LITERATURE` is the paragraph that follows it."""
-    g = min(gated, key=lambda r: r["bits_per_char"])
-    them = join_and([f"{r['bits_per_char']:.3f} for the {r['model']}" for r in gated])
+    summary row of the vanilla variant they are compared with (``variant``, ``model``,
+    ``bits_per_char``, ``chars``, ``seeds``, ``measure`` and the settings of
+    :data:`charrnn.studies.experiments.SETTINGS`) or None when it was not run; ``gated``: the
+    gated models' rows (:func:`charrnn.report.sections.gated_rows`); ``tests``: Welch's t-tests
+    among these rows (:func:`charrnn.studies.experiments.comparisons`), each with ``changes``;
+    ``best``: the long run's row (only named, with how many more characters it had).
+    :data:`LITERATURE` is the paragraph that follows it."""
+    def seeds(r):
+        n = len(r.get("seeds") or [1])
+        return "one seed" if n == 1 else f"mean of {n} seeds"
+
+    them = join_and([f"{r['bits_per_char']:.3f} for the {r['model']} ({seeds(r)})" for r in gated])
     if vanilla is None:
-        text = ("There is no vanilla m = 256 run of this budget in these experiments (add `m256` "
+        return ("There is no vanilla m = 256 run of this budget in these experiments (add `m256cos` "
                 "to `EXPERIMENTS`), so the like-for-like comparison is missing; the gated models "
                 f"reach {them} bits/char.")
+    where = "test text" if {vanilla.get("measure")} | {g.get("measure") for g in gated} == {"test"} \
+        else "held-out chunk"
+    text = (f"On the same split, with about the same number of parameters and of training "
+            f"characters ({vanilla['chars'] / 1e6:.2f} M), the vanilla RNN ({vanilla['variant']}: "
+            f"{vanilla['model']}) reaches {vanilla['bits_per_char']:.3f} bits/char on the {where} "
+            f"({seeds(vanilla)}), against {them}.")
+    tests = [t for t in tests or [] if t]
+    if tests:
+        text += " " + significance_sentences(tests)
+        vs = [t for t in tests if vanilla["variant"] in (t["a"], t["b"])]
+        better = [t["a"] for t in vs if t["significant"] and t["b"] == vanilla["variant"]
+                  and order(0, -t["diff"], ".4f") > 0]
+        if vs:
+            text += (f" At this budget the gates pay off: {join_and(better)} "
+                     + ("is" if len(better) == 1 else "are") + " significantly better than the "
+                     "vanilla RNN." if better else " At this budget no gated model is "
+                     "significantly better than the vanilla RNN.")
+        other = sorted({c for t in vs for c in t.get("changes", [])
+                        if not c.startswith(("model ", "eta "))})
+        text += (" Besides the architecture, each model has its own learning rate"
+                 + (f", and the runs differ in {join_and(other)}" if other else "")
+                 + "; the gated models clip the gradient's global norm at 5, the vanilla one each "
+                 "entry at 5.")
     else:
-        # the difference of the numbers as printed, so that it is their difference and a tie is one
-        bv, bg = (float(f"{r['bits_per_char']:.3f}") for r in (vanilla, g))
-        d = bv - bg
-        text = (f"On the same split, with about the same number of parameters and of training "
-                f"characters ({vanilla['chars'] / 1e6:.2f} M), the vanilla RNN (m = 256) reaches "
-                f"{bv:.3f} bits/char on the "
-                + ("test text" if {vanilla.get("measure"), g.get("measure")} == {"test"}
-                   else "held-out chunk") + f", against {them}: ")
-        if d > 0:
-            text += f"the {g['model']} is {d:.3f} bits/char ({d / bv:.1%}) better."
-        elif d < 0:
-            text += (f"the vanilla RNN is {-d:.3f} bits/char better than the best gated model; at "
-                     "this budget the gates do not pay off.")
-        else:
-            text += (f"the vanilla RNN and the {g['model']} are level; at this budget the gates "
-                     "do not pay off.")
-        if (g["seq_length"], g["lr_schedule"]) != (vanilla["seq_length"], vanilla["lr_schedule"]):
-            text += (f" The gated runs backpropagate through {g['seq_length']} characters with a "
-                     f"{g['lr_schedule']} learning rate, the m256 variant through "
-                     f"{vanilla['seq_length']} with a {vanilla['lr_schedule']} one, so the gap "
-                     "mixes the architecture with those settings.")
-        text += " Each of these is a single seed" + (
-            f"; the seeds of the other variants differ by a standard deviation of up to "
-            f"{spread:.3f} nats/char." if spread else ".")
-        if best is not None:
-            times = best["chars"] / vanilla["chars"]
-            text += (f" (The best variant's {best['bits_per_char']:.3f} bits/char come "
-                     + (f"from {times:.1f} times as many characters: not a comparison at the same "
-                        "budget.)" if order(1, times, ".1f") else "from about the same budget.)"))
+        text += " No two of these rows have two or more seeds, so no difference is tested."
+    if best is not None:
+        times = best["chars"] / vanilla["chars"]
+        text += (f" (The long run's {best['bits_per_char']:.3f} bits/char come "
+                 + (f"from {times:.1f} times as many characters: not a comparison at the same "
+                    "budget.)" if order(1, times, ".1f") else "from about the same budget.)"))
     return text
 
 

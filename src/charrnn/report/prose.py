@@ -306,6 +306,10 @@ def significance_sentences(tests: list[dict]) -> str:
     return text
 
 
+#: The variants between m256 and the long run, one change each (:data:`charrnn.studies.experiments.VARIANTS`).
+STEPS = ("m256", "m256s50", "m256cos")
+
+
 def why_sentences(summary: dict) -> str:
     """Why the winner wins, from :func:`charrnn.studies.experiments.summarize`'s ``summary["rows"]``:
     how close the m = 100 variants are, how much faster B = 32 is than the handout's loop, and
@@ -355,15 +359,20 @@ def why_sentences(summary: dict) -> str:
     if m256 and small and order(b["loss"], m256["loss"], ".4f") < 0:
         why.append(f"{'That speed buys capacity' if faster else 'Capacity pays'}: m = 256 with 32 "
                    f"streams reaches {m256['loss']:.4f}.")
-        if best and order(m256["loss"], best["loss"], ".4f") < 0:
-            times = best["chars"] / m256["chars"]
-            more = order(1, times, ".1f") != 0
-            why.append((f"With {times:.1f} times the training characters, longer" if more
-                        else "Longer")
-                       + " sequences (50 characters of context for backprop through time) and a "
-                       "cosine learning-rate decay to zero bring it to "
-                       f"{best['loss']:.4f} in {_duration(best['wall_time_s'])}"
-                       + ("; these changes come together, so the gain is not any one's alone."
-                          if more else "."))
+    steps = [by[v] for v in STEPS if v in by]
+    if len(steps) > 1:
+        read = " → ".join(f"{r['variant']} {r['loss']:.4f}" for r in steps)
+        why.append(f"The steps towards the long run, one change each at the same budget, read "
+                   f"{read} nats/char; the t-tests say which step is larger than the seeds' "
+                   "spread.")
+    if best and (steps or m256):
+        base = steps[-1] if steps else m256
+        times = best["chars"] / base["chars"]
+        more = order(1, times, ".1f") != 0
+        why.append(f"The long run is {base['variant']}'s recipe"
+                   + (f" with {times:.1f} times the training characters" if more else "")
+                   + f": {best['loss']:.4f} after {_duration(best['wall_time_s'])} of training"
+                   + (" (one seed, so it is not tested against the others)."
+                      if len(best.get("seeds") or [1]) < 2 else "."))
     return " ".join(why)
 

@@ -18,12 +18,13 @@ import numpy as np
 
 from ..model.evaluate import BITS_PER_NAT
 from ..studies.baselines_io import read_baseline
-from ..studies.experiments import job_name, load_variant, summarize
+from ..studies.experiments import GATED_SEEDS, comparisons, job_name, load_variant, summarize
 from . import findings, prose, tables
 from .plots import plot_saturation, plot_validation
 from .unitviz import colour_bar_html, heatmap_html
 
-__all__ = ["BASELINE_NAMES", "gated_runs", "experiments", "baselines", "hidden_units"]
+__all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
+           "hidden_units"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
@@ -45,21 +46,55 @@ def _shown(parts: list) -> list:
 
 
 def gated_runs(exp_dir) -> list[dict]:
-    """The finished baseline runs in ``exp_dir`` (``lstm/``, ``gru/``), each as
-    :func:`charrnn.studies.baselines_io.read_baseline` returns it plus ``"model"``, e.g. "LSTM h 120"."""
+    """The finished baseline runs in ``exp_dir`` (``lstm-seedS/``, ``gru-seedS/`` for S = 1, ...,
+    :data:`~charrnn.studies.experiments.GATED_SEEDS`), each as
+    :func:`charrnn.studies.baselines_io.read_baseline` returns it plus ``"model"`` (e.g. "LSTM h
+    120"), ``"variant"`` ("LSTM") and ``"seed"``."""
     runs = []
     for kind, name in BASELINE_NAMES.items():
-        if (Path(exp_dir) / kind / "metrics.json").is_file():
-            run = read_baseline(Path(exp_dir) / kind)
-            run["model"] = f"{name} h {run['config']['hidden']}"
-            runs.append(run)
+        for seed in range(1, GATED_SEEDS + 1):
+            folder = Path(exp_dir) / job_name(kind, seed)
+            if (folder / "metrics.json").is_file():
+                run = read_baseline(folder)
+                run.update(model=f"{name} h {run['config']['hidden']}", variant=name, seed=seed)
+                runs.append(run)
     return runs
+
+
+def gated_rows(runs: list[dict]) -> list[dict]:
+    """One row per gated model over its seeds (:func:`gated_runs`), with the keys of
+    :func:`charrnn.studies.experiments.summarize`'s rows that the tables, :func:`comparisons
+    <charrnn.studies.experiments.comparisons>` and the findings read: ``variant``, ``model``,
+    ``n_params``, ``seeds``, ``losses``, ``loss`` and ``loss_std`` [nats/char] of the reported
+    measure (``measure``: "test", or "validation" when a run has no test loss),
+    ``bits_per_char``, the settings of :data:`~charrnn.studies.experiments.SETTINGS`, and the
+    means of ``wall_time_s`` and ``chars_per_s``."""
+    by: dict[str, list[dict]] = {}
+    for r in runs:
+        by.setdefault(r["variant"], []).append(r)
+    rows = []
+    for name, group in by.items():
+        test = all("test_loss" in r["metrics"] for r in group)
+        losses = [r["metrics"]["test_loss" if test else "best_val_loss"] for r in group]
+        loss = float(np.mean(losses))
+        c, m = group[0]["config"], group[0]["metrics"]
+        rows.append({"variant": name, "model": group[0]["model"], "n_params": m["n_params"],
+                     "seeds": [r["seed"] for r in group], "losses": losses, "loss": loss,
+                     "loss_std": float(np.std(losses, ddof=1)) if len(losses) > 1 else 0.0,
+                     "bits_per_char": loss * BITS_PER_NAT, "measure": "test" if test else "validation",
+                     "order": "sequential", "batch_size": c["batch_size"],
+                     "seq_length": c["seq_length"], "eta": c["eta"],
+                     "lr_schedule": c["lr_schedule"], "dtype": "float32", "chars": m["chars"],
+                     "vanilla_n_params": c["vanilla_n_params"],
+                     "wall_time_s": float(np.mean([r["metrics"]["wall_time_s"] for r in group])),
+                     "chars_per_s": float(np.mean([r["metrics"]["chars_per_s"] for r in group]))})
+    return rows
 
 
 def _curve(run: dict) -> dict:
     """A baseline run as :func:`charrnn.report.plots.plot_validation` draws a variant."""
     v = run["validation"]
-    return {"variant": run["model"].split()[0], "name": run["config"]["kind"],
+    return {"variant": run["variant"], "name": run["config"]["kind"],
             "description": f"h {run['config']['hidden']}, PyTorch",
             "validation": {k: np.array([r[k] for r in v]) for k in ("chars", "train_time_s",
                                                                    "val_loss", "update")}}
@@ -83,12 +118,15 @@ def experiments(exp_dir) -> list:
     variants, summary = _variants(exp_dir)
     if variants is None:
         return [("markdown", "*No experiments yet: run `make experiments` and `make report` again.*")]
-    curves = variants + [_curve(r) for r in gated_runs(exp_dir)]
-    fig = _figure(11, 4)
-    axes = fig.subplots(1, 2, sharey=True)
-    plot_validation(curves, "chars", axes[0])
-    plot_validation(curves, "train_time_s", axes[1])
-    axes[1].get_legend().remove()
+    small = [v for v in variants if v["config"]["m"] == 100]
+    large = [v for v in variants if v["config"]["m"] != 100] + [_curve(r) for r in gated_runs(exp_dir)]
+    groups = [g for g in (small, large) if g]
+    fig = _figure(11, 3.6 * len(groups))
+    axes = np.atleast_2d(fig.subplots(len(groups), 2, sharey="row"))
+    for row, group in zip(axes, groups):  # small multiples: m = 100, then m = 256 and gated
+        plot_validation(group, "chars", row[0])
+        plot_validation(group, "train_time_s", row[1])
+        row[1].get_legend().remove()
     return _shown([("markdown", prose.experiments_intro(summary, len(variants[0]["validation"]["update"]))),
                    ("figure", fig), ("markdown", summary["markdown"]),
                    ("markdown", tables.welch_markdown(summary.get("comparisons") or [])),
@@ -96,39 +134,31 @@ def experiments(exp_dir) -> list:
                    ("markdown", prose.why_sentences(summary))])
 
 
-_ROW_KEYS = ("chars", "wall_time_s", "chars_per_s", "seq_length", "lr_schedule")
-
-
-def _scored(metrics: dict) -> dict:
-    """The reported loss of a gated run: its test loss when it has one, else its best
-    validation loss (``loss``, ``bits_per_char``, ``measure``)."""
-    test = "test_loss" in metrics
-    loss = metrics["test_loss"] if test else metrics["best_val_loss"]
-    return {"loss": loss, "bits_per_char": loss * BITS_PER_NAT,
-            "measure": "test" if test else "validation"}
+#: The vanilla variants the gated baselines are compared with, first found first: m256cos has
+#: their recipe (32 streams of 50 characters, cosine schedule); m256 is the older comparison.
+GATED_PEERS = ("m256cos", "m256")
 
 
 def baselines(exp_dir) -> list:
-    """The gated baselines beside the vanilla m256 variant (same split, budget and size): the
-    table (parameters, nats and bits per character, training characters and time) and what it
-    shows, with the literature."""
+    """The gated baselines beside the vanilla RNN of their size, recipe, split and budget
+    (:data:`GATED_PEERS`): the table (parameters, seeds, nats and bits per character, training
+    characters and time), Welch's t-tests between them, what they show, and the literature."""
     exp_dir = Path(exp_dir)
-    runs = gated_runs(exp_dir)
-    if not runs:
+    gated = gated_rows(gated_runs(exp_dir))
+    if not gated:
         return [_not_yet(f"no LSTM or GRU run in `{exp_dir}`", "make baselines")]
-    gated = [{"model": r["model"], "n_params": r["metrics"]["n_params"], **_scored(r["metrics"]),
-              **{k: {**r["metrics"], **r["config"]}[k] for k in _ROW_KEYS}} for r in runs]
     _, summary = _variants(exp_dir)
     by = {r["variant"]: r for r in (summary or {"rows": []})["rows"]}
-    vanilla = None
-    if "m256" in by:  # the summary row of one seed: its numbers, not a mean
-        vanilla = {"model": "vanilla m256",
-                   "n_params": runs[0]["config"]["vanilla_n_params"],
-                   **{k: by["m256"][k] for k in (*_ROW_KEYS, "loss", "bits_per_char", "measure")}}
-    spread = max((r["loss_std"] for r in by.values() if len(r["seeds"]) > 1), default=None)
-    return [("markdown", tables.baselines_markdown(([vanilla] if vanilla else []) + gated)),
-            ("markdown", findings.baselines_paragraph(vanilla, gated, by.get("best"), spread)),
-            ("markdown", findings.LITERATURE)]
+    vanilla = next((by[v] for v in GATED_PEERS if v in by), None)
+    if vanilla is not None:
+        vanilla = {**vanilla, "n_params": gated[0]["vanilla_n_params"]}
+    rows = ([vanilla] if vanilla else []) + gated
+    names = {r["variant"] for r in gated}
+    tests = [t for t in comparisons(rows) if {t["a"], t["b"]} & names]
+    return _shown([("markdown", tables.baselines_markdown(rows)),
+                   ("markdown", tables.welch_markdown(tests)),
+                   ("markdown", findings.baselines_paragraph(vanilla, gated, tests, by.get("best"))),
+                   ("markdown", findings.LITERATURE)])
 
 
 def _heatmaps(label: str, report: dict) -> list:

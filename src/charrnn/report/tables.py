@@ -196,21 +196,25 @@ def features_legend() -> str:
 
 def baselines_markdown(rows: list[dict]) -> str:
     """The gated baselines beside the vanilla RNN of the same size: one line per row (``model``,
-    ``n_params``, ``loss`` [nats/char] and ``bits_per_char`` of its ``measure``, "test" or
-    "validation" (the best validation loss; marked "val." when the rows mix them), ``chars``
-    [training characters], ``wall_time_s`` [s], ``chars_per_s``)."""
+    ``n_params``, ``seeds``, ``loss`` [nats/char] ± ``loss_std`` over the seeds and
+    ``bits_per_char`` of its ``measure``, "test" or "validation" (the best validation loss;
+    marked "val." when the rows mix them), ``chars`` [training characters], ``wall_time_s`` [s,
+    mean per run], ``chars_per_s``)."""
     measures = {r.get("measure", "validation") for r in rows}
     name = {"test": "test loss", "validation": "best validation loss"}[measures.pop()] \
         if len(measures) == 1 else "test loss (val.: best validation loss)"
-    lines = [f"| model | parameters | {name} (nats/char) | bits/char | training "
-             "characters | training time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| model | parameters | seeds | {name} (nats/char) | bits/char | training "
+             "characters | time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     mixed = name.startswith("test loss (")
+    nb = "\u00a0"  # no-break spaces: each cell on one line
     for r in rows:
         val = " (val.)" if mixed and r.get("measure", "validation") != "test" else ""
-        lines.append(f"| {r['model'].replace(' ', chr(0xA0))} | {r['n_params']:,} | "
-                     f"{r['loss']:.4f}{val} | "
-                     f"{r['bits_per_char']:.3f} | {r['chars'] / 1e6:.2f} M | "
-                     f"{r['wall_time_s']:.0f} s | {r['chars_per_s']:,.0f} |")
+        n = len(r.get("seeds") or [1])
+        spread = f"{nb}±{nb}{r['loss_std']:.4f}" if n > 1 else ""
+        lines.append(f"| {r['model'].replace(' ', nb)} | {r['n_params']:,} | {n} | "
+                     f"{r['loss']:.4f}{spread}{val} | "
+                     f"{r['bits_per_char']:.3f} | {r['chars'] / 1e6:.2f}{nb}M | "
+                     f"{r['wall_time_s']:.0f}{nb}s | {r['chars_per_s']:,.0f} |")
     return "\n".join(lines)
 
 
@@ -221,18 +225,19 @@ def p_text(p: float) -> str:
 
 def welch_markdown(tests: list[dict]) -> str:
     """Welch's t-tests of :func:`charrnn.studies.experiments.comparisons` as a table, one pair per
-    line: the lower and the higher mean loss, their difference [nats/char] with its 95 %
-    confidence interval, the seeds of each, p (two-sided) and whether p < alpha. ``""`` without
-    tests."""
+    line: the lower and the higher mean loss, the settings that differ between them
+    (``changes``, ``"-"`` without), their difference [nats/char] with its 95 % confidence
+    interval, the seeds of each, p (two-sided) and whether p < alpha. ``""`` without tests."""
     tests = [t for t in tests if t]
     if not tests:
         return ""
-    lines = ["| lower loss | higher loss | difference (nats/char) | 95 % interval | seeds | p | "
-             "significant |", "|---|---|---:|---:|---:|---:|---|"]
-    nb = "\u00a0"  # no-break spaces: each cell on one line
+    lines = ["| lower loss | higher loss | what differs | difference (nats/char) | 95 % interval | "
+             "seeds | p | significant |", "|---|---|---|---:|---:|---:|---:|---|"]
+    nb = "\u00a0"  # no-break spaces: each cell on one line (the changes may wrap between them)
     for t in tests:
-        lines.append(f"| {t['a']} | {t['b']} | {-t['diff']:.4f} | {-t['ci_high']:.4f}{nb}to{nb}"
-                     f"{-t['ci_low']:.4f} | {t['n_a']}/{t['n_b']} | "
+        changes = "; ".join(c.replace(" ", nb) for c in t.get("changes") or []) or "-"
+        lines.append(f"| {t['a']} | {t['b']} | {changes} | {-t['diff']:.4f} | "
+                     f"{-t['ci_high']:.4f}{nb}to{nb}{-t['ci_low']:.4f} | {t['n_a']}/{t['n_b']} | "
                      f"{p_text(t['p']).replace(' ', nb)} | "
                      f"{'**yes**' if t['significant'] else 'no'} |")
     return "\n".join(lines)

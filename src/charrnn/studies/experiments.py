@@ -20,18 +20,20 @@ from ..training.config import TrainConfig
 from ..training.runs import check_folder, load_run, run_config, save_run, start_run
 from ..training.train import Trainer
 
-__all__ = ["VARIANTS", "ALPHA", "variant_config", "variant_seeds", "job_name", "run_variant",
-           "load_variant", "summarize", "welch", "comparisons"]
+__all__ = ["VARIANTS", "COMPARISONS", "SETTINGS", "GATED_SEEDS", "ALPHA", "variant_config",
+           "variant_seeds", "job_name", "run_variant", "load_variant", "summarize", "welch",
+           "differences", "comparisons"]
 
 #: name -> description, TrainConfig overrides, number of seeds, budget scale. Learning rates:
 #: 1e-3 is the handout's for one sequence per update, and a sweep over {1, 2, 3} x 1e-3 on 2 M
 #: characters (stateful validation loss 1.643, 1.707, 1.857) confirmed it. Mini-batches average
 #: B gradients, so they take larger steps: the same sweep over {1, 2, 3, 5} x 1e-3 gave 1.721,
 #: 1.630, 1.609, 1.651 for B = 8 and 1.863, 1.728, 1.675, 1.633 (8e-3: 1.631) for B = 32, hence
-#: 3e-3 and 5e-3. The m = 256 variants use 2e-3 with clipping at 5, not swept. Mini-batch variants
+#: 3e-3 and 5e-3. The m = 256 variants use 2e-3 with clipping at 5. Mini-batch variants
 #: compute in float32 (half the time; tests/test_train_extensions.py checks that float32 reaches
-#: float64's validation loss within 0.005 nats/char). "best", the long run, gets 5.6 times
-#: the common budget (22.4 M characters for the default 4 M).
+#: float64's validation loss within 0.005 nats/char). m256, m256s50 and m256cos are the steps from
+#: B32 to the long run, one change each at the common budget (:data:`COMPARISONS`); "best", the
+#: long run, is m256cos with 5.6 times the common budget (22.4 M characters for the default 4 M).
 VARIANTS: dict[str, dict] = {
     "sequential": dict(description="handout order, B 1, m 100", overrides={}, seeds=3),
     "random": dict(description="random positions, B 1", overrides=dict(order="random"), seeds=3),
@@ -42,13 +44,37 @@ VARIANTS: dict[str, dict] = {
                 overrides=dict(batch_size=32, eta=5e-3, dtype="float32"), seeds=3),
     "m256": dict(description="m 256, 32 streams, eta 2e-3, clip 5",
                  overrides=dict(m=256, batch_size=32, eta=2e-3, grad_clip=5.0, dtype="float32"),
-                 seeds=1),
-    "best": dict(description="m 256, 32 streams, seq_length 50, cosine from 2e-3, clip 5",
+                 seeds=3),
+    "m256s50": dict(description="m256 with seq_length 50",
+                    overrides=dict(m=256, batch_size=32, seq_length=50, eta=2e-3, grad_clip=5.0,
+                                   dtype="float32"), seeds=3),
+    "m256cos": dict(description="m256s50 with a cosine learning rate from 2e-3 (warm-up 200)",
+                    overrides=dict(m=256, batch_size=32, seq_length=50, eta=2e-3, grad_clip=5.0,
+                                   lr_schedule="cosine", warmup=200, dtype="float32"), seeds=3),
+    "best": dict(description="m256cos with 5.6 times the budget (the long run)",
                  overrides=dict(m=256, batch_size=32, seq_length=50, eta=2e-3, grad_clip=5.0,
                                 lr_schedule="cosine", warmup=200, dtype="float32"),
                  seeds=1, scale=5.6),
 }
 
+#: The comparisons the report tests (Welch's t-test over seeds, :func:`comparisons`): pairs of
+#: rows that differ in one factor at the same budget, or in a factor and the settings that go
+#: with it (a mini-batch's larger learning rate); :func:`differences` names every setting that
+#: differs. "LSTM" and "GRU" are the gated baselines' rows (:mod:`charrnn.studies.baselines`),
+#: trained with m256cos's recipe.
+COMPARISONS: tuple[tuple[str, str], ...] = (
+    ("sequential", "random"), ("sequential", "chunks"), ("random", "chunks"),
+    ("sequential", "B8"), ("sequential", "B32"), ("B8", "B32"),
+    ("B32", "m256"), ("m256", "m256s50"), ("m256s50", "m256cos"),
+    ("m256cos", "LSTM"), ("m256cos", "GRU"), ("LSTM", "GRU"),
+)
+
+#: The settings :func:`differences` compares, in the order it names them.
+SETTINGS = ("model", "order", "batch_size", "seq_length", "eta", "lr_schedule", "dtype", "chars")
+
+#: Seeds of each gated baseline (folders ``lstm-seedS``, ``gru-seedS``), as the vanilla rows
+#: they are compared with.
+GATED_SEEDS = 3
 
 #: The held-out chunk's second half is the test text: validation (the first half) chooses each
 #: run's model, the test text scores it once (:class:`charrnn.training.config.TrainConfig`).
@@ -162,15 +188,37 @@ def welch(a: dict, b: dict) -> dict | None:
             "t": t, "df": df, "p": p, "n_a": len(xa), "n_b": len(xb), "significant": p < ALPHA}
 
 
-def comparisons(rows: list[dict]) -> list[dict]:
-    """:func:`welch` of every pair of rows with two or more seeds, the lower mean as ``a`` (so
-    ``diff`` <= 0: ``a`` is the better one), pairs in the rows' order."""
-    seeded = [r for r in rows if len(r["losses"]) > 1]
+def _setting(key: str, value) -> str:
+    if key == "chars":
+        return f"{value / 1e6:.3g} M"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def differences(a: dict, b: dict) -> list[str]:
+    """The settings (:data:`SETTINGS`) in which summary rows ``a`` and ``b`` differ, as
+    ``"name a -> b"`` strings (``"seq_length 25 → 50"``), in that order; a setting missing from
+    either row is left out."""
     out = []
-    for i, x in enumerate(seeded):
-        for y in seeded[i + 1:]:
-            a, b = (x, y) if x["loss"] <= y["loss"] else (y, x)
-            out.append(welch(a, b))
+    for key in SETTINGS:
+        if key in a and key in b and a[key] != b[key]:
+            out.append(f"{key} {_setting(key, a[key])} → {_setting(key, b[key])}")
+    return out
+
+
+def comparisons(rows: list[dict], pairs=COMPARISONS) -> list[dict]:
+    """:func:`welch` of each pair of ``pairs`` (variant names; ``None``: every pair of rows, in
+    the rows' order) whose two rows are both in ``rows`` with two or more seeds, the lower mean
+    as ``a`` (so ``diff`` <= 0: ``a`` is the better one), each with ``"changes"``, the settings
+    that differ (:func:`differences`)."""
+    seeded = {r["variant"]: r for r in rows if len(r["losses"]) > 1}
+    if pairs is None:
+        names = list(seeded)
+        pairs = [(x, y) for i, x in enumerate(names) for y in names[i + 1:]]
+    out = []
+    for x, y in pairs:
+        if x in seeded and y in seeded:
+            a, b = sorted((seeded[x], seeded[y]), key=lambda r: r["loss"])
+            out.append({**welch(a, b), "changes": differences(seeded[x], seeded[y])})
     return out
 
 
@@ -195,6 +243,7 @@ def summarize(runs: list[dict]) -> dict:
         score, score_std = _mean_std(scores)
         wall = _mean_std([g["metrics"]["wall_time_s"] for g in group])[0]
         rows.append({"variant": variant, "description": group[0].get("description", ""),
+                     "model": f"vanilla m {c['m']}",
                      "seeds": [g.get("seed") for g in group], "best_val_losses": losses,
                      "best_val_loss_mean": mean, "best_val_loss_std": std,
                      "best_val_loss": mean, "best_val_bits_per_char": mean / math.log(2),

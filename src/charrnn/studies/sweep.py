@@ -35,11 +35,17 @@ from ..model.data import read_text
 from ..training.config import TrainConfig
 from ..training.runs import run_config
 from ..training.train import Trainer
-from ..util.checks import check_choice, check_nonneg_int, check_positive_int, join_and
+from ..util.checks import (
+    check_choice,
+    check_nonneg_int,
+    check_positive_float,
+    check_positive_int,
+    join_and,
+)
 from ..util.files import check_regular_file
 from ..util.paths import default_text
 from .experiments import job_name as variant_job_name
-from .experiments import variant_config, variant_seeds
+from .experiments import GATED_SEEDS, variant_config, variant_seeds
 
 __all__ = ["KINDS", "SPEC_KEYS", "Job", "load_spec", "plan", "experiment_jobs", "job_name",
            "format_value"]
@@ -279,31 +285,62 @@ def _job(kind, name, point, seed, settings, chars, n_evals, path, texts, checked
 
 
 def experiment_jobs(variants: list[str], baselines: list[str], chars: int, data,
-                    n_evals: int = 20) -> tuple[list[Job], dict]:
+                    n_evals: int = 20, eta_factors: list[float] | None = None
+                    ) -> tuple[list[Job], dict]:
     """The report's grid as sweep jobs (``make report SCHEDULER=...``): every (variant, seed) of
     ``variants`` (:data:`charrnn.studies.experiments.VARIANTS`) as ``charrnn experiment`` trains
     it into ``NAME-seedS``, and each gated kind of ``baselines`` as ``charrnn baseline --kind KIND
-    --seed 1`` trains it into ``KIND``, with the same ``config.json``, so a run made either way is
-    reused by the other. Returns ``(jobs, texts)`` as :func:`plan`. Raises ``ValueError`` for an
-    unknown variant or kind, a missing text, or settings the text cannot honour."""
+    --seed S`` trains it into ``KIND-seedS`` (S = 1, ..., :data:`~charrnn.studies.experiments.GATED_SEEDS`),
+    with the same ``config.json``, so a run made either way is reused by the other.
+
+    With ``eta_factors`` (the learning-rate selection, ``make lr``): instead, seed 1 of every
+    variant and kind at each of its own learning rate times a factor, into ``NAME-etaETA-seed1``
+    (``point``: ``{"variant": NAME, "eta": ETA}``). Returns ``(jobs, texts)`` as :func:`plan`.
+    Raises ``ValueError`` for an unknown variant or kind, a factor that is not a number > 0, a
+    missing text, or settings the text cannot honour."""
     path = Path(check_regular_file(Path(data).expanduser(), "text file")).resolve()
+    factors = [check_positive_float("learning-rate factor", f) for f in eta_factors or []]
+    _no_repeats("learning-rate factors", factors)
     jobs, texts = [], {}
     for name in variants:
-        for seed in variant_seeds(name):
-            cfg = variant_config(name, chars, n_evals, seed)
+        base = variant_config(name, chars, n_evals, 1).eta
+        for seed, eta in ([(1, base * f) for f in factors] if factors
+                          else [(s, None) for s in variant_seeds(name)]):
+            cfg = variant_config(name, chars, n_evals, seed, **({"eta": eta} if eta else {}))
             if cfg.newline not in texts:
                 texts[cfg.newline] = read_text(path, newline=cfg.newline)
             text = texts[cfg.newline]
             want = run_config(cfg, path, Trainer(text, cfg).text_md5, len(text))
-            jobs.append(Job(variant_job_name(name, seed), "vanilla", {"variant": name}, seed,
+            label = f"{name}-eta{format_value(cfg.eta)}" if eta else name
+            jobs.append(Job(variant_job_name(label, seed), "vanilla",
+                            {"variant": name, **({"eta": cfg.eta} if eta else {})}, seed,
                             cfg.to_dict(), want))
     if baselines:
-        from .baselines import BaselineConfig  # noqa: PLC0415 (torch: only for gated runs)
+        from .baselines import DEFAULT_ETA, BaselineConfig  # noqa: PLC0415 (torch: only for gated runs)
 
         for kind in baselines:
             check_choice("baseline kind", kind, KINDS[1:])
             if "keep" not in texts:
                 texts["keep"] = read_text(path)
-            s = {"kind": kind, "chars": chars, "seed": 1, "device": "cpu", "data_path": str(path)}
-            jobs.append(Job(kind, kind, {}, 1, s, BaselineConfig(**s).to_dict(texts["keep"])))
+            for seed, eta in ([(1, DEFAULT_ETA[kind] * f) for f in factors] if factors
+                              else [(s, None) for s in range(1, GATED_SEEDS + 1)]):
+                s = {"kind": kind, "chars": chars, "seed": seed, "device": "cpu",
+                     "data_path": str(path), **({"eta": eta} if eta else {})}
+                label = f"{kind}-eta{format_value(eta)}" if eta else kind
+                jobs.append(Job(variant_job_name(label, seed), kind,
+                                {"variant": kind, **({"eta": eta} if eta else {})}, seed, s,
+                                BaselineConfig(**s).to_dict(texts["keep"])))
     return jobs, texts
+
+
+def chosen_rates(rows: list[dict]) -> dict[str, dict]:
+    """The learning-rate selection from the results rows of :func:`experiment_jobs` with
+    ``eta_factors`` (each with ``variant``, ``eta`` and ``best_val_loss``, the validation text's
+    loss in nats/char): ``{variant: {"eta": the rate with the lowest loss, "losses": {eta: loss}}}``,
+    in the rows' order. A tie goes to the smaller rate."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        out.setdefault(r["variant"], {"losses": {}})["losses"][r["eta"]] = r["best_val_loss"]
+    for v in out.values():
+        v["eta"] = min(sorted(v["losses"]), key=lambda e: v["losses"][e])
+    return out
