@@ -176,5 +176,5 @@ def test_welch_table_marks_exactly_the_significant_pairs():
         assert cells[-1] == ("**yes**" if t["p"] < 0.05 else "no")
     changed = welch_markdown([{**tests[0], "changes": ["seq_length 25 → 50", "eta 0.002 → 0.001"]}])
     cells = [c.strip() for c in changed.splitlines()[2].strip("|").split("|")]
-    assert cells[2] == "seq_length\u00a025\u00a0→\u00a050; eta\u00a00.002\u00a0→\u00a00.001"
+    assert cells[2] == "seq_length\u00a025\u00a0→\u00a050<br>eta\u00a00.002\u00a0→\u00a00.001"
     assert welch_markdown([]) == "" and welch_markdown([None]) == ""

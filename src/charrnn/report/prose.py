@@ -241,9 +241,11 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
                      f"nats/char, so a float32 effect of up to {FLOAT32_TOLERANCE} could "
                      + ("account for the smallest of them." if d[0] <= FLOAT32_TOLERANCE else
                         "not account for any of them."))
-    return text + (" Learning rates: 1e-3 (the handout's) for one sequence per update; larger "
-                   "for mini-batches, whose averaged gradients are less noisy (see "
-                   "`charrnn.studies.experiments.VARIANTS` for how they were chosen).")
+    return text + (" Learning rates were chosen once, the same way for every vanilla variant "
+                   "and gated baseline, on the validation text of the book (`make lr`: each "
+                   "model's rate, half of it and twice it, seed 1, 1 M training characters; the "
+                   "test text plays no part); `charrnn.studies.experiments.VARIANTS` records "
+                   "the results.")
 
 
 def _duration(seconds: float) -> str:

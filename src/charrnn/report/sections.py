@@ -19,8 +19,10 @@ import numpy as np
 from ..model.evaluate import BITS_PER_NAT
 from ..studies.baselines_io import read_baseline
 from ..studies.experiments import GATED_SEEDS, comparisons, job_name, load_variant, summarize
+from ..util.checks import join_and
 from . import findings, prose, tables
 from .plots import plot_saturation, plot_validation
+from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
@@ -127,9 +129,27 @@ def experiments(exp_dir) -> list:
         plot_validation(group, "chars", row[0])
         plot_validation(group, "train_time_s", row[1])
         row[1].get_legend().remove()
+    measure = "test" if summary["rows"][0].get("measure") == "test" else "best validation"
+    tests = summary.get("comparisons") or []
+    rows = ("top: the m = 100 variants; bottom: the m = 256 variants and the gated baselines. "
+            if len(groups) > 1 else "")
     return _shown([("markdown", prose.experiments_intro(summary, len(variants[0]["validation"]["update"]))),
-                   ("figure", fig), ("markdown", summary["markdown"]),
-                   ("markdown", tables.welch_markdown(summary.get("comparisons") or [])),
+                   ("figure", fig),
+                   ("markdown", caption("figure", "Validation loss (stateful, nats/char, on the "
+                                        "validation text) against training characters (left) "
+                                        "and seconds of training (right); " + rows + "Several "
+                                        "seeds: their mean, with a band of ± one standard "
+                                        "deviation.")),
+                   ("markdown", caption("table", f"The variants' {measure} loss (mean ± standard "
+                                        "deviation over the seeds), training budget, time and "
+                                        "speed per run; bold: the lowest loss.")),
+                   ("markdown", summary["markdown"]),
+                   ("markdown", caption("table", "Welch's t-test over the seeds for each pair of "
+                                        "variants the report compares: the settings that differ, "
+                                        f"the difference of the mean {measure} losses with its 95 % "
+                                        "interval, p (two-sided); significant: p < 0.05.")
+                    if tests else ""),
+                   ("markdown", tables.welch_markdown(tests)),
                    ("markdown", prose.winner_sentence(summary)),
                    ("markdown", prose.why_sentences(summary))])
 
@@ -155,7 +175,13 @@ def baselines(exp_dir) -> list:
     rows = ([vanilla] if vanilla else []) + gated
     names = {r["variant"] for r in gated}
     tests = [t for t in comparisons(rows) if {t["a"], t["b"]} & names]
-    return _shown([("markdown", tables.baselines_markdown(rows)),
+    return _shown([("markdown", caption("table", "The gated baselines beside the vanilla RNN of "
+                                        "their size, trained on the same split and budget "
+                                        "(mean ± standard deviation over the seeds).")),
+                   ("markdown", tables.baselines_markdown(rows)),
+                   ("markdown", caption("table", "Welch's t-test between the gated baselines and "
+                                        "the vanilla RNN, as in the experiments' table.")
+                    if tests else ""),
                    ("markdown", tables.welch_markdown(tests)),
                    ("markdown", findings.baselines_paragraph(vanilla, gated, tests, by.get("best"))),
                    ("markdown", findings.LITERATURE)])
@@ -175,7 +201,9 @@ def _heatmaps(label: str, report: dict) -> list:
         title = (f"unit {unit}: {p['feature']} ({metric[p['feature']]} {p['score']:.3f}), from "
                  f"character {p['start']:,}")
         parts.append(("html", heatmap_html(p["text"], p["activations"], title, breaks=False)))
-    return parts
+    return parts + [("markdown", caption("figure", f"The {label}'s best units on the passages "
+                                         "where their features vary most, in the last 1/20 "
+                                         "of the text."))]
 
 
 def _saturation_figure(reports: dict[str, dict]):
@@ -203,14 +231,22 @@ def hidden_units(handout: dict | None, holdout: dict | None, lstm: dict | None) 
         return missing
     parts = [("markdown", findings.units_intro({**vanilla, **({"LSTM": lstm} if lstm else {})}))]
     if vanilla:
-        parts += [("html", tables.units_html(vanilla)), ("markdown", tables.features_legend())]
+        parts += [("markdown", caption("table", "The best single unit and the linear probe for "
+                                       "each feature, per vanilla model, on the last 1/20 of "
+                                       "the text.")),
+                  ("html", tables.units_html(vanilla)), ("markdown", tables.features_legend())]
     if lstm:
         states = {f"LSTM {k}_t": v for k, v in lstm["states"].items()}
-        parts += [("markdown", f"The LSTM (h = {lstm['hidden']}): its hidden state $h_t$ and its "
-                   "cell state $c_t$, the same features and scores:"),
+        parts += [("markdown", caption("table", f"The LSTM (h = {lstm['hidden']}): its hidden "
+                                       "state $h_t$ and its cell state $c_t$, the same features "
+                                       "and scores.")),
                   ("html", tables.units_html(states))]
     parts.append(("markdown", findings.units_paragraph(vanilla, lstm)))
     if vanilla:
         label, first = next(iter(vanilla.items()))
-        parts += _heatmaps(label, first) + [("figure", _saturation_figure(vanilla))]
+        parts += _heatmaps(label, first) + [
+            ("figure", _saturation_figure(vanilla)),
+            ("markdown", caption("figure", "Saturation of the hidden units of "
+                                 f"{join_and(list(vanilla))}: the fraction of characters "
+                                 "each unit spends near −1 (x) and near +1 (y)."))]
     return _shown(parts + missing)

@@ -12,7 +12,7 @@ from ..studies.units import FEATURES
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
            "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown",
-           "welch_markdown", "p_text"]
+           "welch_markdown", "p_text", "caption"]
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -218,6 +218,17 @@ def baselines_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def caption(kind: str, text: str) -> str:
+    """A numbered caption as Markdown: ``kind`` is ``"figure"`` (placed below the figure) or
+    ``"table"`` (above the table), ``text`` says what is shown and on which data. The print
+    template (``templates/print``) numbers figures and tables apart, in the order they appear
+    ("Figure 3.", "Table 5."), with CSS counters, so no part of the report keeps count. Raises
+    ``ValueError`` for another kind."""
+    if kind not in ("figure", "table"):
+        raise ValueError(f"a caption is of a figure or a table, not {kind!r}")
+    return f'<span class="caption caption-{kind}"></span>{text}'
+
+
 def p_text(p: float) -> str:
     """A p-value as the report prints it: ``"< 0.001"`` or two significant digits (``"0.013"``)."""
     return "< 0.001" if p < 0.001 else f"{p:.2g}"
@@ -233,9 +244,9 @@ def welch_markdown(tests: list[dict]) -> str:
         return ""
     lines = ["| lower loss | higher loss | what differs | difference (nats/char) | 95 % interval | "
              "seeds | p | significant |", "|---|---|---|---:|---:|---:|---:|---|"]
-    nb = "\u00a0"  # no-break spaces: each cell on one line (the changes may wrap between them)
+    nb = "\u00a0"  # no-break spaces: each cell on one line (the changes one per line)
     for t in tests:
-        changes = "; ".join(c.replace(" ", nb) for c in t.get("changes") or []) or "-"
+        changes = "<br>".join(c.replace(" ", nb) for c in t.get("changes") or []) or "-"
         lines.append(f"| {t['a']} | {t['b']} | {changes} | {-t['diff']:.4f} | "
                      f"{-t['ci_high']:.4f}{nb}to{nb}{-t['ci_low']:.4f} | {t['n_a']}/{t['n_b']} | "
                      f"{p_text(t['p']).replace(' ', nb)} | "

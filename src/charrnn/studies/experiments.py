@@ -33,7 +33,7 @@ __all__ = ["VARIANTS", "COMPARISONS", "SETTINGS", "GATED_SEEDS", "ALPHA", "varia
 #: compute in float32 (half the time; tests/test_train_extensions.py checks that float32 reaches
 #: float64's validation loss within 0.005 nats/char). m256, m256s50 and m256cos are the steps from
 #: B32 to the long run, one change each at the common budget (:data:`COMPARISONS`); "best", the
-#: long run, is m256cos with 5.6 times the common budget (22.4 M characters for the default 4 M).
+#: long run, is m256cos with 5.6 times the common budget (11.2 M characters for the default 2 M).
 VARIANTS: dict[str, dict] = {
     "sequential": dict(description="handout order, B 1, m 100", overrides={}, seeds=3),
     "random": dict(description="random positions, B 1", overrides=dict(order="random"), seeds=3),

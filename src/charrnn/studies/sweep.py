@@ -44,8 +44,8 @@ from ..util.checks import (
 )
 from ..util.files import check_regular_file
 from ..util.paths import default_text
-from .experiments import job_name as variant_job_name
 from .experiments import GATED_SEEDS, variant_config, variant_seeds
+from .experiments import job_name as variant_job_name
 
 __all__ = ["KINDS", "SPEC_KEYS", "Job", "load_spec", "plan", "experiment_jobs", "job_name",
            "format_value"]
