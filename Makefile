@@ -102,6 +102,10 @@ ifneq ($(CHECKED),)
 endif
 RUN_PREFIX := $(RUNS)/$(DATA_NAME)-$(PRESET)-n$(N_UPDATES)-seed
 RUN_DIRS := $(foreach s,$(SEEDS),$(RUN_PREFIX)$(s))
+# The same runs with the last 1/20 of the text held out (half validation, half test): the handout
+# model's test loss.
+HELDOUT_PREFIX := $(RUNS)/$(DATA_NAME)-$(PRESET)-n$(N_UPDATES)-holdout-seed
+HELDOUT_DIRS := $(foreach s,$(SEEDS),$(HELDOUT_PREFIX)$(s))
 GRADCHECK := $(RUNS)/gradcheck-$(DATA_NAME)/gradcheck.json
 EXPERIMENTS_DIR := $(RUNS)/experiments-$(DATA_NAME)-$(EXPERIMENT_CHARS)
 SETUP := $(VENV)/.installed
@@ -111,7 +115,7 @@ PKG := src/charrnn
 # (and make started again) when a module, notebook or script changes, so reading them costs no
 # Python start; before `make setup` has installed the package, every module. $(PREREQS) takes the
 # date of a file dated in the future, which would otherwise have make start again and again.
-PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC \
+PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC CALIBRATE_SRC \
   UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC BENCH_SRC REPORT_SRC PDF_SRC
 PKG_FILES := $(wildcard $(PKG)/*.py $(PKG)/*/*.py)
 PKG_DIRS := $(PKG) $(filter-out %/__pycache__/,$(wildcard $(PKG)/*/))
@@ -170,6 +174,12 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True \
 	  -p progress_label "handout seed $*"
 	@touch $@  # a reused run (same settings, text and training code) does not rewrite it
+
+$(HELDOUT_PREFIX)%/metrics.json: $(DATA) $(TRAIN_SRC) | $(SETUP)
+	$(PY) -m charrnn train --data $(abspath $(DATA)) --preset $(PRESET) --seed $* \
+	  --n-updates $(N_UPDATES) --holdout 1 --test-fraction 0.5 --eval-every $$(( ($(N_UPDATES) + 19) / 20 )) \
+	  --sample-every $(N_UPDATES) --out $(@D) --force --progress-label "handout held-out seed $*"
+	@touch $@  # a reused run does not rewrite it
 
 # One job per (variant, seed): charrnn.studies.experiments.VARIANTS says which variants run three seeds.
 # A job whose run is reused (same config, text and training code) only touches its metrics.json.
@@ -244,6 +254,11 @@ $(REPORTS)/units-lstm.json: $(EXPERIMENTS_DIR)/lstm-seed1/metrics.json $(DATA) $
 	@mkdir -p $(@D)
 	$(PY) -m charrnn units --baseline $(EXPERIMENTS_DIR)/lstm-seed1 --data $(DATA) --json $@
 
+# Reference points for bits/char on the experiments' test text (n-grams, PPMd, compressors).
+$(REPORTS)/calibrate.json: $(DATA) $(CALIBRATE_SRC) | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn calibrate --data $(abspath $(DATA)) --json $@
+
 BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
 $(REPORTS)/.bench-settings: FORCE
 	@mkdir -p $(@D)
@@ -257,7 +272,8 @@ UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
 # make starts them in this order, two at a time: the longest jobs (the experiments, whose list
 # begins with the 10-minute model, and the baselines) first, so that none is left running alone.
 REPORT_INPUTS = $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(GRADCHECK) \
-  $(RUN_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json $(UNITS_JSONS)
+  $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json \
+  $(UNITS_JSONS) $(REPORTS)/calibrate.json
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
 $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) benchmarks/bench.py benchmarks/classic.py | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
@@ -271,6 +287,7 @@ $(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json
 $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT_INPUTS) $(REPORTS)/bench.json $(REPORT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
+	  -p heldout_dirs "$(abspath $(HELDOUT_DIRS))" -p calibrate_json $(abspath $(REPORTS)/calibrate.json) \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
 	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR)) \
 	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \

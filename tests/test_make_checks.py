@@ -117,7 +117,11 @@ def test_a_scheduler_trains_the_report_grid_as_one_sweep(tmp_path):
     assert "--scheduler tcp://127.0.0.1:8786" in out.stdout and "charrnn baseline" not in out.stdout
     here = make_n(tmp_path, "EXPERIMENTS=sequential B8", goal=pdf)
     assert here.stdout.count("charrnn experiment ") == 6 and "--all" not in here.stdout
-    assert here.stdout.count("charrnn baseline ") == 2
+    assert here.stdout.count("charrnn baseline ") == 6  # LSTM and GRU, 3 seeds each
+    for kind in ("lstm", "gru"):
+        for seed in (1, 2, 3):
+            assert f"--kind {kind} " in here.stdout and f"--seed {seed} --out " in here.stdout
+            assert f"/{kind}-seed{seed} --force" in here.stdout
 
 
 def test_quick_makes_small_budgets_and_says_so_on_the_title_page(tmp_path):

@@ -27,3 +27,25 @@ def test_the_y_axis_leaves_out_the_first_updates_and_says_so():
     flat = plot_smooth_loss([_run(1, list(np.linspace(2.0, 1.5, 100)))])
     assert not any("y-axis cut" in t.get_text() for t in flat.texts)
     assert flat.get_ylim()[1] >= 2.0
+
+
+def test_the_smooth_loss_by_place_puts_each_epoch_on_the_text_it_read():
+    from charrnn.report.plots import plot_smooth_by_position
+
+    # 2.5 epochs of 4,000 updates of 25 characters, logged every 100 updates: an easy passage
+    # (a dip) at the same place, 60 % into the text, in every epoch
+    u = np.arange(1, 101) * 100
+    place = ((u - 1) % 4000) * 25
+    loss = 2.0 - 0.5 * (np.abs(place - 0.6 * 100_000) < 3000)
+    run = _run(1, list(loss[:100]))
+    run["config"]["seq_length"] = 25
+    ax = plot_smooth_by_position(run)
+    epochs = [line for line in ax.lines if line.get_label().startswith("epoch")]
+    assert [line.get_label() for line in epochs] == ["epoch 1", "epoch 2", "epoch 3"]
+    for line in epochs:  # x: millions of characters into the text, within the text's length
+        x, y = line.get_xdata(), line.get_ydata()
+        assert 0 <= x.min() and x.max() < 0.1
+        assert np.allclose(x[y == 1.5], 0.06, atol=0.003)  # the dip at the same place
+    assert epochs[0].get_xdata().min() > 0.005 * 0.9  # epoch 1 without its first 5 %
+    best, = [line for line in ax.lines if line.get_label().startswith("best")]
+    assert np.isclose(best.get_xdata()[0], ((run["metrics"]["best_update"] - 1) % 4000) * 25 / 1e6)

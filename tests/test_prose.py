@@ -520,3 +520,56 @@ def test_the_float32_bound_is_set_against_the_differences_it_could_hide():
     alone = [_row("B8", 100, 1.55, 20, dtype="float32")]
     assert "differences between" not in prose.experiments_intro(
         {"rows": alone, "winner": "B8", "comparisons": []}, 20)
+
+
+def _heldout(seed, smooth, test, val=None):
+    return {"metrics": {"seed": seed, "best_smooth_loss": smooth, "best_update": 130_000 + seed,
+                        "best_val_loss": val or test - 0.01, "best_val_update": 150_000,
+                        "test_loss": test, "n_test_chars": 27_689}}
+
+
+@pytest.mark.parametrize("tests", [(1.60, 1.61, 1.62), (1.40, 1.41, 1.42), (1.47, 1.48, 1.49),
+                                   (1.60,)])
+def test_the_handout_model_s_test_loss_is_set_against_its_smooth_loss(tests):
+    from charrnn.report.tables import heldout_markdown
+
+    runs = [_heldout(k + 1, 1.48, t) for k, t in enumerate(tests)]
+    text = findings.heldout_paragraph(runs)
+    test, smooth = round(sum(tests) / len(tests), 4), 1.48
+    assert_directions(text)
+    assert_printed(text, test, test / math.log(2), smooth, 27_689)
+    said = re.search(r": (\S+) nats/char (higher|lower)", text)
+    if round(test - smooth, 4) == 0:
+        assert said is None and "the same" in text
+    else:
+        assert said.group(2) == ("higher" if test > smooth else "lower")
+        assert_printed(said.group(1), abs(test - smooth))
+    assert ("one seed" in text) == (len(tests) == 1)
+    table = heldout_markdown(runs).replace("\u00a0", " ")
+    for r in runs:
+        assert f"| {r['metrics']['test_loss']:.4f} |" in table
+    assert ("mean ± std" in table) == (len(runs) > 1)
+    assert findings.heldout_paragraph([]) == ""
+
+
+def _ref(name, bits, kind="compressor"):
+    return {"name": name, "bits_per_char": bits, "kind": kind, "note": ""}
+
+
+@pytest.mark.parametrize("best", [1.60, 1.631, 1.6314, 2.20, 1.90])
+def test_the_calibration_paragraph_says_which_references_a_model_beats(best):
+    refs = [_ref("uniform", 6.322, "baseline"), _ref("PPMd", 1.631), _ref("bzip2 -9", 2.134),
+            _ref("8-gram", 1.685, "n-gram")]
+    models = [{"name": "long run", "bits_per_char": best}, {"name": "handout", "bits_per_char": 2.30}]
+    text = findings.calibration_paragraph(refs, models)
+    assert_directions(text)
+    head = text.split(". ")[0]
+    beaten = {r["name"] for r in refs if round(r["bits_per_char"], 3) > round(best, 3)}
+    said_beats = head.split(" beats ")[1].split(" but not ")[0] if " beats none" not in head else ""
+    assert {r["name"] for r in refs if r["name"] in said_beats} == beaten, text
+    assert ("but not" in head or "beats none" in head) == (len(beaten) < len(refs)), text
+    assert "The handout-size model, handout (2.300 bits/char)" in text
+    adapt = "The compressors keep learning" in text
+    assert adapt == any(r["kind"] == "compressor" and round(r["bits_per_char"], 3) < round(best, 3)
+                        for r in refs), text
+    assert findings.calibration_paragraph(refs, []) == ""

@@ -84,3 +84,20 @@ def test_a_baseline_without_the_m256_variant(tmp_path):
     assert_numbers_are(paragraph, [256, 1.9009, 120])
     assert [r["seed"] for r in runs] == [1] and "lstm" not in {p.name for p in tmp_path.iterdir()}
     assert "War and Peace" in literature
+
+
+def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):
+    cal = {"md5": "x", "n_chars": 1000, "test": [975, 1000],
+           "references": [{"name": "uniform", "bits_per_char": 6.3, "kind": "baseline", "note": "log2 K"},
+                          {"name": "PPMd", "bits_per_char": 1.63, "kind": "compressor", "note": "a"},
+                          {"name": "zlib -9", "bits_per_char": 2.93, "kind": "compressor", "note": "a"}]}
+    assert sections.calibration(None, tmp_path)[0][1].startswith("*Not yet:")
+    handout = {"name": "handout model", "bits_per_char": 2.31, "seeds": 3}
+    parts = sections.calibration(cal, tmp_path, handout)
+    text = "\n".join(p for _, p in parts)
+    assert "characters 975 to 1,000 of 1,000" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "bits/char" not in line]
+    bits = [float(r.split("|")[1]) for r in rows]
+    assert bits == sorted(bits) == [1.63, 2.31, 2.93, 6.3]
+    assert "**handout model**" in rows[1] and "mean of 3 seeds" in rows[1]
+    assert "handout model (2.310 bits/char) beats uniform (6.300) and zlib -9 (2.930) but not PPMd" in text

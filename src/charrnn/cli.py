@@ -134,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "fractions and passages of the best 3 units as JSON")
     un.set_defaults(func=commands.cmd_units)
 
+    ca = sub.add_parser("calibrate", help="reference points for bits/char on the experiments' "
+                        "test text: uniform, Kneser-Ney n-grams, PPMd and compressors")
+    ca.add_argument("--data", default=None, help="the text (default as for train)")
+    ca.add_argument("--max-order", type=int, default=8, help="the longest n-gram tried "
+                    "(default 8; the order is chosen on the validation text)")
+    ca.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    ca.set_defaults(func=commands.cmd_calibrate)
+
     ex = sub.add_parser("experiment", help="train one (variant, seed) of the experiments "
                         "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")

@@ -272,6 +272,28 @@ def cmd_baseline(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    from .model.data import read_text
+    from .studies.calibrate import calibrate
+    from .util.checks import check_positive_int
+    from .util.files import check_writable, write_json
+
+    max_order = check_positive_int("--max-order", args.max_order)
+    if args.json:
+        check_writable(args.json, "--json")
+    args.data = text_path(args)
+    result = calibrate(read_text(args.data), max_order,
+                       note=lambda line: print(f"calibrate: {line}", file=sys.stderr))
+    a, b = result["test"]
+    print(f"test text: characters {a:,} to {b:,} of {result['n_chars']:,} (K = {result['K']}); "
+          f"bits per character:")
+    for r in result["references"]:
+        print(f"  {r['bits_per_char']:6.3f}  {r['name']}  ({r['note']})")
+    if args.json:
+        write_json(args.json, {"data": os.path.abspath(args.data), **result})
+    return 0
+
+
 def cmd_units(args) -> int:
     from threadpoolctl import threadpool_limits
 

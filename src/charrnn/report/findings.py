@@ -8,12 +8,13 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 
 from __future__ import annotations
 
+from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
 from .prose import order, significance_sentences
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
-           "LITERATURE", "best_model_paragraph"]
+           "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph"]
 
 
 KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
@@ -228,3 +229,65 @@ def best_model_paragraph(runs: list[dict]) -> str:
                    "of 0.999 per update: about the last thousand sequences), so the handout's "
                    "\"best model\" is picked by how easy that passage is as much as by the model. "
                    "The held-out losses of the experiments below measure the model.")
+
+
+def heldout_paragraph(heldout: list[dict]) -> str:
+    """What the handout model scores on text it never saw: ``heldout`` are the handout runs
+    trained with the last 1/20 of the text held out (:func:`charrnn.training.runs.load_run` dicts;
+    ``metrics`` with ``best_smooth_loss``, ``best_val_loss``, ``test_loss``, ``n_test_chars``).
+    The test loss set against the best smooth loss of the same runs, each as printed (4
+    decimals), the direction from those numbers. ``""`` without runs."""
+    if not heldout:
+        return ""
+    n = len(heldout)
+    mean = lambda k: sum(r["metrics"][k] for r in heldout) / n  # noqa: E731
+    test, smooth = round(mean("test_loss"), 4), round(mean("best_smooth_loss"), 4)
+    d = order(smooth, test, ".4f")
+    seeds = "one seed" if n == 1 else f"mean of {n} seeds"
+    text = (f"Trained the same way but without the last 1/20 of the text, the handout model "
+            f"(the one its validation half chose) scores **{test:.4f} nats/char "
+            f"({test * BITS_PER_NAT:.3f} bits/char) on the test half** "
+            f"({heldout[0]['metrics']['n_test_chars']:,} characters it never saw; {seeds}), against "
+            f"a best smooth loss of {smooth:.4f} on the training text")
+    if d > 0:
+        text += f": {test - smooth:.4f} nats/char higher."
+    elif d < 0:
+        text += f": {smooth - test:.4f} nats/char lower."
+    else:
+        text += ": the same, as printed."
+    return text + (" This test loss, not the smooth loss, is the handout model's number to compare "
+                   "with the experiments below.")
+
+
+def calibration_paragraph(refs: list[dict], models: list[dict]) -> str:
+    """Where the models stand among the reference points of ``charrnn calibrate``: ``refs`` its
+    ``references`` (``name``, ``kind``, ``bits_per_char``), ``models`` the report's models on the
+    same test text (``name``, ``bits_per_char``). For the best model (lowest bits/char, as
+    printed with 3 decimals) and, when it is another one, the last of ``models`` (the handout's
+    model when the report has it): the references it beats and those it does not, each
+    comparison made on the numbers as printed (a tie beats nothing). ``""`` without models."""
+    if not models or not refs:
+        return ""
+    shown = lambda x: round(x["bits_per_char"], 3)  # noqa: E731
+
+    def standing(m) -> str:
+        below = [r for r in refs if shown(r) > shown(m)]
+        above = [r for r in refs if shown(r) <= shown(m)]
+        name = lambda r: f"{r['name']} ({shown(r):.3f})"  # noqa: E731
+        text = f"{m['name']} ({shown(m):.3f} bits/char)"
+        if below:
+            text += f" beats {join_and([name(r) for r in below])}"
+        if above:
+            text += (" but not " if below else " beats none of them: not ") + \
+                join_and([name(r) for r in above])
+        return text
+
+    best = min(models, key=shown)
+    parts = [f"On the same test text, the best model of this report, {standing(best)}."]
+    if models[-1] is not best:
+        parts.append(f"The handout-size model, {standing(models[-1])}.")
+    if any(r["kind"] == "compressor" and shown(r) < shown(best) for r in refs):
+        parts.append("The compressors keep learning while they read the test text; the networks "
+                     "and the n-gram model are fixed once trained, so a compressor that wins is "
+                     "partly adapting to the test text itself.")
+    return " ".join(parts)

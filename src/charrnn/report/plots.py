@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_smooth_loss", "plot_validation", "plot_saturation"]
+__all__ = ["plot_smooth_loss", "plot_smooth_by_position", "plot_validation", "plot_saturation"]
 
 
 def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
@@ -71,6 +71,40 @@ def _cut_the_start(ax, runs: list[dict], n: int, skip: float = 0.02) -> None:
     ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.25 * (hi - lo))
     ax.text(0.01, 0.02, f"y-axis cut: the first {skip:.0%} of the updates fall from {start:.2f}",
             transform=ax.transAxes, fontsize=7, color="0.35", va="bottom")
+
+
+def plot_smooth_by_position(run: dict, ax=None):
+    """The smooth loss of one run against the place in the text its update read, one line per
+    epoch: the handout's order reads the text front to back each epoch, so a passage that is easy
+    shows as a dip at the same place in every epoch.
+
+    ``run``: a :func:`charrnn.training.runs.load_run` dict of a one-sequence, handout-order run
+    (``history`` with ``update`` and ``smooth_loss``; ``metrics`` with ``updates_per_epoch``,
+    ``best_update``; ``config`` with ``seq_length``). The place of update u is character
+    ((u - 1) mod updates per epoch) x seq_length. Returns the Axes."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    h, m, seq = run["history"], run["metrics"], run["config"]["seq_length"]
+    u, loss = np.asarray(h["update"]), np.asarray(h["smooth_loss"])
+    per = m["updates_per_epoch"]
+    epoch, place = (u - 1) // per, ((u - 1) % per) * seq / 1e6
+    for k in range(int(epoch.max()) + 1):
+        here = epoch == k
+        if k == 0:  # the first epoch starts from the untrained model: leave out its first 5 %
+            here &= place > 0.05 * per * seq / 1e6
+        ax.plot(place[here], loss[here], lw=1.0, label=f"epoch {k + 1}",
+                ls=("-", "--", ":", "-.")[k % 4])
+    best = m["best_update"]
+    ax.plot([((best - 1) % per) * seq / 1e6], [m["best_smooth_loss"]], "o", color="C3", ms=5,
+            label=f"best, update {best:,}")
+    ax.set_xlabel("place in the text read by the update (millions of characters)")
+    ax.set_ylabel("smooth loss (nats per character)" if run["config"].get("loss", "mean") == "mean"
+                  else "smooth loss (nats per sequence)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
 
 
 def plot_validation(runs: list[dict], x: str = "chars", ax=None):

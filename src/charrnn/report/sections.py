@@ -26,7 +26,7 @@ from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
-           "hidden_units"]
+           "calibration", "hidden_units"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
@@ -185,6 +185,44 @@ def baselines(exp_dir) -> list:
                    ("markdown", tables.welch_markdown(tests)),
                    ("markdown", findings.baselines_paragraph(vanilla, gated, tests, by.get("best"))),
                    ("markdown", findings.LITERATURE)])
+
+
+def calibration(cal: dict | None, exp_dir, handout: dict | None = None) -> list:
+    """Reference points (``charrnn calibrate --json``, ``cal``) beside the report's models on the
+    same test text: the experiments' variants and gated baselines of ``exp_dir`` (their mean
+    test loss) and ``handout`` (``{"name", "bits_per_char"}``, the handout model trained with the
+    held-out chunk removed), one table sorted by bits/char, and where the models stand. A
+    missing JSON gives a "not yet" line; runs on another text than ``cal``'s are left out, with
+    a note."""
+    if cal is None:
+        return [_not_yet("no reference points (`calibrate.json`)", "make report")]
+    exp_dir = Path(exp_dir)
+    variants, summary = _variants(exp_dir)
+    models, note = [], ""
+    if variants and variants[0]["config"].get("data_md5") not in (None, cal["md5"]):
+        note = "*The experiments ran on another text than these reference points: left out.*"
+    elif summary:
+        rows = [r for r in summary["rows"] + gated_rows(gated_runs(exp_dir))
+                if r.get("measure") == "test"]
+        models = [{"name": f"{r['variant']} ({r.get('model', '')})".replace(" ()", ""),
+                   "bits_per_char": r["bits_per_char"], "seeds": len(r["seeds"])} for r in rows]
+    if handout:
+        models.append(handout)
+    refs = cal["references"]
+    lines = ["| bits/char | model or reference | kind | note |", "|---:|---|---|---|"]
+    table = sorted([(r["bits_per_char"], r["name"], r["kind"], r["note"]) for r in refs]
+                   + [(m["bits_per_char"], f"**{m['name']}**", "this report",
+                       f"mean of {m['seeds']} seeds" if m.get("seeds", 1) > 1 else "one seed")
+                      for m in models])
+    lines += [f"| {b:.3f} | {name} | {kind} | {what} |" for b, name, kind, what in table]
+    a, b = cal["test"]
+    return _shown([
+        ("markdown", caption("table", f"Bits per character on the test text (characters {a:,} to "
+                             f"{b:,} of {cal['n_chars']:,}): reference points, each with "
+                             "everything before the test text as its training text, and this "
+                             "report's models (bold).")),
+        ("markdown", "\n".join(lines)), ("markdown", note),
+        ("markdown", findings.calibration_paragraph(refs, models))])
 
 
 def _heatmaps(label: str, report: dict) -> list:

@@ -12,7 +12,7 @@ from ..studies.units import FEATURES
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
            "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown",
-           "welch_markdown", "p_text", "caption"]
+           "welch_markdown", "p_text", "caption", "heldout_markdown"]
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -65,6 +65,25 @@ def seeds_markdown(runs: list[dict]) -> str:
         final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
         lines.append(f"| mean ± std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
                      f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
+    return "\n".join(lines)
+
+
+def heldout_markdown(runs: list[dict]) -> str:
+    """The handout runs trained with the held-out chunk removed, one line per seed
+    (:func:`charrnn.training.runs.load_run` dicts whose ``metrics`` have ``test_loss``): the best
+    smooth loss on the training text and its update, the best validation loss and its update
+    (the model kept), and that model's test loss, all in nats/char; mean ± std over the seeds."""
+    lines = ["| seed | best smooth loss | at update | best validation loss | at update | "
+             "test loss |", "|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        m = r["metrics"]
+        lines.append(f"| {m['seed']} | {m['best_smooth_loss']:.4f} | {m['best_update']:,} | "
+                     f"{m['best_val_loss']:.4f} | {m['best_val_update']:,} | {m['test_loss']:.4f} |")
+    if len(runs) > 1:
+        cols = [np.array([r["metrics"][k] for r in runs])
+                for k in ("best_smooth_loss", "best_val_loss", "test_loss")]
+        a, b, c = (f"{x.mean():.4f}\u00a0±\u00a0{x.std(ddof=1):.4f}" for x in cols)
+        lines.append(f"| mean ± std | {a} | | {b} | | {c} |")
     return "\n".join(lines)
 
 

@@ -67,6 +67,7 @@ MAKE_LISTS: dict[str, tuple[str, ...]] = {
     "UNITS_BASELINE_SRC": _cli("cmd_units", "_units_of_baseline"),
     "GRADCHECK_SRC": _notebook("01_gradient_check.ipynb"),
     "STUDY_SRC": _cli("cmd_study"),
+    "CALIBRATE_SRC": _cli("cmd_calibrate"),
     "BENCH_SRC": ("benchmarks/bench.py",),
     "REPORT_SRC": _notebook("03_report.ipynb"),
     "PDF_SRC": _cli("cmd_pdf"),
