@@ -142,6 +142,18 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     ca.set_defaults(func=commands.cmd_calibrate)
 
+    co = sub.add_parser("context", help="how much context each model uses: the test loss from "
+                        "a zero state k characters back, k = 1, 2, 4, ..., 512 and infinity")
+    co.add_argument("--checkpoint", action="append", default=[], metavar="PATH",
+                    help="a vanilla model (best.npz, or NAME=best.npz); may be given several times")
+    co.add_argument("--baseline", action="append", default=[], metavar="DIR",
+                    help="an LSTM or GRU run folder (or NAME=DIR); may be given several times")
+    co.add_argument("--data", default=None, help="the text (default as for train)")
+    co.add_argument("--positions", type=int, default=2000, help="test positions averaged over, "
+                    "drawn with a fixed seed (default 2000)")
+    co.add_argument("--json", metavar="PATH", help="also write the curves as JSON")
+    co.set_defaults(func=commands.cmd_context)
+
     ex = sub.add_parser("experiment", help="train one (variant, seed) of the experiments "
                         "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")

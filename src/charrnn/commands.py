@@ -294,6 +294,69 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def _named(arg: str) -> tuple[str, str]:
+    """``(name, path)`` of a ``charrnn context`` model: ``NAME=PATH``, or PATH named by its run
+    folder (``best.npz``'s parent, or the folder itself)."""
+    name, sep, path = arg.partition("=")
+    if sep and name and os.sep not in name:
+        return name, path
+    p = os.path.abspath(arg)
+    return os.path.basename(os.path.dirname(p) if os.path.isfile(p) else p), arg
+
+
+def cmd_context(args) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from .model.data import read_text
+    from .studies.calibrate import split
+    from .studies.context import KS, curve, gated_losses, positions, vanilla_losses
+    from .training.checkpoint import load_model
+    from .util.checks import check_positive_int
+    from .util.files import check_regular_file, check_writable, write_json
+
+    count = check_positive_int("--positions", args.positions)
+    if not args.checkpoint and not args.baseline:
+        raise ValueError("give one or more --checkpoint PATH (vanilla) or --baseline DIR (gated)")
+    if args.json:
+        check_writable(args.json, "--json")
+    checkpoints, baselines = [_named(a) for a in args.checkpoint], [_named(a) for a in args.baseline]
+    for _, path in checkpoints:
+        check_regular_file(path, "checkpoint")
+    args.data = text_path(args)
+    text = read_text(args.data)
+    test_start = split(len(text))[1]
+    pos = positions(test_start, len(text), count)
+    models = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, path in checkpoints:
+            model = load_model(path)
+            print(f"context: {name}", file=sys.stderr)
+            losses, inf = vanilla_losses(model.params, model.vocab.encode(text), pos, test_start)
+            models.append(curve(name, f"vanilla m {model.m}", KS, losses, inf))
+        if baselines:
+            import torch
+
+            from .studies.baselines_io import load_baseline
+
+            torch.set_num_threads(1)  # make runs two jobs at a time
+            for name, folder in baselines:
+                run = load_baseline(folder)
+                print(f"context: {name}", file=sys.stderr)
+                losses, inf = gated_losses(run.model.eval(), run.vocab.encode(text), pos, test_start)
+                models.append(curve(name, f"{run.config['kind'].upper()} h "
+                                    f"{run.config['hidden']}", KS, losses, inf))
+    print(f"test loss (nats/char) from a zero state k characters back, {len(pos):,} positions "
+          f"of the test text (from character {test_start:,}):")
+    print("k:        " + " ".join(f"{k:>6}" for k in KS) + "      inf  within 0.01")
+    for m in models:
+        print(f"{m['name']}: " + " ".join(f"{x:6.3f}" for x in m["losses"])
+              + f"  {m['inf']:6.3f}  {m['within'] or '-'}")
+    if args.json:
+        write_json(args.json, {"data": os.path.abspath(args.data), "test_start": test_start,
+                               "n_chars": len(text), "positions": len(pos), "models": models})
+    return 0
+
+
 def cmd_units(args) -> int:
     from threadpoolctl import threadpool_limits
 

@@ -14,7 +14,8 @@ from .prose import order, significance_sentences
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
-           "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph"]
+           "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph",
+           "context_paragraph"]
 
 
 KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
@@ -291,3 +292,31 @@ def calibration_paragraph(refs: list[dict], models: list[dict]) -> str:
                      "and the n-gram model are fixed once trained, so a compressor that wins is "
                      "partly adapting to the test text itself.")
     return " ".join(parts)
+
+
+def context_paragraph(models: list[dict], near: float = 0.01) -> str:
+    """How much context each model uses, from ``charrnn context --json``'s ``models`` (``name``,
+    ``kind``, ``ks``, ``losses``, ``inf``, ``within``: the smallest k whose loss is within
+    ``near`` of the k = infinity loss, or None). Models are named in the order of ``within``
+    (those that never come within ``near`` last); ``""`` without models."""
+    if not models:
+        return ""
+    ks = models[0]["ks"]
+    order_ = sorted(models, key=lambda m: (m["within"] is None, m["within"] or 0))
+    said = []
+    for m in order_:
+        if m["within"] is None:
+            said.append(f"{m['name']} is still more than {near} nats/char above its stateful loss "
+                        f"({m['inf']:.3f}) at k = {ks[-1]}")
+        else:
+            said.append(f"{m['name']} ({m['kind']}) comes within {near} nats/char of its stateful "
+                        f"loss ({m['inf']:.3f}) at k = {m['within']}")
+    text = ("Started from a zero state k characters back, " + join_and(said) + ".")
+    found = [m for m in models if m["within"] is not None]
+    if len(found) > 1 and len({m["within"] for m in found}) > 1:
+        few = min(found, key=lambda m: m["within"])
+        many = max(found, key=lambda m: m["within"])
+        text += (f" So {few['name']} makes its predictions from about the last {few['within']} "
+                 f"characters, {many['name']} from about {many['within']}: what the state carries "
+                 "beyond that changes its loss by less than " + f"{near} nats/char.")
+    return text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_smooth_loss", "plot_smooth_by_position", "plot_validation", "plot_saturation"]
+__all__ = ["plot_smooth_loss", "plot_smooth_by_position", "plot_validation", "plot_context",
+           "plot_saturation"]
 
 
 def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
@@ -138,6 +139,28 @@ def plot_validation(runs: list[dict], x: str = "chars", ax=None):
                             color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel("training characters (millions)" if x == "chars" else "training time (s)")
     ax.set_ylabel("validation loss (nats per character)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_context(models: list[dict], ax=None):
+    """Test loss against the context a model starts from (``charrnn context --json``'s
+    ``models``: ``name``, ``ks``, ``losses``, ``inf``): one line per model over k (log axis), its
+    k = infinity loss as a dotted line of the same colour. Returns the Axes."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    for i, m in enumerate(models):
+        line, = ax.plot(m["ks"], m["losses"], marker="o", ms=3, lw=1.2,
+                        ls=("-", "--", "-.", ":")[i % 4], label=f"{m['name']} ({m['kind']})")
+        ax.axhline(m["inf"], color=line.get_color(), lw=0.8, ls=":")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("context: characters read from a zero state (k)")
+    ax.set_ylabel("test loss (nats per character)")
+    lo = min(m["inf"] for m in models)
+    ax.set_ylim(lo - 0.05, max(max(m["losses"][2:] or m["losses"]) for m in models) + 0.05)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax

@@ -21,12 +21,12 @@ from ..studies.baselines_io import read_baseline
 from ..studies.experiments import GATED_SEEDS, comparisons, job_name, load_variant, summarize
 from ..util.checks import join_and
 from . import findings, prose, tables
-from .plots import plot_saturation, plot_validation
+from .plots import plot_context, plot_saturation, plot_validation
 from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
-           "calibration", "hidden_units"]
+           "calibration", "context", "hidden_units"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
@@ -223,6 +223,34 @@ def calibration(cal: dict | None, exp_dir, handout: dict | None = None) -> list:
                              "report's models (bold).")),
         ("markdown", "\n".join(lines)), ("markdown", note),
         ("markdown", findings.calibration_paragraph(refs, models))])
+
+
+def context(result: dict | None) -> list:
+    """How much context each model uses (``charrnn context --json``, ``result``): the figure,
+    a table of the losses at a few k, and what they show; "not yet" without it."""
+    if result is None:
+        return [_not_yet("no context curves (`context.json`)", "make report")]
+    models = result["models"]
+    fig = _figure(8, 3.8)
+    plot_context(models, fig.subplots())
+    ks = models[0]["ks"]
+    some = (1, 4, 16, 64, 256)
+    shown = [k for k in ks if k in some] + ([ks[-1]] if ks[-1] not in some else [])
+    lines = ["| model | " + " | ".join(f"k = {k}" for k in shown) + " | k = ∞ | within 0.01 |",
+             "|---|" + "---:|" * (len(shown) + 2)]
+    for m in models:
+        by = dict(zip(m["ks"], m["losses"]))
+        lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.3f}" for k in shown)
+                     + f" | {m['inf']:.3f} | {m['within'] or '–'} |")
+    return _shown([
+        ("figure", fig),
+        ("markdown", caption("figure", f"Test loss from a zero state k characters back, at "
+                             f"{result['positions']:,} positions of the test text; dotted: each "
+                             "model's stateful loss (k = ∞) at the same positions.")),
+        ("markdown", caption("table", "The same losses (nats/char) at some k, and the smallest k "
+                             "within 0.01 nats/char of k = ∞.")),
+        ("markdown", "\n".join(lines)),
+        ("markdown", findings.context_paragraph(models))])
 
 
 def _heatmaps(label: str, report: dict) -> list:

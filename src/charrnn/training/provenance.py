@@ -68,6 +68,7 @@ MAKE_LISTS: dict[str, tuple[str, ...]] = {
     "GRADCHECK_SRC": _notebook("01_gradient_check.ipynb"),
     "STUDY_SRC": _cli("cmd_study"),
     "CALIBRATE_SRC": _cli("cmd_calibrate"),
+    "CONTEXT_SRC": _cli("cmd_context", "_named"),
     "BENCH_SRC": ("benchmarks/bench.py",),
     "REPORT_SRC": _notebook("03_report.ipynb"),
     "PDF_SRC": _cli("cmd_pdf"),
