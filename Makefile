@@ -115,8 +115,8 @@ PKG := src/charrnn
 # (and make started again) when a module, notebook or script changes, so reading them costs no
 # Python start; before `make setup` has installed the package, every module. $(PREREQS) takes the
 # date of a file dated in the future, which would otherwise have make start again and again.
-PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC CALIBRATE_SRC CONTEXT_SRC \
-  UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC BENCH_SRC REPORT_SRC PDF_SRC
+PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC \
+  UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC CALIBRATE_SRC CONTEXT_SRC BENCH_SRC REPORT_SRC PDF_SRC
 PKG_FILES := $(wildcard $(PKG)/*.py $(PKG)/*/*.py)
 PKG_DIRS := $(PKG) $(filter-out %/__pycache__/,$(wildcard $(PKG)/*/))
 $(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(PKG_FILES)))

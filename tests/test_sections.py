@@ -39,18 +39,21 @@ def test_hidden_units_in_order():
             "states": {"h": _report(seed=1), "c": _report(seed=2)}}
     parts = sections.hidden_units(handout, None, lstm)
     kinds = [k for k, _ in parts]
-    assert kinds == ["markdown", "html", "markdown", "markdown", "html", "markdown", "markdown",
-                     "html", "html", "html", "figure", "markdown"]
-    assert "unit-colour-bar" in parts[7][1]  # the heat maps' colour bar, before the first of them
-    assert "handout model" in parts[1][1] and "holdout model" not in parts[1][1]
-    assert "LSTM h_t" in parts[4][1] and "LSTM c_t" in parts[4][1]
-    quote = parts[5][1].split("**`quote`**")[1].split(". ")[0]  # unit 2 is a perfect quote unit:
+    assert kinds == ["markdown", "markdown", "html", "markdown", "markdown", "html", "markdown",
+                     "markdown", "html", "html", "html", "markdown", "figure", "markdown", "markdown"]
+    captions = [p for k, p in parts if k == "markdown" and p.startswith('<span class="caption')]
+    assert [c.split('"')[1] for c in captions] == ["caption caption-table"] * 2 + \
+        ["caption caption-figure"] * 2  # two tables, the heat maps, the saturation figure
+    assert "unit-colour-bar" in parts[8][1]  # the heat maps' colour bar, before the first of them
+    assert "handout model" in parts[2][1] and "holdout model" not in parts[2][1]
+    assert "LSTM h_t" in parts[5][1] and "LSTM c_t" in parts[5][1]
+    quote = parts[6][1].split("**`quote`**")[1].split(". ")[0]  # unit 2 is a perfect quote unit:
     before, after = quote.split("the handout model (")      # in the single-unit clause, +2, AUC 1
     assert "neither" not in before and "no single unit" not in before
     assert after.startswith("+2, ")
     assert_printed(after.split(")")[0], 1.0)
-    assert 'class="unit-heatmap"' in parts[8][1] and "<br>" not in parts[8][1]  # compact
-    fig = parts[10][1]
+    assert 'class="unit-heatmap"' in parts[9][1] and "<br>" not in parts[9][1]  # compact
+    fig = parts[12][1]
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert parts[-1][1].startswith("*Not yet: no units of the holdout model")
 
@@ -76,7 +79,8 @@ def test_a_baseline_without_the_m256_variant(tmp_path):
     runs = sections.gated_runs(tmp_path)
     assert [r["model"] for r in runs] == ["LSTM h 120"]
     assert runs[0]["validation"][1]["val_loss"] == pytest.approx(1.3176)
-    table, paragraph, literature = (t for _, t in sections.baselines(tmp_path))
+    head, table, paragraph, literature = (t for _, t in sections.baselines(tmp_path))
+    assert head.startswith('<span class="caption caption-table">')  # one seed: no t-test table
     model, *row = [c.strip() for c in table.splitlines()[-1].strip("|").split("|")]
     assert model == "LSTM\u00a0h\u00a0120"  # the metrics, with the training characters in millions
     assert_numbers_are(" ".join(row), [106_640, 1, 1.3176, 1.9009, 4.0, 137.7, 29040])
@@ -92,12 +96,13 @@ def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):
                           {"name": "PPMd", "bits_per_char": 1.63, "kind": "compressor", "note": "a"},
                           {"name": "zlib -9", "bits_per_char": 2.93, "kind": "compressor", "note": "a"}]}
     assert sections.calibration(None, tmp_path)[0][1].startswith("*Not yet:")
-    handout = {"name": "handout model", "bits_per_char": 2.31, "seeds": 3}
-    parts = sections.calibration(cal, tmp_path, handout)
+    heldout = [{"metrics": {"test_bits_per_char": b}} for b in (2.30, 2.31, 2.32)]
+    parts = sections.calibration(cal, tmp_path, heldout)
     text = "\n".join(p for _, p in parts)
     assert "characters 975 to 1,000 of 1,000" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "bits/char" not in line]
     bits = [float(r.split("|")[1]) for r in rows]
     assert bits == sorted(bits) == [1.63, 2.31, 2.93, 6.3]
-    assert "**handout model**" in rows[1] and "mean of 3 seeds" in rows[1]
-    assert "handout model (2.310 bits/char) beats uniform (6.300) and zlib -9 (2.930) but not PPMd" in text
+    assert "**handout model (m 100, held out)**" in rows[1] and "mean of 3 seeds" in rows[1]
+    assert ("handout model (m 100, held out) (2.310 bits/char) beats uniform (6.300) and zlib -9 "
+            "(2.930) but not PPMd") in text

@@ -243,9 +243,9 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
                         "not account for any of them."))
     return text + (" Learning rates were chosen once, the same way for every vanilla variant "
                    "and gated baseline, on the validation text of the book (`make lr`: each "
-                   "model's rate, half of it and twice it, seed 1, 1 M training characters; the "
-                   "test text plays no part); `charrnn.studies.experiments.VARIANTS` records "
-                   "the results.")
+                   "model's rate times 0.5, 1, 2 and 4, seed 1, 1 M training characters; the "
+                   "text the tables score plays no part); `charrnn.studies.experiments.VARIANTS` "
+                   "records the results.")
 
 
 def _duration(seconds: float) -> str:

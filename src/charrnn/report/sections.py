@@ -21,12 +21,18 @@ from ..studies.baselines_io import read_baseline
 from ..studies.experiments import GATED_SEEDS, comparisons, job_name, load_variant, summarize
 from ..util.checks import join_and
 from . import findings, prose, tables
-from .plots import plot_context, plot_saturation, plot_validation
+from .plots import (
+    plot_context,
+    plot_saturation,
+    plot_smooth_by_position,
+    plot_smooth_loss,
+    plot_validation,
+)
 from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
-           "calibration", "context", "hidden_units"]
+           "smooth_loss", "seeds", "calibration", "context", "hidden_units"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
@@ -187,13 +193,68 @@ def baselines(exp_dir) -> list:
                    ("markdown", findings.LITERATURE)])
 
 
-def calibration(cal: dict | None, exp_dir, handout: dict | None = None) -> list:
+def smooth_loss(runs: list[dict], run: dict) -> list:
+    """Section (ii): the smooth loss of the seeds ``runs`` against the update (with the
+    handout's values where the settings are the handout's), what it shows for ``run`` (the best
+    seed), and its smooth loss at the handout's checkpoints."""
+    met, reference = run["metrics"], tables.handout_reference(run)
+    fig = _figure(8, 3.8)
+    ax = fig.subplots()
+    plot_smooth_loss(runs, ax=ax, reference=reference)
+    ax.set_title(f"smooth loss over {met['n_updates']:,} updates"
+                 + ("; dashed lines: epoch boundaries" if met["n_updates"] > met["updates_per_epoch"]
+                    else ""))
+    seeds_ = f"{len(runs)} seed{'s' * (len(runs) > 1)}"
+    return [("figure", fig),
+            ("markdown", caption("figure", f"Smooth loss on the training text against the update, "
+                                 f"{seeds_}, one line style each"
+                                 + (", with the handout's reference values" if reference else "")
+                                 + ".")),
+            ("markdown", prose.smooth_loss_paragraph(run)),
+            ("markdown", caption("table", "The smooth loss of the best seed at the handout's "
+                                 "checkpoints" + (", beside the handout's values." if reference
+                                                  else "."))),
+            ("markdown", tables.checkpoints_markdown(run, reference))]
+
+
+def seeds(runs: list[dict], heldout: list[dict]) -> list:
+    """The handout runs over their seeds (:func:`charrnn.training.runs.load_run` dicts): the
+    table with what the handout's "best model" measures, the same runs trained without the
+    held-out chunk (``heldout``; their test loss), and the best seed's smooth loss against the
+    place in the text (when the runs read it in the handout's order)."""
+    where = findings.best_model_paragraph(runs)  # "" unless the handout's order
+    parts = [("markdown", caption("table", "Each seed's run: its best and final smooth loss, and "
+                                  "where the best one lies.")),
+             ("markdown", tables.seeds_markdown(runs) + "\n\n" + where)]
+    if heldout:
+        parts += [("markdown", caption("table", "The handout runs trained without the last 1/20 "
+                                       "of the text: the validation half chose each model, the "
+                                       "test half scored it (nats/char).")),
+                  ("markdown", tables.heldout_markdown(heldout) + "\n\n"
+                   + findings.heldout_paragraph(heldout))]
+    if where:
+        fig = _figure(8, 3.2)
+        plot_smooth_by_position(min(runs, key=lambda r: r["metrics"]["best_smooth_loss"]),
+                                fig.subplots())
+        parts += [("figure", fig),
+                  ("markdown", caption("figure", "The best seed's smooth loss against the place in "
+                                       "the text its update read, one line per epoch: a passage "
+                                       "that is easy for the model shows at the same place in "
+                                       "every epoch."))]
+    return parts
+
+
+def calibration(cal: dict | None, exp_dir, heldout: list[dict] | None = None) -> list:
     """Reference points (``charrnn calibrate --json``, ``cal``) beside the report's models on the
     same test text: the experiments' variants and gated baselines of ``exp_dir`` (their mean
-    test loss) and ``handout`` (``{"name", "bits_per_char"}``, the handout model trained with the
-    held-out chunk removed), one table sorted by bits/char, and where the models stand. A
-    missing JSON gives a "not yet" line; runs on another text than ``cal``'s are left out, with
-    a note."""
+    test loss) and the handout model trained with the held-out chunk removed (``heldout``, its
+    seeds' runs), one table sorted by bits/char, and where the models stand. A missing JSON
+    gives a "not yet" line; runs on another text than ``cal``'s are left out, with a note."""
+    handout = None
+    if heldout:
+        handout = {"name": "handout model (m 100, held out)", "seeds": len(heldout),
+                   "bits_per_char": sum(r["metrics"]["test_bits_per_char"] for r in heldout)
+                   / len(heldout)}
     if cal is None:
         return [_not_yet("no reference points (`calibrate.json`)", "make report")]
     exp_dir = Path(exp_dir)
