@@ -9,7 +9,7 @@ import pytest
 from charrnn.model.evaluate import stateful_loss
 from charrnn.model.rnn import init_params, input_term, softmax, step
 from charrnn.report import findings
-from charrnn.studies.context import KS, curve, gated_losses, positions, vanilla_losses, within
+from charrnn.studies.context import KS, curve, fitting, gated_losses, positions, vanilla_losses, within
 
 
 def _params(K=7, m=12, seed=0):
@@ -81,3 +81,10 @@ def test_within_and_the_paragraph_follow_the_numbers():
     assert "So lstm makes its predictions from about the last 4 characters, handout from about 8" in text
     assert findings.context_paragraph([]) == ""
     assert json.loads(json.dumps(a))["within"] == 8
+
+
+def test_only_the_contexts_that_fit_in_the_test_text_are_tried():
+    assert fitting(1000, 1200) == (1, 2, 4, 8, 16, 32, 64, 128)
+    assert fitting(1000, 5000) == KS
+    with pytest.raises(ValueError, match="too short to measure"):
+        fitting(1000, 1001)

@@ -2,6 +2,7 @@
 and a second `make report` does nothing."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,8 +60,12 @@ def test_pdf_has_the_four_items_and_rendered_math(report):
     assert "then every 100 updates" in text
     # the baselines beside the vanilla m256 variant, the units of three models, no "not yet"
     text = " ".join(text.split())  # table cells wrap
-    assert "vanilla m256" in text and "LSTM h " in text and "GRU h " in text
-    assert "bits/char on the test text, against" in text and "War and Peace" in text
+    assert "vanilla m 256" in text and "LSTM h " in text and "GRU h " in text
+    assert re.search(r"bits/char on the test text \((one seed|mean of \d seeds)\), against", text)
+    assert "War and Peace" in text
+    for section in ("Reference points", "How much context each model uses"):
+        assert section in text, section
+    assert "Figure 1." in text and "Table 1." in text  # numbered captions
     assert "handout model" in text and "holdout model" in text and "LSTM c_t" in text
     assert "Karpathy, Johnson & Fei-Fei" in text and "Not yet" not in text
 
@@ -80,7 +85,12 @@ def test_runs_have_their_files_and_the_second_make_does_nothing(report):
     for name in ("units.json", "units-holdout.json", "units-lstm.json"):
         assert (tmp / "reports" / name).is_file(), name
     experiments = tmp / "runs" / f"experiments-small-{digest}-20000"
-    assert {"lstm", "gru"} <= {d.name for d in experiments.iterdir() if (d / "model.pt").is_file()}
+    assert {f"{k}-seed{s}" for k in ("lstm", "gru") for s in (1, 2, 3)} <= \
+        {d.name for d in experiments.iterdir() if (d / "model.pt").is_file()}
+    for name in ("calibrate.json", "context.json"):
+        assert (tmp / "reports" / name).is_file(), name
+    for seed in (1, 2):  # the handout runs with the held-out chunk removed
+        assert (tmp / "runs" / f"small-{digest}-adam-n300-holdout-seed{seed}" / "metrics.json").is_file()
     assert pdf.stat().st_mtime_ns == mtime
     assert "charrnn.nbrun" not in second.stdout  # no notebook ran
 

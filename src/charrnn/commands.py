@@ -309,7 +309,7 @@ def cmd_context(args) -> int:
 
     from .model.data import read_text
     from .studies.calibrate import split
-    from .studies.context import KS, curve, gated_losses, positions, vanilla_losses
+    from .studies.context import curve, fitting, gated_losses, positions, vanilla_losses
     from .training.checkpoint import load_model
     from .util.checks import check_positive_int
     from .util.files import check_regular_file, check_writable, write_json
@@ -325,14 +325,15 @@ def cmd_context(args) -> int:
     args.data = text_path(args)
     text = read_text(args.data)
     test_start = split(len(text))[1]
-    pos = positions(test_start, len(text), count)
+    ks = fitting(test_start, len(text))
+    pos = positions(test_start, len(text), count, k_max=ks[-1])
     models = []
     with threadpool_limits(limits=1, user_api="blas"):
         for name, path in checkpoints:
             model = load_model(path)
             print(f"context: {name}", file=sys.stderr)
-            losses, inf = vanilla_losses(model.params, model.vocab.encode(text), pos, test_start)
-            models.append(curve(name, f"vanilla m {model.m}", KS, losses, inf))
+            losses, inf = vanilla_losses(model.params, model.vocab.encode(text), pos, test_start, ks)
+            models.append(curve(name, f"vanilla m {model.m}", ks, losses, inf))
         if baselines:
             import torch
 
@@ -342,12 +343,13 @@ def cmd_context(args) -> int:
             for name, folder in baselines:
                 run = load_baseline(folder)
                 print(f"context: {name}", file=sys.stderr)
-                losses, inf = gated_losses(run.model.eval(), run.vocab.encode(text), pos, test_start)
+                losses, inf = gated_losses(run.model.eval(), run.vocab.encode(text), pos,
+                                           test_start, ks)
                 models.append(curve(name, f"{run.config['kind'].upper()} h "
-                                    f"{run.config['hidden']}", KS, losses, inf))
+                                    f"{run.config['hidden']}", ks, losses, inf))
     print(f"test loss (nats/char) from a zero state k characters back, {len(pos):,} positions "
           f"of the test text (from character {test_start:,}):")
-    print("k:        " + " ".join(f"{k:>6}" for k in KS) + "      inf  within 0.01")
+    print("k:        " + " ".join(f"{k:>6}" for k in ks) + "      inf  within 0.01")
     for m in models:
         print(f"{m['name']}: " + " ".join(f"{x:6.3f}" for x in m["losses"])
               + f"  {m['inf']:6.3f}  {m['within'] or '-'}")

@@ -2,7 +2,8 @@
 starts from a zero state k characters back.
 
 For ``count`` positions t of the experiments' test text (:func:`charrnn.studies.calibrate.split`),
-drawn at random with a fixed seed among those at least ``max(ks)`` characters after its start,
+drawn at random with a fixed seed among those at least ``max(ks)`` characters after its start
+(the k of :data:`KS` that fit in the test text: :func:`fitting`),
 the model reads ``text[t - k : t]`` from a zero state and predicts ``text[t]``; the loss (nats
 per character) is averaged over the positions, for each k of :data:`KS`. k = infinity is the
 stateful loss at the same positions: the state carried from the start of the test text, as the
@@ -20,12 +21,22 @@ import numpy as np
 
 from ..model.rnn import input_term, softmax, stateful_pass, step
 
-__all__ = ["KS", "NEAR", "positions", "vanilla_losses", "gated_losses", "within", "curve"]
+__all__ = ["KS", "NEAR", "fitting", "positions", "vanilla_losses", "gated_losses", "within", "curve"]
 
 #: The context lengths [characters] tried: 1, 2, 4, ..., 512.
 KS = tuple(2 ** i for i in range(10))
 #: How close to the stateful loss counts as "all the context it uses" [nats/char].
 NEAR = 0.01
+
+
+def fitting(test_start: int, n: int, ks=KS) -> tuple[int, ...]:
+    """The k of ``ks`` that fit in a test text ``[test_start, n)``: at least one position lies k
+    characters into it. Raises ``ValueError`` when none does."""
+    out = tuple(k for k in ks if test_start + k < n)
+    if not out:
+        raise ValueError(f"the test text ({n - test_start:,} characters) is too short to measure "
+                         "the context a model uses")
+    return out
 
 
 def positions(test_start: int, n: int, count: int, k_max: int = KS[-1], seed: int = 0) -> np.ndarray:
