@@ -74,10 +74,13 @@ def test_within_and_the_paragraph_follow_the_numbers():
     b = curve("gru", "GRU h 142", (1, 2, 4, 8), [3.0, 2.0, 1.6, 1.4], 1.3)
     text = findings.context_paragraph([b, a])
     assert text.index("handout") < text.index("gru")  # the one using the least context first
-    assert "at k = 8" in text and "more than 0.01 nats/char above its stateful loss (1.300)" in text
+    assert "handout at k = 8" in text
+    assert "gru is still more than 0.01 nats/char above its stateful loss (1.300) at k = 8" in text
     assert "about the last" not in text  # only one model comes within: nothing to set apart
     c = curve("lstm", "LSTM h 120", (1, 2, 4, 8), [3.0, 1.7, 1.31, 1.305], 1.3)
-    text = findings.context_paragraph([a, c])
+    d = curve("m256", "vanilla m 256", (1, 2, 4, 8), [3.0, 1.7, 1.51, 1.505], 1.5)
+    text = findings.context_paragraph([a, c, d])
+    assert "(k = ∞): lstm and m256 at k = 4 and handout at k = 8." in text  # grouped by k
     assert "So lstm makes its predictions from about the last 4 characters, handout from about 8" in text
     assert findings.context_paragraph([]) == ""
     assert json.loads(json.dumps(a))["within"] == 8

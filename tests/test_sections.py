@@ -103,6 +103,6 @@ def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| ") and "bits/char" not in line]
     bits = [float(r.split("|")[1]) for r in rows]
     assert bits == sorted(bits) == [1.63, 2.31, 2.93, 6.3]
-    assert "**handout model (m 100, held out)**" in rows[1] and "mean of 3 seeds" in rows[1]
-    assert ("handout model (m 100, held out) (2.310 bits/char) beats uniform (6.300) and zlib -9 "
+    assert "**handout m 100, held out**" in rows[1] and "mean of 3 seeds" in rows[1]
+    assert ("handout m 100, held out (2.310 bits/char) beats uniform (6.300) and zlib -9 "
             "(2.930) but not PPMd") in text

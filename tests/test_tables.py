@@ -147,15 +147,14 @@ def test_baselines_table():
     cells, single = _cells(baselines_markdown([row, one]))
     assert cells["model"] == "LSTM\u00a0h\u00a0120"  # no-break spaces: one line
     expected = {"parameters": 106640, "seeds": 3, "best validation loss (nats/char)": [1.31763, 0.00412],
-                "bits/char": 1.90094, "training characters": 4.0, "time": 137.7,
-                "characters/s": 29039.9}
+                "bits/char": 1.90094, "budget (chars)": 4.0, "time": 137.7, "chars/s": 29039.9}
     for header, x in expected.items():
         assert_numbers_are(cells[header], x if isinstance(x, list) else [x])
     # one seed: no spread printed
     assert_numbers_are(single["best validation loss (nats/char)"], [1.31763])
     assert single["seeds"] == "1"
     # the units are the contract: millions of characters, seconds
-    assert cells["training characters"].endswith("\u00a0M") and cells["time"].endswith("\u00a0s")
+    assert cells["budget (chars)"].endswith("\u00a0M") and cells["time"].endswith("\u00a0s")
 
 
 def test_welch_table_marks_exactly_the_significant_pairs():

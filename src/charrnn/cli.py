@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--baseline", action="append", default=[], metavar="DIR",
                     help="an LSTM or GRU run folder (or NAME=DIR); may be given several times")
     co.add_argument("--data", default=None, help="the text (default as for train)")
-    co.add_argument("--positions", type=int, default=2000, help="test positions averaged over, "
-                    "drawn with a fixed seed (default 2000)")
+    co.add_argument("--positions", type=int, default=1000, help="test positions averaged over, "
+                    "drawn with a fixed seed (default 1000)")
     co.add_argument("--json", metavar="PATH", help="also write the curves as JSON")
     co.set_defaults(func=commands.cmd_context)
 
@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")
     ex.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    ex.add_argument("--chars", type=int, default=2_000_000,
-                    help="common budget of training characters (default 2000000)")
+    ex.add_argument("--chars", type=int, default=1_000_000,
+                    help="common budget of training characters (default 1000000)")
     ex.add_argument("--n-evals", type=int, default=20, help="validation evaluations (default 20)")
     ex.add_argument("--data", default=None, help="the text (default as for train)")
     ex.add_argument("--out-dir", help="folder of the experiments' run folders")

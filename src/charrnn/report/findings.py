@@ -274,7 +274,7 @@ def calibration_paragraph(refs: list[dict], models: list[dict]) -> str:
     def standing(m) -> str:
         below = [r for r in refs if shown(r) > shown(m)]
         above = [r for r in refs if shown(r) <= shown(m)]
-        name = lambda r: f"{r['name']} ({shown(r):.3f})"  # noqa: E731
+        name = lambda r: f"{r['name'].split(' (')[0]} ({shown(r):.3f})"  # noqa: E731
         text = f"{m['name']} ({shown(m):.3f} bits/char)"
         if below:
             text += f" beats {join_and([name(r) for r in below])}"
@@ -297,21 +297,24 @@ def calibration_paragraph(refs: list[dict], models: list[dict]) -> str:
 def context_paragraph(models: list[dict], near: float = 0.01) -> str:
     """How much context each model uses, from ``charrnn context --json``'s ``models`` (``name``,
     ``kind``, ``ks``, ``losses``, ``inf``, ``within``: the smallest k whose loss is within
-    ``near`` of the k = infinity loss, or None). Models are named in the order of ``within``
-    (those that never come within ``near`` last); ``""`` without models."""
+    ``near`` of the k = infinity loss, or None), grouped by ``within`` from the smallest (those
+    that never come within ``near`` last); ``""`` without models."""
     if not models:
         return ""
     ks = models[0]["ks"]
-    order_ = sorted(models, key=lambda m: (m["within"] is None, m["within"] or 0))
-    said = []
-    for m in order_:
-        if m["within"] is None:
-            said.append(f"{m['name']} is still more than {near} nats/char above its stateful loss "
-                        f"({m['inf']:.3f}) at k = {ks[-1]}")
-        else:
-            said.append(f"{m['name']} ({m['kind']}) comes within {near} nats/char of its stateful "
-                        f"loss ({m['inf']:.3f}) at k = {m['within']}")
-    text = ("Started from a zero state k characters back, " + join_and(said) + ".")
+    groups: dict[int, list[str]] = {}
+    for m in sorted(models, key=lambda m: m["within"] or 0):
+        if m["within"] is not None:
+            groups.setdefault(m["within"], []).append(m["name"])
+    said = [f"{join_and(names)} at k = {k}" for k, names in groups.items()]
+    never = [m for m in models if m["within"] is None]
+    text = "Started from a zero state k characters back, "
+    if said:
+        text += ("the models come within " if len(models) > 1 else "the model comes within ") + \
+            f"{near} nats/char of their stateful loss (k = ∞): " + join_and(said) + "."
+    for m in never:
+        text += (f"{' ' if said else ''}{m['name']} is still more than {near} nats/char above its "
+                 f"stateful loss ({m['inf']:.3f}) at k = {ks[-1]}.")
     found = [m for m in models if m["within"] is not None]
     if len(found) > 1 and len({m["within"] for m in found}) > 1:
         few = min(found, key=lambda m: m["within"])

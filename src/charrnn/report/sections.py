@@ -152,8 +152,8 @@ def experiments(exp_dir) -> list:
                    ("markdown", summary["markdown"]),
                    ("markdown", caption("table", "Welch's t-test over the seeds for each pair of "
                                         "variants the report compares: the settings that differ, "
-                                        f"the difference of the mean {measure} losses with its 95 % "
-                                        "interval, p (two-sided); significant: p < 0.05.")
+                                        f"the difference of the mean {measure} losses (nats/char) "
+                                        "with its 95 % interval, p (two-sided).")
                     if tests else ""),
                    ("markdown", tables.welch_markdown(tests)),
                    ("markdown", prose.winner_sentence(summary)),
@@ -252,7 +252,7 @@ def calibration(cal: dict | None, exp_dir, heldout: list[dict] | None = None) ->
     gives a "not yet" line; runs on another text than ``cal``'s are left out, with a note."""
     handout = None
     if heldout:
-        handout = {"name": "handout model (m 100, held out)", "seeds": len(heldout),
+        handout = {"name": "handout m 100, held out", "seeds": len(heldout),
                    "bits_per_char": sum(r["metrics"]["test_bits_per_char"] for r in heldout)
                    / len(heldout)}
     if cal is None:

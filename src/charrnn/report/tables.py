@@ -222,8 +222,8 @@ def baselines_markdown(rows: list[dict]) -> str:
     measures = {r.get("measure", "validation") for r in rows}
     name = {"test": "test loss", "validation": "best validation loss"}[measures.pop()] \
         if len(measures) == 1 else "test loss (val.: best validation loss)"
-    lines = [f"| model | parameters | seeds | {name} (nats/char) | bits/char | training "
-             "characters | time | characters/s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [f"| model | parameters | seeds | {name} (nats/char) | bits/char | budget (chars) | "
+             "time | chars/s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     mixed = name.startswith("test loss (")
     nb = "\u00a0"  # no-break spaces: each cell on one line
     for r in rows:
@@ -257,17 +257,18 @@ def welch_markdown(tests: list[dict]) -> str:
     """Welch's t-tests of :func:`charrnn.studies.experiments.comparisons` as a table, one pair per
     line: the lower and the higher mean loss, the settings that differ between them
     (``changes``, ``"-"`` without), their difference [nats/char] with its 95 % confidence
-    interval, the seeds of each, p (two-sided) and whether p < alpha. ``""`` without tests."""
+    interval, p (two-sided) and whether p < alpha (the caption gives the units and the prose the
+    seeds). ``""`` without tests."""
     tests = [t for t in tests if t]
     if not tests:
         return ""
-    lines = ["| lower loss | higher loss | what differs | difference (nats/char) | 95 % interval | "
-             "seeds | p | significant |", "|---|---|---|---:|---:|---:|---:|---|"]
+    lines = ["| lower | higher | what differs | difference | 95 % interval | p | p < 0.05 |",
+             "|---|---|---|---:|---:|---:|---|"]
     nb = "\u00a0"  # no-break spaces: each cell on one line (the changes one per line)
     for t in tests:
         changes = "<br>".join(c.replace(" ", nb) for c in t.get("changes") or []) or "-"
         lines.append(f"| {t['a']} | {t['b']} | {changes} | {-t['diff']:.4f} | "
-                     f"{-t['ci_high']:.4f}{nb}to{nb}{-t['ci_low']:.4f} | {t['n_a']}/{t['n_b']} | "
+                     f"{-t['ci_high']:.4f}{nb}to{nb}{-t['ci_low']:.4f} | "
                      f"{p_text(t['p']).replace(' ', nb)} | "
                      f"{'**yes**' if t['significant'] else 'no'} |")
     return "\n".join(lines)
