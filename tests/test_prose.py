@@ -573,3 +573,18 @@ def test_the_calibration_paragraph_says_which_references_a_model_beats(best):
     assert adapt == any(r["kind"] == "compressor" and round(r["bits_per_char"], 3) < round(best, 3)
                         for r in refs), text
     assert findings.calibration_paragraph(refs, []) == ""
+
+
+def test_the_capacity_sentence_follows_its_t_test():
+    def summary(m256_losses):
+        rows = [_row("B32", 100, 1.65, 10, 290000, seeds=range(3), losses=[1.64, 1.65, 1.66]),
+                _row("m256", 256, sum(m256_losses) / 3, 40, 50000, seeds=range(3),
+                     losses=m256_losses)]
+        return {"rows": rows, "winner": "m256", "comparisons": comparisons(rows)}
+
+    far = prose.why_sentences(summary([1.50, 1.51, 1.52]))  # significant
+    assert "Capacity pays: m = 256 with 32 streams reaches 1.5100" in far
+    near = prose.why_sentences(summary([1.50, 1.60, 1.70]))  # the same mean gap, within the noise
+    assert "buys capacity" not in near and "Capacity pays" not in near
+    assert "m = 256 with 32 streams reaches 1.6000; against B32 (m = 100) the t-test finds no " \
+           "significant lead (p = " in near

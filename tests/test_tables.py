@@ -172,8 +172,10 @@ def test_welch_table_marks_exactly_the_significant_pairs():
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[:2] == [t["a"], t["b"]] and float(cells[3]) == round(-t["diff"], 4) >= 0
         assert cells[2] == "-"  # no setting named on both rows differs
-        assert cells[-1] == ("**yes**" if t["p"] < 0.05 else "no")
+        assert cells[-1].startswith("**") == (t["p"] < 0.05)  # significant: in bold
     changed = welch_markdown([{**tests[0], "changes": ["seq_length 25 → 50", "eta 0.002 → 0.001"]}])
+    model = welch_markdown([{**tests[0], "changes": ["model vanilla m 100 → vanilla m 256"]}])
+    assert "model\u00a0m\u00a0100\u00a0→\u00a0m\u00a0256" in model  # short enough for the page
     cells = [c.strip() for c in changed.splitlines()[2].strip("|").split("|")]
     assert cells[2] == "seq_length\u00a025\u00a0→\u00a050<br>eta\u00a00.002\u00a0→\u00a00.001"
     assert welch_markdown([]) == "" and welch_markdown([None]) == ""

@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")
     ex.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    ex.add_argument("--chars", type=int, default=1_000_000,
-                    help="common budget of training characters (default 1000000)")
+    ex.add_argument("--chars", type=int, default=2_000_000,
+                    help="common budget of training characters (default 2000000)")
     ex.add_argument("--n-evals", type=int, default=20, help="validation evaluations (default 20)")
     ex.add_argument("--data", default=None, help="the text (default as for train)")
     ex.add_argument("--out-dir", help="folder of the experiments' run folders")

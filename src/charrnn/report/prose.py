@@ -358,7 +358,11 @@ def why_sentences(summary: dict) -> str:
         else:
             why.append(f"B = 32 processed {same} about as fast as the handout's loop {speeds}.")
     m256, best = by.get("m256"), by.get("best")
-    if m256 and small and order(b["loss"], m256["loss"], ".4f") < 0:
+    vs_b32 = next((t for t in tests or [] if t and {t["a"], t["b"]} == {"m256", "B32"}), None)
+    if m256 and vs_b32 is not None and not (vs_b32["significant"] and vs_b32["a"] == "m256"):
+        why.append(f"m = 256 with 32 streams reaches {m256['loss']:.4f}; against B32 (m = 100) "
+                   f"the t-test finds no significant lead ({p_value(vs_b32['p'])}).")
+    elif m256 and small and order(b["loss"], m256["loss"], ".4f") < 0:
         why.append(f"{'That speed buys capacity' if faster else 'Capacity pays'}: m = 256 with 32 "
                    f"streams reaches {m256['loss']:.4f}.")
     steps = [by[v] for v in STEPS if v in by]

@@ -153,7 +153,8 @@ def experiments(exp_dir) -> list:
                    ("markdown", caption("table", "Welch's t-test over the seeds for each pair of "
                                         "variants the report compares: the settings that differ, "
                                         f"the difference of the mean {measure} losses (nats/char) "
-                                        "with its 95 % interval, p (two-sided).")
+                                        "with its 95 % interval, p (two-sided; bold: below "
+                                        "0.05).")
                     if tests else ""),
                    ("markdown", tables.welch_markdown(tests)),
                    ("markdown", prose.winner_sentence(summary)),

@@ -257,18 +257,19 @@ def welch_markdown(tests: list[dict]) -> str:
     """Welch's t-tests of :func:`charrnn.studies.experiments.comparisons` as a table, one pair per
     line: the lower and the higher mean loss, the settings that differ between them
     (``changes``, ``"-"`` without), their difference [nats/char] with its 95 % confidence
-    interval, p (two-sided) and whether p < alpha (the caption gives the units and the prose the
-    seeds). ``""`` without tests."""
+    interval, and p (two-sided), in bold when below alpha (the caption gives the units and the
+    prose the seeds). ``""`` without tests."""
     tests = [t for t in tests if t]
     if not tests:
         return ""
-    lines = ["| lower | higher | what differs | difference | 95 % interval | p | p < 0.05 |",
-             "|---|---|---|---:|---:|---:|---|"]
+    lines = ["| lower | higher | what differs | difference | 95 % interval | p |",
+             "|---|---|---|---:|---:|---:|"]
     nb = "\u00a0"  # no-break spaces: each cell on one line (the changes one per line)
     for t in tests:
-        changes = "<br>".join(c.replace(" ", nb) for c in t.get("changes") or []) or "-"
+        changes = "<br>".join(c.replace("vanilla ", "").replace(" ", nb)
+                              for c in t.get("changes") or []) or "-"
+        p = p_text(t["p"]).replace(" ", nb)
         lines.append(f"| {t['a']} | {t['b']} | {changes} | {-t['diff']:.4f} | "
                      f"{-t['ci_high']:.4f}{nb}to{nb}{-t['ci_low']:.4f} | "
-                     f"{p_text(t['p']).replace(' ', nb)} | "
-                     f"{'**yes**' if t['significant'] else 'no'} |")
+                     + (f"**{p}**" if t["significant"] else p) + " |")
     return "\n".join(lines)
