@@ -59,6 +59,7 @@ def test_bad_sample_arguments(trained, args, message):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # runs the command line once per bad input (about 9 s)
 def test_bad_training_input_fails_before_any_work(tmp_path, trained):
     d, text, _ = trained
     latin = tmp_path / "latin1.txt"

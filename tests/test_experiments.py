@@ -134,7 +134,7 @@ def test_the_report_tests_only_its_one_change_pairs_and_names_what_differs():
     tests = comparisons(rows)
     pairs = [{t["a"], t["b"]} for t in tests]
     assert pairs == [{"m256", "m256s50"}, {"m256s50", "m256cos"}, {"m256cos", "LSTM"}]
-    assert {tuple(p) for p in pairs} <= {tuple(p) for p in map(set, COMPARISONS)}
+    assert {frozenset(p) for p in pairs} <= {frozenset(p) for p in COMPARISONS}
     assert [t["changes"] for t in tests] == [
         ["seq_length 25 → 50"], ["lr_schedule constant → cosine"],
         ["model vanilla m 256 → LSTM h 120", "eta 0.002 → 0.064"]]

@@ -216,6 +216,7 @@ def test_check_memory_lists_the_largest_parts_and_passes_what_fits():
                               "3.0 GiB for b, more than the 1.0 GiB available; lower x or y")
 
 
+@pytest.mark.slow  # measures the peak memory of long samples (about 15 s)
 def test_sample_memory_per_character_is_measured(tmp_path):
     """SAMPLE_BYTES_PER_CHAR bounds what synthesize and decode allocate per character, even for
     characters that take 4 bytes in a str."""
