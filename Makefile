@@ -173,13 +173,13 @@ $(RUN_PREFIX)%/metrics.json: notebooks/02_train.ipynb notebooks/params/$(PRESET)
 	  -p data_path $(abspath $(DATA)) -p seed $* -p n_updates $(N_UPDATES) \
 	  -p sample_every $(SAMPLE_EVERY) -p run_dir $(abspath $(@D)) -p force True \
 	  -p progress_label "handout seed $*"
-	@touch $@  # a reused run (same settings, text and training code) does not rewrite it
+	@touch -c $@  # a reused run (same settings, text and training code) does not rewrite it
 
 $(HELDOUT_PREFIX)%/metrics.json: $(DATA) $(TRAIN_SRC) | $(SETUP)
 	$(PY) -m charrnn train --data $(abspath $(DATA)) --preset $(PRESET) --seed $* \
 	  --n-updates $(N_UPDATES) --holdout 1 --test-fraction 0.5 --eval-every $$(( ($(N_UPDATES) + 19) / 20 )) \
 	  --sample-every $(N_UPDATES) --out $(@D) --force --progress-label "handout held-out seed $*"
-	@touch $@  # a reused run does not rewrite it
+	@touch -c $@  # a reused run does not rewrite it
 
 # One job per (variant, seed): charrnn.studies.experiments.VARIANTS says which variants run three seeds.
 # A job whose run is reused (same config, text and training code) only touches its metrics.json.
@@ -188,7 +188,7 @@ ifeq ($(SCHEDULER),)
 $(EXPERIMENT_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(EXPERIMENT_SRC) | $(SETUP)
 	$(PY) -m charrnn experiment $(subst -seed, --seed ,$*) --chars $(EXPERIMENT_CHARS) \
 	  --data $(abspath $(DATA)) --out-dir $(abspath $(EXPERIMENTS_DIR)) --progress-label "experiment $*"
-	@touch $@
+	@touch -c $@
 endif
 
 $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUNS) $(SUMMARY_SRC) | $(SETUP)
@@ -211,7 +211,7 @@ ifeq ($(SCHEDULER),)
 $(BASELINE_RUNS): $(EXPERIMENTS_DIR)/%/metrics.json: $(DATA) $(BASELINE_SRC) | $(SETUP)
 	$(PY) -m charrnn baseline --kind $(firstword $(subst -seed, ,$*)) --data $(abspath $(DATA)) \
 	  --chars $(EXPERIMENT_CHARS) --seed $(lastword $(subst -seed, ,$*)) --out $(@D) --force
-	@touch $@
+	@touch -c $@
 else
 # With SCHEDULER=tcp://HOST:8786 the variants and baselines are one sweep on that Dask cluster
 # (charrnn experiment --all: the same jobs, folders and config.json, so runs made either way are
@@ -220,8 +220,14 @@ $(EXPERIMENT_RUNS) $(BASELINE_RUNS) &: $(DATA) $(EXPERIMENT_SRC) $(BASELINE_SRC)
 	$(PY) -m charrnn experiment --all "$(EXPERIMENTS)" --baselines "$(BASELINES)" \
 	  --chars $(EXPERIMENT_CHARS) --data $(abspath $(DATA)) --out-dir $(abspath $(EXPERIMENTS_DIR)) \
 	  --scheduler $(SCHEDULER)
-	@touch $(EXPERIMENT_RUNS) $(BASELINE_RUNS)
+	@touch -c $(EXPERIMENT_RUNS) $(BASELINE_RUNS)
 endif
+
+# A run's metrics.json is written last and atomically by charrnn itself, and it marks a finished
+# run: make must never delete one. Without this, .DELETE_ON_ERROR would let a make whose recipe
+# failed (another make holds the folder) delete the metrics.json the other one had just written.
+.PRECIOUS: $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) $(EXPERIMENT_RUNS) \
+  $(BASELINE_RUNS)
 
 # The learning-rate selection: seed 1 of every variant (but the long run, whose recipe is
 # m256cos's) and baseline at its own rate times each of LR_FACTORS, LR_CHARS training characters

@@ -137,3 +137,27 @@ def test_quick_makes_small_budgets_and_says_so_on_the_title_page(tmp_path):
     # a budget given beside QUICK wins; a QUICK the Makefile does not know is refused
     assert "-p n_updates 700" in make_n(tmp_path, "QUICK=1", "N_UPDATES=700", goal=pdf).stdout
     assert_stops(make_n(tmp_path, "QUICK=yes"), tmp_path, 'QUICK="yes" must be 1')
+
+
+def test_make_never_deletes_a_run_s_metrics_json(tmp_path):
+    """A run's metrics.json marks a finished run and charrnn writes it atomically: every one is
+    .PRECIOUS, so that .DELETE_ON_ERROR cannot delete the file that another make (holding the
+    folder) has just written, when this make's recipe for it fails on the lock."""
+    text = tmp_path / "text.txt"
+    text.write_text("hello world\n" * 10, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    out = subprocess.run(["make", "-pn", "report", f"RUNS={tmp_path / 'runs'}",
+                          f"REPORTS={tmp_path / 'reports'}", f"DATA={text}"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    runs = {}
+    for block in out.stdout.split("\n\n"):
+        for line in block.splitlines():
+            target = line.split(":")[0]
+            if line.startswith(str(tmp_path / "runs")) and target.endswith("/metrics.json") \
+                    and "%" not in target:  # not the pattern rules themselves
+                runs[target] = block
+    kinds = {Path(t).parent.name.rpartition("-seed")[0].rsplit("-", 1)[-1] for t in runs}
+    assert {"holdout", "n150000", "m256", "lstm", "gru", "sequential"} <= kinds, sorted(kinds)
+    loose = [t for t, b in runs.items() if "Precious file" not in b]
+    assert not loose, loose
