@@ -116,7 +116,8 @@ PKG := src/charrnn
 # Python start; before `make setup` has installed the package, every module. $(PREREQS) takes the
 # date of a file dated in the future, which would otherwise have make start again and again.
 PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC \
-  UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC CALIBRATE_SRC CONTEXT_SRC BENCH_SRC REPORT_SRC PDF_SRC
+  UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC CALIBRATE_SRC CONTEXT_SRC DYNAMIC_SRC GRADIENTS_SRC \
+  BENCH_SRC REPORT_SRC PDF_SRC
 PKG_FILES := $(wildcard $(PKG)/*.py $(PKG)/*/*.py)
 PKG_DIRS := $(PKG) $(filter-out %/__pycache__/,$(wildcard $(PKG)/*/))
 $(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(PKG_FILES)))
@@ -265,16 +266,25 @@ $(REPORTS)/calibrate.json: $(DATA) $(CALIBRATE_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn calibrate --data $(abspath $(DATA)) --json $@
 
-# How much context each model uses: the first held-out handout run, m256cos and the long run
-# (when EXPERIMENTS has them), the first seed of each gated baseline.
+# How much context each model uses, how it does with dynamic evaluation, how its gradients
+# vanish: the first held-out handout run, m256cos and the long run (when EXPERIMENTS has them),
+# the first seed of each gated baseline.
 CONTEXT_MODELS := handout=$(word 1,$(HELDOUT_DIRS))/best.npz \
   $(foreach v,m256cos best,$(if $(filter $(v),$(EXPERIMENTS)),$(v)=$(EXPERIMENTS_DIR)/$(v)-seed1/best.npz))
-$(REPORTS)/context.json: $(word 1,$(HELDOUT_DIRS))/metrics.json $(EXPERIMENTS_DIR)/summary.json \
-  $(BASELINE_RUNS) $(DATA) $(CONTEXT_SRC) | $(SETUP)
+STUDY_MODELS := $(CONTEXT_MODELS:%=--checkpoint %) \
+  $(foreach b,$(filter %-seed1,$(BASELINE_JOBS)),--baseline $(firstword $(subst -, ,$(b)))=$(EXPERIMENTS_DIR)/$(b))
+STUDY_RUNS := $(word 1,$(HELDOUT_DIRS))/metrics.json $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(DATA)
+$(REPORTS)/context.json: $(STUDY_RUNS) $(CONTEXT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn context --data $(abspath $(DATA)) $(CONTEXT_MODELS:%=--checkpoint %) \
-	  $(foreach b,$(filter %-seed1,$(BASELINE_JOBS)),--baseline $(firstword $(subst -, ,$(b)))=$(EXPERIMENTS_DIR)/$(b)) \
-	  --json $@
+	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
+
+$(REPORTS)/dynamic.json: $(STUDY_RUNS) $(DYNAMIC_SRC) | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn dynamic --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
+
+$(REPORTS)/gradients.json: $(STUDY_RUNS) $(GRADIENTS_SRC) | $(SETUP)
+	@mkdir -p $(@D)
+	$(PY) -m charrnn gradients --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
 
 BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
 $(REPORTS)/.bench-settings: FORCE
@@ -290,7 +300,7 @@ UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
 # begins with the 10-minute model, and the baselines) first, so that none is left running alone.
 REPORT_INPUTS = $(REPORTS)/calibrate.json $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(GRADCHECK) \
   $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json \
-  $(UNITS_JSONS) $(REPORTS)/context.json
+  $(UNITS_JSONS) $(REPORTS)/context.json $(REPORTS)/dynamic.json $(REPORTS)/gradients.json
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
 $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) benchmarks/bench.py benchmarks/classic.py | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
@@ -305,7 +315,8 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT
 	@mkdir -p $(@D)
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p heldout_dirs "$(abspath $(HELDOUT_DIRS))" -p calibrate_json $(abspath $(REPORTS)/calibrate.json) \
-	  -p context_json $(abspath $(REPORTS)/context.json) \
+	  -p context_json $(abspath $(REPORTS)/context.json) -p dynamic_json $(abspath $(REPORTS)/dynamic.json) \
+	  -p gradients_json $(abspath $(REPORTS)/gradients.json) \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
 	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR)) \
 	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \

@@ -186,9 +186,9 @@ class Project:
         self.targets = [*inputs, *runs, "reports/bench.json", "reports/report.ipynb",
                         "reports/report.pdf"]
         # the inputs (the summary, 2 gated kinds x 3 seeds, the gradient check, a handout run and
-        # its held-out twin, the sampling study, 3 units, calibrate, context), the runs of the
-        # experiment variants, the benchmark, the notebook and the PDF
-        assert len(self.targets) == len(set(self.targets)) == 22, self.targets
+        # its held-out twin, the sampling study, 3 units, calibrate, context, dynamic, gradients),
+        # the runs of the experiment variants, the benchmark, the notebook and the PDF
+        assert len(self.targets) == len(set(self.targets)) == 24, self.targets
         for t in self.targets:
             (path / t).parent.mkdir(parents=True, exist_ok=True)
             (path / t).touch()

@@ -205,6 +205,29 @@ def test_backward_matches_torch(T, reduction, h0_zero):
             assert np.abs(t_grads[name]).max() > 0, name  # the comparison is not vacuous
 
 
+@pytest.mark.parametrize("T", [1, 3, 25])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_the_gradient_wrt_h0_matches_torch_and_leaves_the_others_alone(T, reduction):
+    params, x, y, h0 = random_problem(T, seed=200 + T)
+    loss, cache = forward(params, x, y, h0, reduction)
+    grads = backward(params, cache, dh0=True)
+    _, t_grads = torch_loss_and_grads(params, x, y, h0, reduction, dh0=True)
+    assert grads["h0"].shape == h0.shape and np.abs(t_grads["h0"]).max() > 0
+    assert rel_err(grads["h0"], t_grads["h0"]).max() <= 1e-10
+    _, plain, _ = loss_and_grads(params, x, y, h0, reduction)
+    assert set(plain) == set(PARAM_NAMES)
+    for name in PARAM_NAMES:  # the flag changes nothing else, to the bit
+        assert np.array_equal(grads[name], plain[name]), name
+    # a batch: each row's own gradient, divided by B (the loss is the batch's mean)
+    X, Y = np.stack([x, x[::-1]], 1), np.stack([y, y[::-1]], 1)
+    H0 = np.stack([h0, -h0])
+    _, cache = forward(params, X, Y, H0, reduction)
+    batch = backward(params, cache, dh0=True)["h0"]
+    for b in range(2):
+        _, one = torch_loss_and_grads(params, X[:, b], Y[:, b], H0[b], reduction, dh0=True)
+        assert rel_err(2 * batch[b], one["h0"]).max() <= 1e-10
+
+
 def test_backward_mean_is_sum_over_T():
     params, x, y, h0 = random_problem(6, seed=5)
     _, g_mean, _ = loss_and_grads(params, x, y, h0, "mean")

@@ -154,6 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--json", metavar="PATH", help="also write the curves as JSON")
     co.set_defaults(func=commands.cmd_context)
 
+    dy = sub.add_parser("dynamic", help="dynamic evaluation: the test loss when the model takes "
+                        "one SGD step after each segment it has predicted (rate chosen on the "
+                        "validation text), beside the static loss")
+    gr = sub.add_parser("gradients", help="how the gradients vanish: mean ||dL_t/dh_(t-1-k)|| "
+                        "over test positions for k = 1, 2, 4, ..., 512; W's spectrum")
+    for sp, what in ((dy, "losses"), (gr, "norms")):
+        sp.add_argument("--checkpoint", action="append", default=[], metavar="PATH",
+                       help="a vanilla model (best.npz, or NAME=best.npz); may be given several "
+                       "times")
+        sp.add_argument("--baseline", action="append", default=[], metavar="DIR",
+                       help="an LSTM or GRU run folder (or NAME=DIR); may be given several times")
+        sp.add_argument("--data", default=None, help="the text (default as for train)")
+        sp.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON")
+    gr.add_argument("--positions", type=int, default=200, help="test positions averaged over, "
+                    "drawn with a fixed seed (default 200)")
+    dy.set_defaults(func=commands.cmd_dynamic)
+    gr.set_defaults(func=commands.cmd_gradients)
+
     ex = sub.add_parser("experiment", help="train one (variant, seed) of the experiments "
                         "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")

@@ -304,17 +304,15 @@ def _named(arg: str) -> tuple[str, str]:
     return os.path.basename(os.path.dirname(p) if os.path.isfile(p) else p), arg
 
 
-def cmd_context(args) -> int:
-    from threadpoolctl import threadpool_limits
-
+def _study_models(args, command: str):
+    """The models of ``charrnn context``, ``dynamic`` and ``gradients``, checked before any work:
+    returns ``(text, models)``, ``models`` yielding ``(name, kind, model)`` one at a time with
+    ``kind`` "vanilla" (a :class:`~charrnn.training.checkpoint.Model`) or "gated" (a
+    :class:`~charrnn.studies.baselines.BaselineResult`), BLAS and torch on one thread (make runs
+    two jobs at a time). Raises ``ValueError`` naming what is missing."""
     from .model.data import read_text
-    from .studies.calibrate import split
-    from .studies.context import curve, fitting, gated_losses, positions, vanilla_losses
-    from .training.checkpoint import load_model
-    from .util.checks import check_positive_int
-    from .util.files import check_regular_file, check_writable, write_json
+    from .util.files import check_regular_file, check_writable
 
-    count = check_positive_int("--positions", args.positions)
     if not args.checkpoint and not args.baseline:
         raise ValueError("give one or more --checkpoint PATH (vanilla) or --baseline DIR (gated)")
     if args.json:
@@ -324,38 +322,130 @@ def cmd_context(args) -> int:
         check_regular_file(path, "checkpoint")
     args.data = text_path(args)
     text = read_text(args.data)
+
+    def models():
+        from threadpoolctl import threadpool_limits
+
+        from .training.checkpoint import load_model
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            for name, path in checkpoints:
+                print(f"{command}: {name}", file=sys.stderr)
+                yield name, "vanilla", load_model(path)
+            if baselines:
+                import torch
+
+                from .studies.baselines_io import load_baseline
+
+                torch.set_num_threads(1)
+                for name, folder in baselines:
+                    print(f"{command}: {name}", file=sys.stderr)
+                    yield name, "gated", load_baseline(folder)
+
+    return text, models()
+
+
+def _label(kind: str, model) -> str:
+    """A model's kind and size, as the studies' JSON names it: "vanilla m 100", "LSTM h 124"."""
+    if kind == "vanilla":
+        return f"vanilla m {model.m}"
+    return f"{model.config['kind'].upper()} h {model.config['hidden']}"
+
+
+def cmd_context(args) -> int:
+    from .studies.calibrate import split
+    from .studies.context import curve, fitting, gated_losses, positions, vanilla_losses
+    from .util.checks import check_positive_int
+    from .util.files import write_json
+
+    count = check_positive_int("--positions", args.positions)
+    text, models = _study_models(args, "context")
     test_start = split(len(text))[1]
     ks = fitting(test_start, len(text))
     pos = positions(test_start, len(text), count, k_max=ks[-1])
-    models = []
-    with threadpool_limits(limits=1, user_api="blas"):
-        for name, path in checkpoints:
-            model = load_model(path)
-            print(f"context: {name}", file=sys.stderr)
-            losses, inf = vanilla_losses(model.params, model.vocab.encode(text), pos, test_start, ks)
-            models.append(curve(name, f"vanilla m {model.m}", ks, losses, inf))
-        if baselines:
-            import torch
-
-            from .studies.baselines_io import load_baseline
-
-            torch.set_num_threads(1)  # make runs two jobs at a time
-            for name, folder in baselines:
-                run = load_baseline(folder)
-                print(f"context: {name}", file=sys.stderr)
-                losses, inf = gated_losses(run.model.eval(), run.vocab.encode(text), pos,
-                                           test_start, ks)
-                models.append(curve(name, f"{run.config['kind'].upper()} h "
-                                    f"{run.config['hidden']}", ks, losses, inf))
+    out = []
+    for name, kind, model in models:
+        losses, inf = (vanilla_losses(model.params, model.vocab.encode(text), pos, test_start, ks)
+                       if kind == "vanilla" else
+                       gated_losses(model.model.eval(), model.vocab.encode(text), pos, test_start,
+                                    ks))
+        out.append(curve(name, _label(kind, model), ks, losses, inf))
     print(f"test loss (nats/char) from a zero state k characters back, {len(pos):,} positions "
           f"of the test text (from character {test_start:,}):")
     print("k:        " + " ".join(f"{k:>6}" for k in ks) + "      inf  within 0.01")
-    for m in models:
+    for m in out:
         print(f"{m['name']}: " + " ".join(f"{x:6.3f}" for x in m["losses"])
               + f"  {m['inf']:6.3f}  {m['within'] or '-'}")
     if args.json:
         write_json(args.json, {"data": os.path.abspath(args.data), "test_start": test_start,
-                               "n_chars": len(text), "positions": len(pos), "models": models})
+                               "n_chars": len(text), "positions": len(pos), "models": out})
+    return 0
+
+
+def cmd_dynamic(args) -> int:
+    from functools import partial
+
+    from .model.evaluate import BITS_PER_NAT
+    from .studies.calibrate import split
+    from .studies.dynamic import RATES, SEGMENT, choose, gated_loss, vanilla_loss
+    from .util.files import write_json
+
+    text, models = _study_models(args, "dynamic")
+    val_start, test_start = split(len(text))
+    out = []
+    for name, kind, model in models:
+        data = model.vocab.encode(text)
+        loss_at = (partial(vanilla_loss, model.params) if kind == "vanilla"
+                   else partial(gated_loss, model.model))
+        r = choose(loss_at, data[val_start:test_start], data[test_start:],
+                   note=lambda line: print(line, file=sys.stderr))
+        out.append({"name": name, "kind": _label(kind, model), **r})
+    print(f"dynamic evaluation on the test text (characters {test_start:,} to {len(text):,}): "
+          f"one SGD step per {SEGMENT} characters, the rate chosen on the validation text")
+    print("model         static  dynamic  bits/char  eta")
+    for m in out:
+        print(f"{m['name']:<12} {m['static']:7.4f}  {m['dynamic']:7.4f}  "
+              f"{m['static'] * BITS_PER_NAT:.3f} -> {m['dynamic'] * BITS_PER_NAT:.3f}  {m['eta']:g}")
+    if args.json:
+        write_json(args.json, {"data": os.path.abspath(args.data), "n_chars": len(text),
+                               "validation": [val_start, test_start],
+                               "test": [test_start, len(text)], "segment": SEGMENT,
+                               "optimizer": "sgd", "rates": list(RATES), "models": out})
+    return 0
+
+
+def cmd_gradients(args) -> int:
+    from .studies.calibrate import split
+    from .studies.context import fitting, positions
+    from .studies.gradients import gated_norms, spectrum, vanilla_norms
+    from .util.checks import check_positive_int
+    from .util.files import write_json
+
+    count = check_positive_int("--positions", args.positions)
+    text, models = _study_models(args, "gradients")
+    test_start = split(len(text))[1]
+    ks = fitting(test_start + 1, len(text))  # the state before text[t - k] must lie in the test text
+    pos = positions(test_start, len(text), count, k_max=ks[-1] + 1)
+    out = []
+    for name, kind, model in models:
+        data = model.vocab.encode(text)
+        row = {"name": name, "kind": _label(kind, model), "ks": list(ks)}
+        if kind == "vanilla":
+            row["norms"] = vanilla_norms(model.params, data, pos, test_start, ks)
+            row.update(spectrum(model.params["W"]))
+        else:
+            row["norms"] = gated_norms(model.model.eval(), data, pos, test_start, ks)
+        out.append(row)
+    print(f"mean ||dL_t/dh_(t-1-k)|| over {len(pos):,} positions of the test text (from "
+          f"character {test_start:,}):")
+    print("k:         " + " ".join(f"{k:>8}" for k in ks))
+    for m in out:
+        spec = (f"  sigma_max(W) {m['sigma_max']:.2f}, spectral radius {m['spectral_radius']:.2f}"
+                if "sigma_max" in m else "")
+        print(f"{m['name'] + ':':<10}" + " ".join(f"{x:8.1e}" for x in m["norms"]) + spec)
+    if args.json:
+        write_json(args.json, {"data": os.path.abspath(args.data), "test_start": test_start,
+                               "n_chars": len(text), "positions": len(pos), "models": out})
     return 0
 
 

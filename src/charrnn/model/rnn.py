@@ -190,13 +190,15 @@ def forward(params, X, Y, h0, reduction: str = "mean"):
     return loss, ForwardCache(X, Y, np.asarray(h0, dtype=A.dtype), H, P, reduction, single)
 
 
-def backward(params, cache: ForwardCache) -> dict[str, np.ndarray]:
+def backward(params, cache: ForwardCache, dh0: bool = False) -> dict[str, np.ndarray]:
     """Gradients of the loss w.r.t. b, c, U, W, V by backprop through time (Lecture 9).
 
     dL/do_t = p_t - onehot(y_t) (divided by T for the mean loss, and by B: the batch's mean);
     dL/dh_t = V^T dL/do_t + W^T dL/da_{t+1}; dL/da_t = dL/dh_t * (1 - h_t^2). Returns a dict with
-    the parameters' keys and shapes, in the parameters' dtype. h0 is treated as a constant.
-    Overwrites ``cache.P``.
+    the parameters' keys and shapes, in the parameters' dtype. h0 is treated as a constant; with
+    ``dh0`` the dict also holds ``"h0"``, dL/dh_0 = W^T dL/da_1, shaped as the ``h0`` given to
+    :func:`forward` ((B, m), or (m,) for one sequence): how the loss depends on the state before
+    the sequence (the vanishing-gradient study). Overwrites ``cache.P``.
     """
     W, V = params["W"], params["V"]
     X, Y, H, H0 = cache.X, cache.Y, cache.H, cache.H0
@@ -224,7 +226,10 @@ def backward(params, cache: ForwardCache) -> dict[str, np.ndarray]:
     onehot = np.zeros((K, T * B), dtype=H.dtype)
     onehot[X.reshape(-1), np.arange(T * B)] = 1.0
     dU = (onehot @ dAf).T
-    return {"b": db, "c": dc, "U": np.ascontiguousarray(dU), "W": dW, "V": dV}
+    grads = {"b": db, "c": dc, "U": np.ascontiguousarray(dU), "W": dW, "V": dV}
+    if dh0:
+        grads["h0"] = (da @ W)[0] if cache.single else da @ W  # da is dL/da_1 here
+    return grads
 
 
 def loss_and_grads(params, X, Y, h0, reduction: str = "mean"):

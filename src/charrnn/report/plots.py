@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_smooth_loss", "plot_smooth_by_position", "plot_validation", "plot_context",
-           "plot_saturation"]
+           "plot_gradients", "plot_saturation"]
 
 
 def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
@@ -161,6 +161,26 @@ def plot_context(models: list[dict], ax=None):
     ax.set_ylabel("test loss (nats per character)")
     lo = min(m["inf"] for m in models)
     ax.set_ylim(lo - 0.05, max(max(m["losses"][2:] or m["losses"]) for m in models) + 0.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_gradients(models: list[dict], ax=None):
+    """How the gradients vanish (``charrnn gradients --json``'s ``models``: ``name``, ``kind``,
+    ``ks``, ``norms``): the mean norm of dL_t/dh_(t-1-k) against k, one line per model, both axes
+    logarithmic. Returns the Axes."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    for i, m in enumerate(models):
+        ax.plot(m["ks"], m["norms"], marker="o", ms=3, lw=1.2, ls=("-", "--", "-.", ":")[i % 4],
+                label=f"{m['name']} ({m['kind']})")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("characters back (k)")
+    ax.set_ylabel(r"mean $\|\partial L_t / \partial h_{t-1-k}\|$")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax

@@ -23,6 +23,7 @@ from ..util.checks import join_and
 from . import findings, prose, tables
 from .plots import (
     plot_context,
+    plot_gradients,
     plot_saturation,
     plot_smooth_by_position,
     plot_smooth_loss,
@@ -32,7 +33,7 @@ from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
-           "smooth_loss", "seeds", "calibration", "context", "hidden_units"]
+           "smooth_loss", "seeds", "calibration", "context", "dynamic", "gradients", "hidden_units"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
@@ -313,6 +314,71 @@ def context(result: dict | None) -> list:
                              "within 0.01 nats/char of k = ∞.")),
         ("markdown", "\n".join(lines)),
         ("markdown", findings.context_paragraph(models))])
+
+
+def dynamic(result: dict | None, cal: dict | None = None) -> list:
+    """Dynamic evaluation (``charrnn dynamic --json``, ``result``): static and dynamic test loss
+    of each model side by side, with the rate chosen on validation, and what they show against
+    PPMd of ``cal`` (``charrnn calibrate --json``, when it is on the same test text); "not yet"
+    without it."""
+    if result is None:
+        return [_not_yet("no dynamic evaluation (`dynamic.json`)", "make report")]
+    models = result["models"]
+    lines = ["| model | static | dynamic | change | rate η |", "|---|---:|---:|---:|---:|"]
+    for m in models:
+        s, d = m["static"] * BITS_PER_NAT, m["dynamic"] * BITS_PER_NAT
+        lines.append(f"| {m['name']} ({m['kind']}) | {s:.3f} | {d:.3f} | {d - s:+.3f} | "
+                     f"{m['eta']:g} |")
+    ppmd = None
+    if cal is not None and cal.get("test") == result["test"]:
+        ppmd = next(({"name": "PPMd", "bits_per_char": r["bits_per_char"]}
+                     for r in cal["references"] if r["name"].startswith("PPMd")), None)
+    a, b = result["test"]
+    rates = ", ".join(f"{r:g}" for r in result["rates"])
+    return _shown([
+        ("markdown", caption("table", f"Test loss (bits/char, characters {a:,} to {b:,}) of each "
+                             "model as trained (static) and with one plain SGD step after each "
+                             f"{result['segment']}-character segment it has predicted (dynamic; "
+                             f"rate η chosen among {rates} on the validation text).")),
+        ("markdown", "\n".join(lines)),
+        ("markdown", findings.dynamic_paragraph(models, ppmd))])
+
+
+def gradients(result: dict | None, units: dict | None = None) -> list:
+    """How the gradients vanish (``charrnn gradients --json``, ``result``): the figure, a table
+    of the norms at some k with W's spectrum for the vanilla models, and what they show (with the
+    quotation feature of ``units``, ``charrnn units --json`` of the handout model); "not yet"
+    without it."""
+    if result is None:
+        return [_not_yet("no gradient norms (`gradients.json`)", "make report")]
+    models = result["models"]
+    fig = _figure(8, 3.8)
+    plot_gradients(models, fig.subplots())
+    ks = models[0]["ks"]
+    shown = [k for k in ks if k in (1, 4, 16, 64, 256)]
+    lines = ["| model | " + " | ".join(f"k = {k}" for k in shown) + " | σ_max(W) | ρ(W) |",
+             "|---|" + "---:|" * (len(shown) + 2)]
+    for m in models:
+        by = dict(zip(m["ks"], m["norms"]))
+        spec = (f"{m['sigma_max']:.2f} | {m['spectral_radius']:.2f}" if "sigma_max" in m
+                else "– | –")
+        lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.1e}" for k in shown)
+                     + f" | {spec} |")
+    quote = None
+    if units is not None:
+        quote = next((f.get("score") for f in units.get("features", [])
+                      if f.get("feature") == "quote"), None)
+    return _shown([
+        ("figure", fig),
+        ("markdown", caption("figure", "Mean norm of the gradient of the loss at one character "
+                             "with respect to the state k characters before the one that "
+                             f"predicts it, over {result['positions']:,} positions of the test "
+                             "text (the state carried from its start; for the LSTM, h and c "
+                             "together).")),
+        ("markdown", caption("table", "The same norms at some k; the largest singular value and "
+                             "the spectral radius of the vanilla models' W.")),
+        ("markdown", "\n".join(lines)),
+        ("markdown", findings.gradients_paragraph(models, quote))])
 
 
 def _heatmaps(label: str, report: dict) -> list:
