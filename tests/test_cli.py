@@ -3,15 +3,19 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
+#: This checkout's package, whatever checkout the environment's editable install points at.
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "charrnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
+                          text=True, cwd=cwd, env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin",
+                                                   "PYTHONPATH": str(SRC)})
 
 
 @pytest.fixture(scope="module")
