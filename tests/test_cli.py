@@ -3,15 +3,19 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 20
+#: This checkout's package, whatever checkout the environment's editable install points at.
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "charrnn", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin"})
+                          text=True, cwd=cwd, env={"TQDM_DISABLE": "1", "PATH": "/usr/bin:/bin",
+                                                   "PYTHONPATH": str(SRC)})
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +61,71 @@ def test_bad_sample_arguments(trained, args, message):
     assert r.returncode == 2
     assert message in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_sample_beam_is_the_beam_search_of_the_saved_model(trained):
+    import numpy as np
+
+    from charrnn.model.sampling import beam_search, prime
+    from charrnn.training.checkpoint import load_model
+
+    d = trained[0]
+    model = load_model(d / "run" / "best.npz")
+    r = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 60, "--beam", 4)
+    assert r.returncode == 0, r.stderr
+    seq, score = beam_search(model.params, model.hprev, model.x0, 60, 4)
+    assert r.stdout == model.vocab.decode(seq) + "\n"
+    assert r.stderr == f"charrnn: beam 4: mean log-probability {score:.4f} nats per character " \
+                       f"({score / np.log(2):.4f} bits)\n"
+    p = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 30, "--beam", 1,
+            "--prime", "Whether")
+    h, x0 = prime(model.params, model.vocab.encode("Whether"))
+    assert p.stdout == "Whether" + model.vocab.decode(beam_search(model.params, h, x0, 30, 1)[0]) + "\n"
+
+
+def test_prime_file_is_the_same_as_prime(trained, tmp_path):
+    d = trained[0]
+    f = tmp_path / "prime.txt"
+    f.write_text("To be,\nor", encoding="utf-8")  # a newline inside, none at the end
+    for extra in ([], ["--seed", 3, "--temperature", 0.7], ["--beam", 3]):
+        a = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 40, "--prime-file", f, *extra)
+        b = cli("sample", "--checkpoint", d / "run" / "best.npz", "-n", 40, "--prime", "To be,\nor",
+                *extra)
+        assert a.returncode == 0 and a.stdout == b.stdout and a.stdout.startswith("To be,\nor"), extra
+        assert len(a.stdout) == len("To be,\nor") + 40 + 1
+
+
+@pytest.mark.slow  # runs the command line once per bad input (about 10 s)
+def test_bad_beam_and_prime_file_arguments_fail_before_any_work(trained, tmp_path):
+    d = trained[0]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    bom = tmp_path / "bom.txt"
+    bom.write_text("\ufeff", encoding="utf-8")
+    euro = tmp_path / "euro.txt"
+    euro.write_text("Tobe€", encoding="utf-8")
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("To bü".encode("latin-1"))
+    cases = [
+        (["--beam", 0], "--beam must be a positive integer (>= 1), got 0"),
+        (["--beam", 3, "--temperature", 1], "--temperature cannot be used with --beam"),
+        (["--beam", 3, "--top-p", 0.9, "--seed", 0], "--top-p and --seed cannot be used with --beam"),
+        (["--beam", 10**6, "-n", 10**9], "lower -n or --beam"),
+        (["--prime", "To", "--prime-file", euro], "argument --prime-file: not allowed with argument --prime"),
+        (["--prime-file", tmp_path / "nope.txt"], f"--prime-file not found: {tmp_path / 'nope.txt'}"),
+        (["--prime-file", tmp_path], f"expected a --prime-file but {tmp_path} is a directory"),
+        (["--prime-file", empty], f"--prime-file: text file is empty: {empty}"),
+        (["--prime-file", bom], f"--prime-file: {bom} holds no text"),
+        (["--prime-file", latin], "is not valid UTF-8: byte 0xfc at byte offset 4"),
+        (["--prime-file", euro], "not in the vocabulary: '€'"),  # as --prime says it
+    ]
+    for args, message in cases:
+        # a missing checkpoint: the argument's own error shows that it was checked first
+        checkpoint = tmp_path / "none.npz" if "vocabulary" not in message else d / "run" / "best.npz"
+        r = cli("sample", "--checkpoint", checkpoint, *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert message in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and not r.stdout, (args, r.stderr)
 
 
 @pytest.mark.slow  # runs the command line once per bad input (about 9 s)

@@ -5,7 +5,7 @@ import pytest
 
 from charrnn.model.data import Vocabulary
 from charrnn.model.rnn import forward, init_params
-from charrnn.model.sampling import prime, synthesize
+from charrnn.model.sampling import beam_search, prime, synthesize
 from charrnn.report import explore
 from charrnn.training.checkpoint import Model, save_model
 
@@ -83,6 +83,20 @@ def test_sample_text_is_synthesize_after_prime(model):
     assert b == model.vocab.decode(want)
     with pytest.raises(ValueError, match="temperature"):
         explore.sample_text(model, temperature=0)
+
+
+def test_beam_text_is_beam_search_after_prime(model):
+    text, score = explore.beam_text(model, n=30, beam=4, prime_text="Har")
+    h, x0 = prime(model.params, model.vocab.encode("Har"))
+    want, want_score = beam_search(model.params, h, x0, 30, 4)
+    assert text == "Har" + model.vocab.decode(want) and score == want_score
+    text, score = explore.beam_text(model, n=30, beam=1)  # no prime: the saved state, greedy
+    want, want_score = beam_search(model.params, model.hprev, model.x0, 30, 1)
+    assert text == model.vocab.decode(want) and score == want_score
+    with pytest.raises(ValueError, match="beam width must be a positive integer"):
+        explore.beam_text(model, beam=0)
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        explore.beam_text(model, prime_text="Harry€")
 
 
 def test_unit_heatmap_colours_each_character_by_the_unit(model):

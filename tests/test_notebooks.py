@@ -167,7 +167,8 @@ def test_train_notebook_resume_refuses_other_settings_and_works_from_notebooks(t
     assert json.loads((out / "metrics.json").read_text())["n_updates"] == 150
 
 
-def test_explore_notebook_runs_on_a_tiny_run_folder(tmp_path, text):
+@pytest.mark.parametrize("decoding", ["sample", "beam"])
+def test_explore_notebook_runs_on_a_tiny_run_folder(tmp_path, text, decoding):
     from charrnn.training.checkpoint import save_model
     from charrnn.training.config import TrainConfig
     from charrnn.training.train import train
@@ -183,10 +184,12 @@ def test_explore_notebook_runs_on_a_tiny_run_folder(tmp_path, text):
                                     str(tmp_path / "05.ipynb"), kernel_name="python3",
                                     parameters={"run_dir": str(run_dir), "prime_text": "Harry",
                                                 "sentence": "'No,' said Harry.", "unit": 3,
-                                                "length": 50},
+                                                "length": 50, "decoding": decoding, "beam": 3},
                                     cwd=str(tmp_path), progress_bar=False, execution_timeout=120)
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert "m = 8 hidden units" in json.dumps(outputs)
     state = json.dumps(nb["metadata"]["widgets"])  # the widgets' initial state, outputs included
     assert 'class=\\"sample\\"' in state and "next-char" in state and "unit 3" in state
+    shown = "beam search, beam 3: mean log-probability" if decoding == "beam" else "T = 0.8, top-p = 0.95"
+    assert shown in state

@@ -181,6 +181,23 @@ def test_sampling_summary_claims_what_its_numbers_show():
     assert prose.sampling_summary([r for r in rows if r["temperature"] >= 1]) == ""  # no lower T
 
 
+def test_sampling_summary_adds_beam_search_read_off_its_numbers():
+    plain = (0.50, 0.90, 19)
+    rows = _sampling_rows(plain, cold=(0.55, 0.85, 18))
+    without = prose.sampling_summary(rows)
+    for known, d2, repeat in ((1.0, 0.01, 1971), (0.40, 0.95, 12), (0.50, 0.90, 19)):
+        beam = {"label": "beam 8", "temperature": None, "top_p": None, "beam": 8,
+                "known_word_fraction": known, "distinct_2_words": d2, "longest_repeat_len": repeat}
+        for ordered in (rows + [beam], [beam] + rows):  # found by its beam, not by position
+            s = prose.sampling_summary(ordered)
+            assert s.startswith(without + " Beam search (beam 8): "), s
+            clause = s[len(without):]
+            assert_directions(clause)
+            assert_numbers_are(clause, [8, 100 * known, 0.90, 19]  # "stays at" prints one number
+                               + [d2] * (d2 != 0.90) + [repeat] * (repeat != 19))
+    assert prose.sampling_summary(rows[:1] + [beam]) == ""  # no lower T: nothing, beam or not
+
+
 # ------------------------------------------------------------------ the experiments
 
 def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, seeds=(1, 2, 3),

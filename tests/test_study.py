@@ -6,7 +6,11 @@ import shutil
 import pytest
 
 from charrnn.cli import main
-from charrnn.studies.study import SAMPLING_SETTINGS, best_run_dir, sampling_study, study_runs
+from charrnn.model.sampling import beam_search
+from charrnn.report.tables import sampling_markdown
+from charrnn.studies.study import BEAM_SETTINGS, SAMPLING_SETTINGS, best_run_dir, sampling_study, study_runs
+from charrnn.studies.textmetrics import summarize as text_summary
+from charrnn.studies.textmetrics import training_words
 from charrnn.training.checkpoint import load_model
 from charrnn.training.config import TrainConfig
 from charrnn.training.runs import save_run
@@ -39,10 +43,21 @@ def test_sampling_study_is_deterministic_and_measured(runs):
     a = sampling_study(model, TEXT, n=300)
     b = sampling_study(model, TEXT, n=300)
     assert a == b
-    assert [(r["label"], r["temperature"], r["top_p"]) for r in a] == SAMPLING_SETTINGS
+    sampled, beams = a[:len(SAMPLING_SETTINGS)], a[len(SAMPLING_SETTINGS):]
+    assert [(r["label"], r["temperature"], r["top_p"], r["beam"]) for r in sampled] == \
+        [(*s, None) for s in SAMPLING_SETTINGS]
+    assert [(r["label"], r["temperature"], r["top_p"], r["beam"]) for r in beams] == \
+        [(label, None, None, beam) for label, beam in BEAM_SETTINGS] == [("beam 8", None, None, 8)]
     for r in a:
         assert len(r["text"]) == 300 and r["n_chars"] == 300 and 0.0 <= r["known_word_fraction"] <= 1.0
     assert len({r["text"] for r in a}) == len(a)  # each setting samples with its own generator
+    # the beam row is beam search from the same start, measured as the samples are
+    seq, score = beam_search(model.params, model.hprev, model.x0, 300, 8)
+    beam, = beams
+    assert beam["text"] == model.vocab.decode(seq) and beam["mean_log_prob"] == score
+    assert {k: v for k, v in beam.items() if k in text_summary(beam["text"], set())} == \
+        text_summary(beam["text"], training_words(TEXT))
+    assert sampling_markdown(a).splitlines()[-1].startswith("| beam 8 | ")  # the report's row
     # at a very low temperature, nearly every generated word is a word of the text
     cold = sampling_study(model, TEXT, n=300, settings=[("cold", 0.05, 1.0)])[0]
     assert cold["known_word_fraction"] >= a[0]["known_word_fraction"]

@@ -75,11 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", required=True, help="a best.npz or checkpoint.npz written by "
                    "`train`")
     s.add_argument("-n", type=int, default=1000, help="characters to sample (default 1000)")
-    s.add_argument("--temperature", type=float, default=1.0, help="T > 0 (default 1)")
-    s.add_argument("--top-p", type=float, default=1.0, help="nucleus mass in (0, 1] (default 1)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the sampling generator")
-    s.add_argument("--prime", help="text to run through the model first (from h = 0); "
-                   "sampling continues after it")
+    s.add_argument("--temperature", type=float, default=None, help="T > 0 (default 1)")
+    s.add_argument("--top-p", type=float, default=None, help="nucleus mass in (0, 1] (default 1)")
+    s.add_argument("--seed", type=int, default=None, help="seed of the sampling generator "
+                   "(default 0)")
+    s.add_argument("--beam", type=int, metavar="N", default=None, help="instead of sampling: "
+                   "beam search with N hypotheses for the likeliest -n characters (N = 1 is "
+                   "greedy); its mean log-probability per character goes to stderr; not with "
+                   "--temperature, --top-p or --seed")
+    primes = s.add_mutually_exclusive_group()
+    primes.add_argument("--prime", help="text to run through the model first (from h = 0); "
+                        "sampling continues after it")
+    primes.add_argument("--prime-file", metavar="PATH", help="like --prime, with the whole "
+                        "UTF-8 text of the file PATH (its final newline included)")
     s.set_defaults(func=commands.cmd_sample)
 
     ev = sub.add_parser("evaluate", help="validation loss of a saved model on held-out text")

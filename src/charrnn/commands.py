@@ -153,8 +153,12 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     import numpy as np
 
+    from .model.data import read_text
+    from .model.evaluate import BITS_PER_NAT
     from .model.sampling import (
         SAMPLE_BYTES_PER_CHAR,
+        beam_search,
+        check_beam_memory,
         check_sample_memory,
         check_sampling_args,
         prime,
@@ -165,23 +169,52 @@ def cmd_sample(args) -> int:
     from .util.files import check_regular_file
 
     n = check_positive_int("-n (sample length)", args.n)
-    check_sampling_args(args.temperature, args.top_p)
-    check_nonneg_int("--seed", args.seed)
-    check_sample_memory(n, "-n")  # before the model is read or anything of n's size allocated
+    if args.beam is not None:  # beam search draws nothing and ranks by p at T = 1
+        beam = check_positive_int("--beam", args.beam)
+        given = [flag for flag, value in (("--temperature", args.temperature),
+                                          ("--top-p", args.top_p), ("--seed", args.seed))
+                 if value is not None]
+        if given:
+            raise ValueError(f"{' and '.join(given)} cannot be used with --beam: beam search "
+                             "draws nothing and ranks by the model's probabilities at T = 1")
+        check_beam_memory(n, beam, "-n", "--beam")  # before the model is read
+    else:
+        temperature = 1.0 if args.temperature is None else args.temperature
+        top_p = 1.0 if args.top_p is None else args.top_p
+        check_sampling_args(temperature, top_p)
+        seed = check_nonneg_int("--seed", 0 if args.seed is None else args.seed)
+        check_sample_memory(n, "-n")  # before the model is read or anything of n's size allocated
+    prime_text = args.prime
+    if args.prime_file is not None:
+        check_regular_file(args.prime_file, "--prime-file")
+        try:  # missing, not a regular file, empty, not UTF-8: one sentence naming it
+            prime_text = read_text(args.prime_file, min_length=0)
+        except ValueError as err:
+            raise ValueError(f"--prime-file: {err}") from None
+        if not prime_text:  # a byte-order mark alone
+            raise ValueError(f"--prime-file: {args.prime_file} holds no text")
     model = load_model(check_regular_file(args.checkpoint, "checkpoint"))
     h, x0 = model.hprev, model.x0
-    if args.prime is not None:
-        if not args.prime:
+    if prime_text is not None:
+        if not prime_text:
             raise ValueError("--prime must not be empty")
-        h, x0 = prime(model.params, model.vocab.encode(args.prime))  # names unknown characters
-    rng = np.random.default_rng(args.seed)
+        h, x0 = prime(model.params, model.vocab.encode(prime_text))  # names unknown characters
     try:  # a memory limit below MemAvailable (ulimit -v) stops it at the first allocation
-        text = model.vocab.decode(synthesize(model.params, h, x0, n, rng, args.temperature,
-                                             args.top_p))
+        if args.beam is not None:
+            indices, score = beam_search(model.params, h, x0, n, beam)
+        else:
+            indices = synthesize(model.params, h, x0, n, np.random.default_rng(seed),
+                                 temperature, top_p)
+        text = model.vocab.decode(indices)
     except MemoryError:
         raise ValueError(f"not enough memory to sample -n = {n:,} characters (about "
-                         f"{SAMPLE_BYTES_PER_CHAR} bytes each); lower -n") from None
-    sys.stdout.write((args.prime or "") + text + "\n")
+                         f"{SAMPLE_BYTES_PER_CHAR} bytes each"
+                         + (", and the beam's back-pointers); lower -n or --beam"
+                            if args.beam is not None else "); lower -n")) from None
+    sys.stdout.write((prime_text or "") + text + "\n")
+    if args.beam is not None:
+        print(f"charrnn: beam {beam}: mean log-probability {score:.4f} nats per character "
+              f"({score * BITS_PER_NAT:.4f} bits)", file=sys.stderr)
     return 0
 
 

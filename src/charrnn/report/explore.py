@@ -1,5 +1,5 @@
-"""Playing with a trained model (notebook 05): find it, sample from it, see how sure it is of each
-next character, and which characters make one hidden unit fire.
+"""Playing with a trained model (notebook 05): find it, sample from it or decode by beam search,
+see how sure it is of each next character, and which characters make one hidden unit fire.
 
 For a typed text x_0 .. x_{N-1} the model runs from h = 0 (as :func:`charrnn.model.sampling.prime`
 does): after reading x_0 .. x_{t-1} it predicts x_t with p_t = softmax(V h_{t-1} + c) (eqs. 1-4 of
@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from ..model.rnn import softmax
-from ..model.sampling import prime, synthesize
+from ..model.sampling import beam_search, prime, synthesize
 from ..studies.units import hidden_states
 from ..util.checks import check_positive_int
 from ..util.paths import project_root, resolve
 from .unitviz import heatmap_html
 
-__all__ = ["find_model", "sample_text", "next_char_table", "next_char_html", "unit_heatmap_html",
+__all__ = ["find_model", "sample_text", "beam_text", "next_char_table", "next_char_html", "unit_heatmap_html",
            "shown_char"]
 
 
@@ -63,6 +63,19 @@ def sample_text(model, n: int = 300, temperature: float = 1.0, top_p: float = 1.
         h, x0 = prime(model.params, model.vocab.encode(prime_text))
     out = synthesize(model.params, h, x0, n, np.random.default_rng(seed), temperature, top_p)
     return prime_text + model.vocab.decode(out)
+
+
+def beam_text(model, n: int = 300, beam: int = 8, prime_text: str = "") -> tuple[str, float]:
+    """``prime_text`` followed by the ``n`` characters that beam search with ``beam`` hypotheses
+    finds (:func:`charrnn.model.sampling.beam_search`), from the same start as :func:`sample_text`,
+    and their mean log-probability per character (float, nats). Nothing is drawn. Raises
+    ``ValueError`` for n or beam not a positive integer, or a prime character the model does not
+    know (named)."""
+    h, x0 = model.hprev, model.x0
+    if prime_text:
+        h, x0 = prime(model.params, model.vocab.encode(prime_text))
+    out, score = beam_search(model.params, h, x0, n, beam)
+    return prime_text + model.vocab.decode(out), score
 
 
 def shown_char(ch: str) -> str:

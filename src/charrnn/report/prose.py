@@ -168,7 +168,11 @@ def sampling_summary(rows: list[dict]) -> str:
     the smallest top-p. Every comparison is read off the printed numbers: "trades diversity for
     correctness" only when the low temperature has more real words and a lower distinct-2, "alike"
     only when top-p moves both the same way, "only" when the high temperature has fewer real
-    words. ``""`` when the rows lack plain sampling or a lower temperature."""
+    words. A beam-search row (``beam`` not None) adds a clause on its real words, distinct-2 and
+    longest repeat against plain sampling's. ``""`` when the rows lack plain sampling or a lower
+    temperature."""
+    beams = [r for r in rows if r.get("beam") is not None]
+    rows = [r for r in rows if r.get("beam") is None]
     plain = next((r for r in rows if r["temperature"] == 1 and r["top_p"] == 1), None)
     temps = [r for r in rows if r["top_p"] == 1 and r["temperature"] != 1]
     nuclei = [r for r in rows if r["temperature"] == 1 and r["top_p"] < 1]
@@ -199,7 +203,15 @@ def sampling_summary(rows: list[dict]) -> str:
     if hot["temperature"] > 1:
         only = "only " if moves(hot)[0] < 0 else ""
         text += f"; at T = {hot['temperature']} {only}{hot['known_word_fraction']:.0%} of the words are real"
-    return text + "."
+    text += "."
+    for b in beams:  # the likeliest text the search finds, against plain sampling
+        text += (f" Beam search (beam {b['beam']}): {b['known_word_fraction']:.0%} of the words are "
+                 "real, distinct-2 " + change(plain["distinct_2_words"], b["distinct_2_words"], ".2f",
+                                               "rises", "falls")
+                 + " and the longest repeat " + change(plain["longest_repeat_len"],
+                                                       b["longest_repeat_len"], ",", "grows",
+                                                       "shrinks", " characters") + ".")
+    return text
 
 
 def experiments_intro(summary: dict, n_evals: int) -> str:

@@ -1,10 +1,13 @@
 """The sampling study (bonus B-N3): the best model sampled at low, medium and high temperature T
-and nucleus mass p, each sample measured against the training text.
+and nucleus mass p, and decoded by beam search, each text measured against the training text.
 
 A setting (label, T, p) samples ``n`` characters from ``softmax(o_t / T)`` restricted to the
 smallest set of characters whose probability reaches p (:func:`charrnn.model.sampling.synthesize`),
-starting from the best model's hprev and x0; :func:`charrnn.studies.textmetrics.summarize` measures each
-sample (known-word fraction, distinct-n, longest repeat). :func:`study_runs` does this for the
+starting from the best model's hprev and x0. A beam setting (label, beam) decodes the same ``n``
+characters from the same start by beam search (:func:`charrnn.model.sampling.beam_search`: the
+likeliest continuation it finds, which for a character model tends to loop on a few words).
+:func:`charrnn.studies.textmetrics.summarize` measures each
+text (known-word fraction, distinct-n, longest repeat). :func:`study_runs` does this for the
 best of a set of handout runs (one per seed) and returns the JSON that ``python -m charrnn study``
 writes for the report.
 """
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.data import Vocabulary, read_text
-from ..model.sampling import synthesize
+from ..model.sampling import beam_search, synthesize
 from ..training.checkpoint import check_vocab, load_model
 from ..training.runs import check_seeds
 from ..util.checks import check_nonneg_int, check_positive_int
@@ -26,33 +29,43 @@ from ..util.paths import resolve
 from .textmetrics import summarize as text_summary
 from .textmetrics import training_words
 
-__all__ = ["SAMPLING_SETTINGS", "sampling_study", "best_run_dir", "study_runs"]
+__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "sampling_study", "best_run_dir", "study_runs"]
 
 #: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
 SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
                      ("T = 0.5", 0.5, 1.0), ("T = 0.8", 0.8, 1.0), ("T = 1.3", 1.3, 1.0),
                      ("top-p 0.5", 1.0, 0.5), ("top-p 0.8", 1.0, 0.8), ("top-p 0.95", 1.0, 0.95)]
 
+#: (label, beam width) of the study's beam search: beside the sampled settings, the likeliest text.
+BEAM_SETTINGS = [("beam 8", 8)]
+
 
 def sampling_study(model, train_text: str, n: int = 2000, seed: int = 0,
-                   settings=SAMPLING_SETTINGS) -> list[dict]:
-    """Samples of ``n`` characters from ``model`` (a :class:`charrnn.training.checkpoint.Model`) for each
-    (label, temperature, top_p) setting, from the model's hprev and x0, each with
+                   settings=SAMPLING_SETTINGS, beams=BEAM_SETTINGS) -> list[dict]:
+    """Texts of ``n`` characters from ``model`` (a :class:`charrnn.training.checkpoint.Model`),
+    sampled for each (label, temperature, top_p) of ``settings``, then decoded by beam search for
+    each (label, beam) of ``beams``, all from the model's hprev and x0, each with
     :func:`charrnn.studies.textmetrics.summarize` measured against ``train_text``'s words.
 
     Setting i samples with ``numpy.random.default_rng([seed, i])``, so the study is the same on
-    every call. Returns one dict per setting: ``label``, ``temperature``, ``top_p``, ``text`` and
-    the measures. Raises ``ValueError`` as :func:`charrnn.model.sampling.synthesize` does.
+    every call (beam search draws nothing). Returns one dict per setting, sampled ones first:
+    ``label``, ``temperature``, ``top_p`` and ``beam`` (None for what does not apply: a beam row
+    ranks by p at T = 1 without a nucleus), ``mean_log_prob`` (beam rows only: the text's mean
+    log-probability per character, nats), ``text`` and the measures. Raises ``ValueError`` as
+    :func:`charrnn.model.sampling.synthesize` and :func:`charrnn.model.sampling.beam_search` do.
     """
-
-
     words = training_words(train_text)
     out = []
     for i, (label, T, p) in enumerate(settings):
         rng = np.random.default_rng([seed, i])
         text = model.vocab.decode(synthesize(model.params, model.hprev, model.x0, n, rng, T, p))
-        out.append({"label": label, "temperature": T, "top_p": p, "text": text,
+        out.append({"label": label, "temperature": T, "top_p": p, "beam": None, "text": text,
                     **text_summary(text, words)})
+    for label, beam in beams:
+        indices, score = beam_search(model.params, model.hprev, model.x0, n, beam)
+        text = model.vocab.decode(indices)
+        out.append({"label": label, "temperature": None, "top_p": None, "beam": beam,
+                    "mean_log_prob": score, "text": text, **text_summary(text, words)})
     return out
 
 
@@ -87,7 +100,8 @@ def best_run_dir(run_dirs) -> tuple[Path, dict]:
     return min(found, key=lambda dm: dm[1]["best_smooth_loss"])
 
 
-def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTINGS) -> dict:
+def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTINGS,
+               beams=BEAM_SETTINGS) -> dict:
     """The sampling study of the best run among ``run_dirs`` (see :func:`best_run_dir`): its
     ``best.npz`` sampled ``n`` characters per setting, measured against its training text (the
     path in its ``config.json`` "data"; a relative path is taken from the project root).
@@ -115,4 +129,4 @@ def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTING
     return {"run": os.fspath(run_dir.resolve()), "name": run_dir.name, "seed": metrics["seed"],
             "best_smooth_loss": metrics["best_smooth_loss"],
             "best_update": metrics.get("best_update"), "data": os.fspath(data), "n": n,
-            "sampling_seed": seed, "rows": sampling_study(model, text, n, seed, settings)}
+            "sampling_seed": seed, "rows": sampling_study(model, text, n, seed, settings, beams)}
