@@ -363,7 +363,7 @@ def cmd_units(args) -> int:
     from threadpoolctl import threadpool_limits
 
     from .model.data import read_text
-    from .report.unitviz import format_table
+    from .report.unitviz import format_controls, format_table
     from .util.checks import check_positive_int
     from .util.files import check_regular_file, check_writable, write_json
 
@@ -389,6 +389,7 @@ def cmd_units(args) -> int:
     print(f"hidden units of {args.checkpoint} (m = {model.m}) on {result['N']:,} characters "
           f"({what}), from h = 0")
     print(format_table(result))
+    print(format_controls(result))
     if args.split == "holdout" and trained.get("holdout", 1) == 0:
         print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
               "last part is not held-out data", file=sys.stderr)
