@@ -421,6 +421,64 @@ def test_units_intro_cites_the_paper_and_says_what_each_model_saw():
     assert "never saw" not in handout and "never saw" in lstm
 
 
+def _with_controls(trained, untrained, inputs, seed=1):
+    """A units JSON whose features have (best unit, probe) scores ``trained`` and the untrained
+    network's ``untrained`` (feature -> (unit score, probe)); ``inputs``: the input-only probes."""
+    def rows(scores):
+        return [_feature(f, u, p, metric="|r|" if f == "line_position" else "AUC")
+                for f, (u, p) in scores.items()]
+    return {**_units((0.6, 0.7), (0.3, 0.4)), "features": rows(trained),
+            "controls": {"untrained": untrained and {"seed": seed, "init": "scaled",
+                                                     "features": rows(untrained)},
+                         "input_only": {"features": [{"feature": f, "applicable": True,
+                                                      "probe_score": p}
+                                                     for f, p in inputs.items()]}}}
+
+
+def _clause_of(sentence, feature):
+    """The clause (between semicolons) of ``sentence`` that names ``feature``, and its words."""
+    clause = next(c for c in sentence.split(";") if f"`{feature}`" in c)
+    return clause, clause[clause.index(f"`{feature}`"):].split(")")[0]
+
+
+@pytest.mark.parametrize("untrained_probe, verb", [(0.61, "raised"), (0.9034, "same"),
+                                                   (0.95, "lowered"), (0.9026, "same")])
+def test_the_controls_paragraph_says_which_way_training_moved_each_score(untrained_probe, verb):
+    trained = {"quote": (0.93, 0.903), "line_position": (0.41, 0.55), "in_word": (0.97, 0.999)}
+    untrained = {"quote": (0.71, untrained_probe), "line_position": (0.41, 0.30),
+                 "in_word": (0.99, 0.9994)}
+    inputs = {"quote": 0.903, "line_position": 0.62, "in_word": 0.99949}
+    text = findings.controls_paragraph("handout model",
+                                       _with_controls(trained, untrained, inputs, seed=3))
+    assert "seed 3" in text and "`scaled`" in text
+    probe, unit, against = [s for s in re.split(r"(?<=\.)\s+(?=[A-Z])", text)
+                            if s.startswith(("Against", "Set against"))]
+    assert "probe" in probe and "unit" in unit
+    clause, quote = _clause_of(probe, "quote")
+    assert verb in clause, clause  # the verb the printed numbers give, 3 decimals
+    assert_numbers_are(quote, [0.903] if verb == "same" else [untrained_probe, 0.903])
+    assert "raised" in _clause_of(probe, "line_position")[0]
+    assert "same" in _clause_of(probe, "in_word")[0]  # 0.999 both, as printed
+    assert "raised" in _clause_of(unit, "quote")[0] and "same" in _clause_of(unit, "line_position")[0]
+    assert "lowered" in _clause_of(unit, "in_word")[0]
+    assert_numbers_are(_clause_of(unit, "in_word")[1], [0.99, 0.97])
+    # against the input alone: quote the same (0.903), line_position below, in_word the same
+    assert "same" in _clause_of(against, "quote")[0]
+    assert "below" in _clause_of(against, "line_position")[0]
+    assert_numbers_are(_clause_of(against, "line_position")[1], [0.55, 0.62])
+    assert "same" in _clause_of(against, "in_word")[0]
+    assert_directions(text)
+
+
+def test_the_controls_paragraph_without_an_untrained_network_or_controls():
+    trained = {"quote": (0.93, 0.91)}
+    text = findings.controls_paragraph("holdout model", _with_controls(trained, None, {"quote": 0.6}))
+    assert "does not give its seed" in text and "untrained network," not in text
+    assert "above it for `quote`" in text
+    assert_numbers_are(text.split("Set against")[1], [0.91, 0.6])
+    assert findings.controls_paragraph("m", _units((0.6, 0.7), (0.3, 0.4))) == ""
+
+
 def _gated(variant, losses, model=None, seq_length=50, schedule="cosine", chars=4_000_000,
            eta=0.064):
     loss = sum(losses) / len(losses)

@@ -31,19 +31,33 @@ def test_every_missing_units_json_says_not_yet():
     assert all(t.startswith("*Not yet:") for _, t in parts)
 
 
+def _controls(n=6):
+    """The controls of a units JSON: an untrained network's analysis and the input-only probe."""
+    _, part, labels = units.analysis_part(TEXT, "all")
+    A = np.tanh(np.random.default_rng(9).normal(size=(len(part), n)))
+    vocab = sorted(set(part))
+    indices = np.array([vocab.index(c) for c in part])
+    return {"untrained": {"seed": 1, "init": "scaled", **units.analyze(A, labels)},
+            "input_only": units.input_only(indices, len(vocab), labels)}
+
+
 def test_hidden_units_in_order():
     from matplotlib.figure import Figure
 
-    handout = _report(m=6, trained_holdout=0)
+    handout = _report(m=6, trained_holdout=0, controls=_controls())
     lstm = {"hidden": 6, "N": handout["N"], "n_chunks": 20, "trained_holdout": 1,
             "states": {"h": _report(seed=1), "c": _report(seed=2)}}
     parts = sections.hidden_units(handout, None, lstm)
     kinds = [k for k, _ in parts]
     assert kinds == ["markdown", "markdown", "html", "markdown", "markdown", "html", "markdown",
+                     "markdown", "html", "markdown",  # the controls: caption, table, paragraph
                      "markdown", "html", "html", "html", "markdown", "figure", "markdown", "markdown"]
     captions = [p for k, p in parts if k == "markdown" and p.startswith('<span class="caption')]
-    assert [c.split('"')[1] for c in captions] == ["caption caption-table"] * 2 + \
-        ["caption caption-figure"] * 2  # two tables, the heat maps, the saturation figure
+    assert [c.split('"')[1] for c in captions] == ["caption caption-table"] * 3 + \
+        ["caption caption-figure"] * 2  # three tables, the heat maps, the saturation figure
+    assert "Controls for the handout model" in parts[7][1]
+    assert "input only" in parts[8][1] and parts[9][1].startswith("Controls for the handout model")
+    parts = parts[:7] + parts[10:]  # the rest as without controls
     assert "unit-colour-bar" in parts[8][1]  # the heat maps' colour bar, before the first of them
     assert "handout model" in parts[2][1] and "holdout model" not in parts[2][1]
     assert "LSTM h_t" in parts[5][1] and "LSTM c_t" in parts[5][1]
@@ -56,6 +70,13 @@ def test_hidden_units_in_order():
     fig = parts[12][1]
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert parts[-1][1].startswith("*Not yet: no units of the holdout model")
+
+
+def test_a_units_json_without_controls_says_not_yet():
+    parts = sections.hidden_units(_report(m=6, trained_holdout=0), None, None)
+    text = "\n".join(t for k, t in parts if k == "markdown")
+    assert "*Not yet: no controls for the handout model" in text and "`make report`" in text
+    assert "Controls for the" not in text
 
 
 def test_missing_experiments_and_baselines(tmp_path):

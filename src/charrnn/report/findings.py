@@ -13,7 +13,8 @@ from ..util.checks import join_and
 from .prose import order, significance_sentences
 from .tables import signed_unit
 
-__all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
+__all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "controls_paragraph",
+           "baselines_paragraph",
            "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph",
            "context_paragraph"]
 
@@ -134,6 +135,80 @@ def units_paragraph(reports: dict[str, dict], lstm: dict | None = None) -> str:
         out.append("Karpathy et al. found LSTM cells that keep track of line lengths, quotes and "
                    f"brackets; this one-layer LSTM (h = {lstm['hidden']}) has "
                    + (join_and(cells) if cells else "no such single unit in $h_t$ or $c_t$") + ".")
+    return " ".join(out)
+
+
+def _moves(pairs: dict[str, tuple[float, float]], spec: str = ".3f") -> tuple[list, list, list]:
+    """The features of ``pairs`` (feature -> (before, after)) whose score rises, stays (as
+    printed with ``spec``) and falls, each as ``"`f` (from a to b)"`` or ``"`f` (a)"``."""
+    up, same, down = [], [], []
+    for f, (a, b) in pairs.items():
+        d = order(a, b, spec)
+        if d == 0:
+            same.append(f"`{f}` ({a:{spec}})")
+        else:
+            (up if d > 0 else down).append(f"`{f}` (from {a:{spec}} to {b:{spec}})")
+    return up, same, down
+
+
+def _moves_sentence(subject: str, pairs: dict[str, tuple[float, float]], raised: str,
+                    kept: str, lowered: str) -> str:
+    """One sentence: ``subject`` then the clauses of :func:`_moves` that are not empty."""
+    up, same, down = _moves(pairs)
+    clauses = ([f"{raised} for {join_and(up)}"] if up else []) + \
+        ([f"{kept} for {join_and(same)}"] if same else []) + \
+        ([f"{lowered} for {join_and(down)}"] if down else [])
+    return f"{subject} " + "; ".join(clauses) + "."
+
+
+def controls_paragraph(label: str, report: dict) -> str:
+    """What the controls of one vanilla model show: ``report`` is its ``charrnn units --json``
+    result, with ``controls`` (:func:`charrnn.studies.units.unit_report`): the untrained network
+    (the parameters its training started from, same seed and init) and the probe on the one-hot
+    input alone. For every feature scored by both, the trained network's probe and best unit set
+    against the untrained network's, and its probe against the input alone's; each direction
+    ("raised", "the same", "lowered", "above", "below") is read off the numbers as the table
+    prints them (3 decimals, :func:`charrnn.report.prose.order`). ``""`` without controls (an
+    older JSON)."""
+    controls = report.get("controls")
+    if not controls:
+        return ""
+    rows = _rows(report)
+    scored = lambda r, k: r is not None and r.get("applicable") and r.get(k) is not None  # noqa: E731
+    out = [f"Controls for the {label}: "]
+    untrained = controls.get("untrained")
+    if untrained:
+        before = _rows(untrained)
+        out[0] += (f"the untrained network (the same shape, seed {untrained['seed']} and init "
+                   f"`{untrained['init']}`: the parameters its training started from) read the "
+                   "same characters, and a probe read the one-hot input $x_t$ alone (no memory).")
+        for key, what in (("probe_score", "the probe's score"), ("score", "the best single "
+                                                                       "unit's score")):
+            pairs = {f: (before[f][key], r[key]) for f, r in rows.items()
+                     if scored(r, key) and scored(before.get(f), key)}
+            if pairs:
+                out.append(_moves_sentence("Against the untrained network, training", pairs,
+                                           f"raised {what}", "left it the same, as printed,",
+                                           "lowered it"))
+    else:
+        out[0] += ("the checkpoint does not give its seed and init, so there is no untrained "
+                   "network to compare with; a probe read the one-hot input $x_t$ alone (no "
+                   "memory).")
+    inputs = _rows(controls["input_only"])
+    pairs = {f: (inputs[f]["probe_score"], r["probe_score"]) for f, r in rows.items()
+             if scored(r, "probe_score") and scored(inputs.get(f), "probe_score")}
+    if pairs:
+        up, same, down = [], [], []
+        for f, (a, b) in pairs.items():
+            d = order(a, b, ".3f")
+            (up if d > 0 else same if d == 0 else down).append(
+                f"`{f}` ({b:.3f} against {a:.3f})")
+        clauses = ([f"above it for {join_and(up)}: what the state adds to the current character"]
+                   if up else []) + \
+            ([f"the same, as printed, for {join_and(same)}"] if same else []) + \
+            ([f"below it for {join_and(down)}"] if down else [])
+        out.append("Set against the input alone, the trained network's probe is "
+                   + "; ".join(clauses) + ".")
     return " ".join(out)
 
 
