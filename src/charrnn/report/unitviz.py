@@ -21,8 +21,9 @@ def format_table(result: dict) -> str:
     for r in result["features"]:
         meaning = FEATURES.get(r["feature"], ("", ""))[1]
         if not r["applicable"]:
+            why = "constant in this text" if r.get("constant", True) else "not in both halves"
             lines.append(f"{r['feature']:15} {'n/a':>6} {'':>7} {r['metric']:6} {'':>7}  "
-                         f"{meaning} (constant in this text)")
+                         f"{meaning} ({why})")
             continue
         unit = f"{'+' if r['sign'] > 0 else '-'}{r['unit']}"
         probe = "n/a" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
