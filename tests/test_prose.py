@@ -646,3 +646,37 @@ def test_the_capacity_sentence_follows_its_t_test():
     assert "buys capacity" not in near and "Capacity pays" not in near
     assert "m = 256 with 32 streams reaches 1.6000; against B32 (m = 100) the t-test finds no " \
            "significant lead (p = " in near
+
+
+def _curve(best, loss_at_1=1.5719, best_loss=1.5710, trained_holdout=1, bounds=(0.2, 5.0)):
+    return {"best_temperature": best, "loss_at_1": loss_at_1, "best_loss": best_loss,
+            "bounds": list(bounds), "n_chars": 27_687, "trained_holdout": trained_holdout,
+            "temperatures": [0.5, 1.0, 2.0], "losses": [1.9, loss_at_1, 1.8]}
+
+
+@pytest.mark.parametrize("best, where", [(0.8123, "below"), (0.9951, "at"), (1.0049, "at"),
+                                         (1.036, "above"), (0.994, "below"), (1.006, "above")])
+def test_the_temperature_paragraph_puts_the_best_t_where_its_number_is(best, where):
+    text = findings.temperature_paragraph(_curve(best))
+    assert_printed(text, best, 27_687)
+    said = ("below" if "below 1" in text else "above" if "above 1" in text else
+            "at" if "T = 1 is the best-calibrated" in text else None)
+    assert said == where, text  # decided by the T printed with 2 decimals
+    assert ("over-confident" in text) == (where == "above")
+    assert ("under-confident" in text) == (where == "below")
+    assert_printed(text, 1.5719, 1.5710)
+    if where != "at":
+        assert "lowers the loss from 1.5719 to 1.5710" in text  # the direction from the numbers
+    assert "edge" not in text and "trained on the test text" not in text
+
+
+def test_the_temperature_paragraph_a_tie_in_the_loss_an_edge_and_a_model_that_saw_the_text():
+    same = findings.temperature_paragraph(_curve(1.2, 1.57191, 1.57189))
+    assert "leaves the loss at 1.5719" in same and "lowers" not in same
+    assert_numbers_are(same.split("T is lowest at")[1], [1.2, 1, 1.5719])
+    at_1 = findings.temperature_paragraph(_curve(1.001, 1.57191, 1.57189))
+    assert_numbers_are(at_1.split("lowest at")[1], [1.00, 1, 1.5719, 1])
+    edge = findings.temperature_paragraph(_curve(4.9999, bounds=(0.2, 5.0)))
+    assert "edge of the range searched" in edge and "above 1" in edge
+    seen = findings.temperature_paragraph(_curve(1.0, trained_holdout=0))
+    assert "trained on the test text too" in seen

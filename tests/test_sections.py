@@ -127,3 +127,32 @@ def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):
     assert "**handout m 100, held out**" in rows[1] and "mean of 3 seeds" in rows[1]
     assert ("handout m 100, held out (2.310 bits/char) beats uniform (6.300) and zlib -9 "
             "(2.930) but not PPMd") in text
+
+
+def test_the_temperature_section_or_not_yet():
+    curve = {"name": "holdout-seed1", "trained_holdout": 1, "test": [1_079_854, 1_107_542],
+             "temperatures": [0.5, 1.0, 2.0], "losses": [1.99, 1.5719, 1.86],
+             "best_temperature": 1.036, "best_loss": 1.5710, "bounds": [0.2, 5.0], "loss_at_1": 1.5719,
+             "n_chars": 27_687}
+    parts = sections.temperature({"rows": [], "temperature": curve})
+    assert [k for k, _ in parts] == ["markdown"] * 3
+    assert parts[0][1].startswith('<span class="caption caption-table">')
+    assert_printed(parts[0][1], 1_079_854, 1_107_542)
+    assert "| **1** |" in parts[1][1] and "1.036" in parts[1][1]
+    assert "a model that trained on it" in \
+        sections.temperature({"temperature": {**curve, "trained_holdout": 0}})[0][1]
+    for old in ({"rows": []}, None):  # a study from an older charrnn study, or none
+        (kind, text), = sections.temperature(old)
+        assert text.startswith("*Not yet:") and "`make report`" in text
+
+
+def test_the_sampling_findings_are_the_rows_sentence_then_the_temperature():
+    from charrnn.report import prose
+
+    rows = [{"label": "plain", "temperature": 1.0, "top_p": 1.0, "known_word_fraction": 0.7,
+             "distinct_2_words": 0.9, "longest_repeat_len": 12},
+            {"label": "T = 0.5", "temperature": 0.5, "top_p": 1.0, "known_word_fraction": 0.9,
+             "distinct_2_words": 0.6, "longest_repeat_len": 40}]
+    parts = sections.sampling_findings({"rows": rows})  # an older study: no temperature record
+    assert parts[0] == ("markdown", prose.sampling_summary(rows))
+    assert parts[1][1].startswith("*Not yet: no test loss against the temperature")

@@ -213,3 +213,16 @@ def test_welch_table_marks_exactly_the_significant_pairs():
     cells = [c.strip() for c in changed.splitlines()[2].strip("|").split("|")]
     assert cells[2] == "seq_length\u00a025\u00a0→\u00a050<br>eta\u00a00.002\u00a0→\u00a00.001"
     assert welch_markdown([]) == "" and welch_markdown([None]) == ""
+
+
+def test_the_temperature_table_marks_t_1_and_gives_the_best_t():
+    from charrnn.report.tables import temperature_markdown
+
+    curve = {"temperatures": [0.5, 1.0, 1.25], "losses": [1.99663, 1.57191, 1.59630],
+             "best_temperature": 1.03621, "best_loss": 1.57098}
+    head, _, row = temperature_markdown(curve).splitlines()
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    heads = [c.strip() for c in head.strip("|").split("|")]
+    assert heads[:4] == ["T", "0.5", "**1**", "1.25"] and heads[-1] == "best T = 1.036"
+    assert cells[2] == "**1.5719**"  # T = 1 in bold
+    assert_numbers_are(" ".join(cells[1:]), [1.99663, 1.57191, 1.59630, 1.57098])

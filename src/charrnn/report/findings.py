@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
-from .prose import order, significance_sentences
+from .prose import change, order, significance_sentences
 from .tables import signed_unit
 
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "controls_paragraph",
            "baselines_paragraph",
            "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph",
-           "context_paragraph"]
+           "context_paragraph", "temperature_paragraph"]
 
 
 KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
@@ -397,4 +397,38 @@ def context_paragraph(models: list[dict], near: float = 0.01) -> str:
         text += (f" So {few['name']} makes its predictions from about the last {few['within']} "
                  f"characters, {many['name']} from about {many['within']}: what the state carries "
                  "beyond that changes its loss by less than " + f"{near} nats/char.")
+    return text
+
+
+def temperature_paragraph(curve: dict) -> str:
+    """Whether T = 1 is the best-calibrated temperature, from the ``temperature`` record of
+    ``charrnn study --json`` (:func:`charrnn.studies.study.temperature_of_run`: ``loss_at_1``,
+    ``best_temperature``, ``best_loss`` [nats/char], ``bounds``, ``n_chars``,
+    ``trained_holdout``). The best T is set against 1 as printed (2 decimals: within 0.005 of 1
+    it is "T = 1"), the loss's change as printed (4 decimals, :func:`charrnn.report.prose.change`);
+    a best T at a bound of the search says so; a model that trained on the test text
+    (``trained_holdout`` 0) is named as one."""
+    best, lo, hi = curve["best_temperature"], *curve["bounds"]
+    d = order(1.0, best, ".2f")
+    text = (f"On the test text ({curve['n_chars']:,} characters), the loss with the logits divided "
+            f"by T is lowest at T = {best:.2f}")
+    if d == 0:
+        text += (", so T = 1 is the best-calibrated temperature: the model's own probabilities "
+                 f"fit text it never saw as well as any rescaling of them ({curve['loss_at_1']:.4f} "
+                 "nats/char at T = 1")
+        text += (")." if order(curve["loss_at_1"], curve["best_loss"], ".4f") == 0 else
+                 f", {curve['best_loss']:.4f} at the best T).")
+    else:
+        text += (", above 1: the model is over-confident, and flattening its distributions"
+                 if d > 0 else
+                 ", below 1: the model is under-confident, and sharpening its distributions")
+        text += (" " + change(curve["loss_at_1"], curve["best_loss"], ".4f", "raises the loss",
+                              "lowers the loss", " nats/char") + ".")
+        text = text.replace(" stays at", " leaves the loss at")
+    if min(abs(best - lo), abs(best - hi)) <= 1e-3 * best:
+        text += (f" That T lies at the edge of the range searched ({lo:g} to {hi:g}): the "
+                 "minimum may lie beyond it.")
+    if curve.get("trained_holdout") == 0:
+        text += (" This model trained on the test text too, so the curve measures how well it "
+                 "fits text it has seen, not its calibration on new text.")
     return text

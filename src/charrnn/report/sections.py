@@ -393,3 +393,29 @@ def hidden_units(handout: dict | None, holdout: dict | None, lstm: dict | None) 
                                  f"{join_and(list(vanilla))}: the fraction of characters "
                                  "each unit spends near −1 (x) and near +1 (y)."))]
     return _shown(parts + missing)
+
+
+def temperature(study: dict | None) -> list:
+    """The test loss against the sampling temperature (``charrnn study --json``'s
+    ``temperature`` record, in ``study``): the table, T = 1 marked, the best T, and whether T = 1
+    is the best-calibrated. A study without the record (an older ``charrnn study``) gives a
+    "not yet" line."""
+    curve = (study or {}).get("temperature")
+    if not curve:
+        return [_not_yet("no test loss against the temperature in the sampling study (an older "
+                         "`charrnn study`)", "make report")]
+    seen = "" if curve.get("trained_holdout") else " (a model that trained on it)"
+    return _shown([
+        ("markdown", caption("table", f"Test loss (nats/char) of {curve['name']}{seen} on the "
+                             f"test text, characters {curve['test'][0]:,} to "
+                             f"{curve['test'][1]:,}, with every logit divided by T (T = 1, in "
+                             "bold, is the model as trained), and the T that minimises it.")),
+        ("markdown", tables.temperature_markdown(curve)),
+        ("markdown", findings.temperature_paragraph(curve))])
+
+
+def sampling_findings(study: dict) -> list:
+    """What the sampling study shows, after its table: the sentence on the rows
+    (:func:`charrnn.report.prose.sampling_summary`) and the test loss against the temperature
+    (:func:`temperature`; a "not yet" line for a study without it)."""
+    return _shown([("markdown", prose.sampling_summary(study["rows"]))]) + temperature(study)
