@@ -306,10 +306,13 @@ $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) benchmark
 	@mkdir -p $(@D)
 	$(PY) benchmarks/bench.py --data $(DATA) --n-updates $(BENCH_UPDATES) --reps $(BENCH_REPS) --json $@
 
-# The sampling study of the best seed's run (lowest best smooth loss); .settings: the seeds or text changed.
-$(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json) $(STUDY_SRC) | $(SETUP)
+# The sampling study of the best seed's run (lowest best smooth loss), and the test loss against
+# the temperature of the held-out run with the lowest validation loss; .settings: the seeds or text changed.
+$(REPORTS)/sampling_study.json: $(REPORTS)/.settings $(RUN_DIRS:%=%/metrics.json) \
+  $(HELDOUT_DIRS:%=%/metrics.json) $(STUDY_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn study --runs $(abspath $(RUN_DIRS)) --json $@
+	$(PY) -m charrnn study --runs $(abspath $(RUN_DIRS)) --json $@ \
+	  $(if $(HELDOUT_DIRS),--heldout $(abspath $(HELDOUT_DIRS)))
 
 $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT_INPUTS) $(REPORTS)/bench.json $(REPORT_SRC) | $(SETUP)
 	@mkdir -p $(@D)

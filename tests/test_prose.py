@@ -438,6 +438,64 @@ def test_units_intro_cites_the_paper_and_says_what_each_model_saw():
     assert "never saw" not in handout and "never saw" in lstm
 
 
+def _with_controls(trained, untrained, inputs, seed=1):
+    """A units JSON whose features have (best unit, probe) scores ``trained`` and the untrained
+    network's ``untrained`` (feature -> (unit score, probe)); ``inputs``: the input-only probes."""
+    def rows(scores):
+        return [_feature(f, u, p, metric="|r|" if f == "line_position" else "AUC")
+                for f, (u, p) in scores.items()]
+    return {**_units((0.6, 0.7), (0.3, 0.4)), "features": rows(trained),
+            "controls": {"untrained": untrained and {"seed": seed, "init": "scaled",
+                                                     "features": rows(untrained)},
+                         "input_only": {"features": [{"feature": f, "applicable": True,
+                                                      "probe_score": p}
+                                                     for f, p in inputs.items()]}}}
+
+
+def _clause_of(sentence, feature):
+    """The clause (between semicolons) of ``sentence`` that names ``feature``, and its words."""
+    clause = next(c for c in sentence.split(";") if f"`{feature}`" in c)
+    return clause, clause[clause.index(f"`{feature}`"):].split(")")[0]
+
+
+@pytest.mark.parametrize("untrained_probe, verb", [(0.61, "raised"), (0.9034, "same"),
+                                                   (0.95, "lowered"), (0.9026, "same")])
+def test_the_controls_paragraph_says_which_way_training_moved_each_score(untrained_probe, verb):
+    trained = {"quote": (0.93, 0.903), "line_position": (0.41, 0.55), "in_word": (0.97, 0.999)}
+    untrained = {"quote": (0.71, untrained_probe), "line_position": (0.41, 0.30),
+                 "in_word": (0.99, 0.9994)}
+    inputs = {"quote": 0.903, "line_position": 0.62, "in_word": 0.99949}
+    text = findings.controls_paragraph("handout model",
+                                       _with_controls(trained, untrained, inputs, seed=3))
+    assert "seed 3" in text and "`scaled`" in text
+    probe, unit, against = [s for s in re.split(r"(?<=\.)\s+(?=[A-Z])", text)
+                            if s.startswith(("Against", "Set against"))]
+    assert "probe" in probe and "unit" in unit
+    clause, quote = _clause_of(probe, "quote")
+    assert verb in clause, clause  # the verb the printed numbers give, 3 decimals
+    assert_numbers_are(quote, [0.903] if verb == "same" else [untrained_probe, 0.903])
+    assert "raised" in _clause_of(probe, "line_position")[0]
+    assert "same" in _clause_of(probe, "in_word")[0]  # 0.999 both, as printed
+    assert "raised" in _clause_of(unit, "quote")[0] and "same" in _clause_of(unit, "line_position")[0]
+    assert "lowered" in _clause_of(unit, "in_word")[0]
+    assert_numbers_are(_clause_of(unit, "in_word")[1], [0.99, 0.97])
+    # against the input alone: quote the same (0.903), line_position below, in_word the same
+    assert "same" in _clause_of(against, "quote")[0]
+    assert "below" in _clause_of(against, "line_position")[0]
+    assert_numbers_are(_clause_of(against, "line_position")[1], [0.55, 0.62])
+    assert "same" in _clause_of(against, "in_word")[0]
+    assert_directions(text)
+
+
+def test_the_controls_paragraph_without_an_untrained_network_or_controls():
+    trained = {"quote": (0.93, 0.91)}
+    text = findings.controls_paragraph("holdout model", _with_controls(trained, None, {"quote": 0.6}))
+    assert "does not give its seed" in text and "untrained network," not in text
+    assert "above it for `quote`" in text
+    assert_numbers_are(text.split("Set against")[1], [0.91, 0.6])
+    assert findings.controls_paragraph("m", _units((0.6, 0.7), (0.3, 0.4))) == ""
+
+
 def _gated(variant, losses, model=None, seq_length=50, schedule="cosine", chars=4_000_000,
            eta=0.064):
     loss = sum(losses) / len(losses)
@@ -605,3 +663,37 @@ def test_the_capacity_sentence_follows_its_t_test():
     assert "buys capacity" not in near and "Capacity pays" not in near
     assert "m = 256 with 32 streams reaches 1.6000; against B32 (m = 100) the t-test finds no " \
            "significant lead (p = " in near
+
+
+def _curve(best, loss_at_1=1.5719, best_loss=1.5710, trained_holdout=1, bounds=(0.2, 5.0)):
+    return {"best_temperature": best, "loss_at_1": loss_at_1, "best_loss": best_loss,
+            "bounds": list(bounds), "n_chars": 27_687, "trained_holdout": trained_holdout,
+            "temperatures": [0.5, 1.0, 2.0], "losses": [1.9, loss_at_1, 1.8]}
+
+
+@pytest.mark.parametrize("best, where", [(0.8123, "below"), (0.9951, "at"), (1.0049, "at"),
+                                         (1.036, "above"), (0.994, "below"), (1.006, "above")])
+def test_the_temperature_paragraph_puts_the_best_t_where_its_number_is(best, where):
+    text = findings.temperature_paragraph(_curve(best))
+    assert_printed(text, best, 27_687)
+    said = ("below" if "below 1" in text else "above" if "above 1" in text else
+            "at" if "T = 1 is the best-calibrated" in text else None)
+    assert said == where, text  # decided by the T printed with 2 decimals
+    assert ("over-confident" in text) == (where == "above")
+    assert ("under-confident" in text) == (where == "below")
+    assert_printed(text, 1.5719, 1.5710)
+    if where != "at":
+        assert "lowers the loss from 1.5719 to 1.5710" in text  # the direction from the numbers
+    assert "edge" not in text and "trained on the test text" not in text
+
+
+def test_the_temperature_paragraph_a_tie_in_the_loss_an_edge_and_a_model_that_saw_the_text():
+    same = findings.temperature_paragraph(_curve(1.2, 1.57191, 1.57189))
+    assert "leaves the loss at 1.5719" in same and "lowers" not in same
+    assert_numbers_are(same.split("T is lowest at")[1], [1.2, 1, 1.5719])
+    at_1 = findings.temperature_paragraph(_curve(1.001, 1.57191, 1.57189))
+    assert_numbers_are(at_1.split("lowest at")[1], [1.00, 1, 1.5719, 1])
+    edge = findings.temperature_paragraph(_curve(4.9999, bounds=(0.2, 5.0)))
+    assert "edge of the range searched" in edge and "above 1" in edge
+    seen = findings.temperature_paragraph(_curve(1.0, trained_holdout=0))
+    assert "trained on the test text too" in seen

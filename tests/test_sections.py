@@ -31,19 +31,33 @@ def test_every_missing_units_json_says_not_yet():
     assert all(t.startswith("*Not yet:") for _, t in parts)
 
 
+def _controls(n=6):
+    """The controls of a units JSON: an untrained network's analysis and the input-only probe."""
+    _, part, labels = units.analysis_part(TEXT, "all")
+    A = np.tanh(np.random.default_rng(9).normal(size=(len(part), n)))
+    vocab = sorted(set(part))
+    indices = np.array([vocab.index(c) for c in part])
+    return {"untrained": {"seed": 1, "init": "scaled", **units.analyze(A, labels)},
+            "input_only": units.input_only(indices, len(vocab), labels)}
+
+
 def test_hidden_units_in_order():
     from matplotlib.figure import Figure
 
-    handout = _report(m=6, trained_holdout=0)
+    handout = _report(m=6, trained_holdout=0, controls=_controls())
     lstm = {"hidden": 6, "N": handout["N"], "n_chunks": 20, "trained_holdout": 1,
             "states": {"h": _report(seed=1), "c": _report(seed=2)}}
     parts = sections.hidden_units(handout, None, lstm)
     kinds = [k for k, _ in parts]
     assert kinds == ["markdown", "markdown", "html", "markdown", "markdown", "html", "markdown",
+                     "markdown", "html", "markdown",  # the controls: caption, table, paragraph
                      "markdown", "html", "html", "html", "markdown", "figure", "markdown", "markdown"]
     captions = [p for k, p in parts if k == "markdown" and p.startswith('<span class="caption')]
-    assert [c.split('"')[1] for c in captions] == ["caption caption-table"] * 2 + \
-        ["caption caption-figure"] * 2  # two tables, the heat maps, the saturation figure
+    assert [c.split('"')[1] for c in captions] == ["caption caption-table"] * 3 + \
+        ["caption caption-figure"] * 2  # three tables, the heat maps, the saturation figure
+    assert "Controls for the handout model" in parts[7][1]
+    assert "input only" in parts[8][1] and parts[9][1].startswith("Controls for the handout model")
+    parts = parts[:7] + parts[10:]  # the rest as without controls
     assert "unit-colour-bar" in parts[8][1]  # the heat maps' colour bar, before the first of them
     assert "handout model" in parts[2][1] and "holdout model" not in parts[2][1]
     assert "LSTM h_t" in parts[5][1] and "LSTM c_t" in parts[5][1]
@@ -56,6 +70,13 @@ def test_hidden_units_in_order():
     fig = parts[12][1]
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     assert parts[-1][1].startswith("*Not yet: no units of the holdout model")
+
+
+def test_a_units_json_without_controls_says_not_yet():
+    parts = sections.hidden_units(_report(m=6, trained_holdout=0), None, None)
+    text = "\n".join(t for k, t in parts if k == "markdown")
+    assert "*Not yet: no controls for the handout model" in text and "`make report`" in text
+    assert "Controls for the" not in text
 
 
 def test_missing_experiments_and_baselines(tmp_path):
@@ -106,3 +127,32 @@ def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):
     assert "**handout m 100, held out**" in rows[1] and "mean of 3 seeds" in rows[1]
     assert ("handout m 100, held out (2.310 bits/char) beats uniform (6.300) and zlib -9 "
             "(2.930) but not PPMd") in text
+
+
+def test_the_temperature_section_or_not_yet():
+    curve = {"name": "holdout-seed1", "trained_holdout": 1, "test": [1_079_854, 1_107_542],
+             "temperatures": [0.5, 1.0, 2.0], "losses": [1.99, 1.5719, 1.86],
+             "best_temperature": 1.036, "best_loss": 1.5710, "bounds": [0.2, 5.0], "loss_at_1": 1.5719,
+             "n_chars": 27_687}
+    parts = sections.temperature({"rows": [], "temperature": curve})
+    assert [k for k, _ in parts] == ["markdown"] * 3
+    assert parts[0][1].startswith('<span class="caption caption-table">')
+    assert_printed(parts[0][1], 1_079_854, 1_107_542)
+    assert "| **1** |" in parts[1][1] and "1.036" in parts[1][1]
+    assert "a model that trained on it" in \
+        sections.temperature({"temperature": {**curve, "trained_holdout": 0}})[0][1]
+    for old in ({"rows": []}, None):  # a study from an older charrnn study, or none
+        (kind, text), = sections.temperature(old)
+        assert text.startswith("*Not yet:") and "`make report`" in text
+
+
+def test_the_sampling_findings_are_the_rows_sentence_then_the_temperature():
+    from charrnn.report import prose
+
+    rows = [{"label": "plain", "temperature": 1.0, "top_p": 1.0, "known_word_fraction": 0.7,
+             "distinct_2_words": 0.9, "longest_repeat_len": 12},
+            {"label": "T = 0.5", "temperature": 0.5, "top_p": 1.0, "known_word_fraction": 0.9,
+             "distinct_2_words": 0.6, "longest_repeat_len": 40}]
+    parts = sections.sampling_findings({"rows": rows})  # an older study: no temperature record
+    assert parts[0] == ("markdown", prose.sampling_summary(rows))
+    assert parts[1][1].startswith("*Not yet: no test loss against the temperature")

@@ -118,3 +118,36 @@ def test_a_changed_text_is_refused(runs, tmp_path):
     (moved / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ValueError, match=r"vocabulary mismatch: the text has 'Z'"):
         study_runs([moved])
+
+
+@pytest.fixture(scope="module")
+def heldout_runs(tmp_path_factory):
+    """The same text trained with its last 1/20 held out (seeds 1 and 2): validation and test."""
+    tmp = tmp_path_factory.mktemp("heldout")
+    data = tmp / "text.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    dirs = []
+    for seed in (1, 2):
+        cfg = TrainConfig.from_preset("adam", m=8, n_updates=200, seed=seed, sample_every=100,
+                                      holdout=1, test_fraction=0.5, eval_every=50,
+                                      engine="numpy")
+        dirs.append(save_run(train(TEXT, cfg), tmp / f"holdout-seed{seed}", data))
+    return dirs
+
+
+def test_the_temperature_curve_is_of_the_held_out_run_chosen_on_validation(runs, heldout_runs):
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in heldout_runs]
+    assert metrics[0]["best_val_loss"] != metrics[1]["best_val_loss"]
+    best = heldout_runs[0] if metrics[0]["best_val_loss"] < metrics[1]["best_val_loss"] \
+        else heldout_runs[1]
+    want = metrics[heldout_runs.index(best)]
+    for order in (heldout_runs, heldout_runs[::-1]):
+        t = study_runs(runs, n=50, heldout_dirs=order)["temperature"]
+        assert t["name"] == best.name and t["trained_holdout"] == 1
+        # T = 1 on the run's own test text is the test loss training wrote, to the bit
+        assert t["loss_at_1"] == want["test_loss"] and t["n_chars"] == want["n_test_chars"] - 1
+        assert t["test"] == [want["test_start"], len(TEXT)]
+        assert t["best_loss"] <= t["loss_at_1"] and t["bounds"][0] <= t["best_temperature"]
+    own = study_runs(runs, n=50)["temperature"]  # without held-out runs: the sampled run's own
+    assert own["name"] == best_run_dir(runs)[0].name and own["trained_holdout"] == 0
+    assert own["test"] == t["test"]  # the experiments' split: it saw this text

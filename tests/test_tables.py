@@ -132,6 +132,40 @@ def test_units_table_puts_the_models_side_by_side():
     assert signed_unit({"applicable": False}) == "–"
 
 
+def test_a_feature_in_one_half_only_says_so():
+    row = {**_unit_row("paren", None, None, None, None, applicable=False), "constant": False}
+    table = units_html({"m": {"features": [row]}})
+    assert "not in both halves" in table and "not in the text" not in table
+
+
+def test_the_controls_table_sets_trained_untrained_and_input_side_by_side():
+    from charrnn.report.tables import units_controls_html
+
+    report = {"features": [_unit_row("quote", 17, -1, 0.91234, 0.95),
+                           _unit_row("line_position", 2, 1, 0.4, 0.5, metric="|r|")],
+              "controls": {"untrained": {"seed": 1, "init": "scaled",
+                                         "features": [_unit_row("quote", 4, 1, 0.61, 0.72),
+                                                      _unit_row("line_position", 0, -1, 0.1,
+                                                                None, metric="|r|")]},
+                           "input_only": {"features": [{"feature": "quote", "applicable": True,
+                                                        "probe_score": 0.55},
+                                                       {"feature": "line_position",
+                                                        "applicable": True,
+                                                        "probe_score": 0.2}]}}}
+    table = units_controls_html(report)
+    assert [re.sub("<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)][2:5] == \
+        ["trained", "untrained", "input only"]
+    quote, line = ([re.sub("<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+                   for row in re.findall(r"<tr><td><code>.*?</tr>", table))
+    assert quote[2] == "\u221217" and quote[5] == "+4"
+    assert_numbers_are(" ".join(quote[3:5] + quote[6:]), [0.91234, 0.95, 0.61, 0.72, 0.55])
+    assert line[5] == "\u22120" and line[7] == "–"  # no untrained probe: a dash
+    assert_numbers_are(" ".join(line[3:5] + line[6:]), [0.4, 0.5, 0.1, 0.2])
+    no_net = {**report, "controls": {**report["controls"], "untrained": None}}
+    assert re.sub("<[^>]+>", " ", units_controls_html(no_net)).split().count("–") == 6
+    assert units_controls_html({"features": report["features"]}) == ""  # an older JSON
+
+
 def test_features_legend_names_every_feature():
     from charrnn.studies.units import FEATURES
 
@@ -179,3 +213,16 @@ def test_welch_table_marks_exactly_the_significant_pairs():
     cells = [c.strip() for c in changed.splitlines()[2].strip("|").split("|")]
     assert cells[2] == "seq_length\u00a025\u00a0→\u00a050<br>eta\u00a00.002\u00a0→\u00a00.001"
     assert welch_markdown([]) == "" and welch_markdown([None]) == ""
+
+
+def test_the_temperature_table_marks_t_1_and_gives_the_best_t():
+    from charrnn.report.tables import temperature_markdown
+
+    curve = {"temperatures": [0.5, 1.0, 1.25], "losses": [1.99663, 1.57191, 1.59630],
+             "best_temperature": 1.03621, "best_loss": 1.57098}
+    head, _, row = temperature_markdown(curve).splitlines()
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    heads = [c.strip() for c in head.strip("|").split("|")]
+    assert heads[:4] == ["T", "0.5", "**1**", "1.25"] and heads[-1] == "best T = 1.036"
+    assert cells[2] == "**1.5719**"  # T = 1 in bold
+    assert_numbers_are(" ".join(cells[1:]), [1.99663, 1.57191, 1.59630, 1.57098])

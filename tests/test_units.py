@@ -58,11 +58,34 @@ def test_auc_uses_average_ranks_and_equals_brute_force_pair_counting():
     tied = np.array([[3.0], [1.0], [3.0], [2.0]])  # a positive tied with a negative counts 1/2
     assert probes.auc_per_unit(tied, np.array([1, 0, 0, 0]))[0] == pytest.approx((2 + 0.5) / 3)
     row = units.analyze(A, {"f": y}, probe=False)["features"][0]
-    best = int(np.argmax(np.maximum(want, 1 - want)))
-    assert row["unit"] == best and row["score"] == pytest.approx(max(want[best], 1 - want[best]))
+    first = np.array([brute_auc(A[:150, j], y[:150]) for j in range(6)])  # chosen on rows 0-149
+    best = int(np.argmax(np.abs(first - 0.5)))
+    held = brute_auc(A[150:, best], y[150:])  # scored on rows 150-299
+    assert row["unit"] == best and row["sign"] == (1 if first[best] >= 0.5 else -1)
+    assert row["score"] == pytest.approx(held if row["sign"] > 0 else 1 - held, abs=1e-12)
+    assert row["fit_score"] == pytest.approx(max(first[best], 1 - first[best]), abs=1e-12)
     flipped = units.analyze(-A, {"f": y}, probe=False)["features"][0]
     assert flipped["unit"] == best and flipped["sign"] == -row["sign"]
     assert flipped["score"] == pytest.approx(row["score"])
+
+
+def test_the_best_unit_is_chosen_on_the_first_half_and_scored_on_the_second():
+    rng = np.random.default_rng(8)
+    N = 2000
+    y = rng.integers(0, 2, N)
+    A = rng.normal(size=(N, 3))
+    A[: N // 2, 0] += 3 * y[: N // 2]  # unit 0: strong on the first half, noise on the second
+    A[:, 1] += 1.2 * y  # unit 1: moderate everywhere, the best over all N characters
+    A[N // 2 :, 2] -= 4 * y[N // 2 :]  # unit 2: the best on the second half alone, negative
+    whole = probes.auc_per_unit(A, y)
+    assert int(np.argmax(np.abs(whole - 0.5))) == 1  # so choosing on all of A would give 1
+    for name, yy, AA in (("b", y, A), ("v", y.astype(float) + 0.01 * rng.normal(size=N), A)):
+        row = units.analyze(AA, {name: yy}, probe=False)["features"][0]
+        assert row["unit"] == 0 and row["sign"] == 1, row
+        assert row["fit_score"] > 0.8 and row["score"] < 0.6  # the choice does not carry over
+    held = brute_auc(A[N // 2 :, 0], y[N // 2 :])
+    row = units.analyze(A, {"b": y}, probe=False)["features"][0]
+    assert row["score"] == pytest.approx(held, abs=1e-12) and row["unit_auc"] == row["score"]
 
 
 def test_pearson_per_unit_matches_numpy_and_a_constant_unit_scores_zero():
@@ -191,13 +214,16 @@ def test_a_tiny_model_grows_a_parenthesis_unit(paren_model):
     labels = units.text_features(text)
     paren = next(r for r in units.analyze(H, labels)["features"] if r["feature"] == "paren")
     assert paren["score"] > 0.95 and paren["probe_score"] > 0.95
-    # the reported unit and score on a small sample, against brute-force pair counting
+    # the reported unit and score on a small sample, against brute-force pair counting: the
+    # unit chosen on the sample's first 150 characters, scored on its last 150
     idx = np.random.default_rng(7).choice(len(text), 300, replace=False)
-    row = next(r for r in units.analyze(H[idx], {"paren": labels["paren"][idx]})["features"])
-    brute = np.array([brute_auc(H[idx, j], labels["paren"][idx]) for j in range(model.m)])
+    y = labels["paren"][idx]
+    row = next(r for r in units.analyze(H[idx], {"paren": y})["features"])
+    brute = np.array([brute_auc(H[idx[:150], j], y[:150]) for j in range(model.m)])
     assert row["unit"] == int(np.argmax(np.abs(brute - 0.5)))
-    assert row["unit_auc"] == pytest.approx(brute[row["unit"]], abs=1e-12)
-    assert row["score"] == pytest.approx(max(brute[row["unit"]], 1 - brute[row["unit"]]))
+    held = brute_auc(H[idx[150:], row["unit"]], y[150:])
+    assert row["unit_auc"] == pytest.approx(held, abs=1e-12)
+    assert row["score"] == pytest.approx(held if row["sign"] > 0 else 1 - held, abs=1e-12)
 
 
 @pytest.mark.slow
@@ -236,3 +262,83 @@ def test_the_colour_bar_runs_from_blue_through_white_to_red_in_the_heat_map_colo
     assert colours[0] == "rgb(65,65,255)" and colours[4] == "rgb(255,255,255)" \
         and colours[-1] == "rgb(255,65,65)"
     assert "print-color-adjust:exact" in bar and "h = −1" in bar and "+1" in bar
+
+
+def quote_text(n, seed):
+    """Words of the letters a, b, c, some spoken: inside and outside a quotation look alike."""
+    rng = np.random.default_rng(seed)
+    word = lambda: "".join(rng.choice(list("abc"), rng.integers(1, 6)))  # noqa: E731
+    lines = []
+    for _ in range(n):
+        said = " ".join(word() for _ in range(rng.integers(1, 6)))
+        lines.append(f"{word()} {word()} \"{said}\" {word()}." if rng.random() < 0.7 else word() + ".")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def untrained_case(tmp_path_factory):
+    """A model saved with its run's config (as write_run does) and the training code's own
+    initial parameters for that config: Trainer's state before any update."""
+    from charrnn.training.checkpoint import load_model, save_model
+    from charrnn.training.config import TrainConfig
+    from charrnn.training.train import Trainer
+
+    text = quote_text(400, 1)
+    cfg = TrainConfig.from_preset("adam", m=9, n_updates=10, seed=7, engine="numpy")
+    trainer = Trainer(text, cfg)
+    first = {k: v.copy() for k, v in trainer.state.params.items()}  # before any update
+    trained = {k: v + 0.1 for k, v in first.items()}  # any other parameters
+    d = tmp_path_factory.mktemp("controls")
+    save_model(d / "best.npz", trained, trainer.vocab, np.zeros(9), 0,
+               meta={"config": {**cfg.to_dict(), "data": "x.txt", "data_md5": "0"}})
+    return load_model(d / "best.npz"), text, first, cfg
+
+
+def test_the_untrained_control_is_bit_for_bit_where_training_starts(untrained_case):
+    from charrnn.training.config import TrainConfig
+
+    model, text, first, cfg = untrained_case
+    got = units.untrained_params(model.meta["config"], model.vocab.K)  # through the JSON meta
+    assert set(got) == set(first)
+    for k in first:
+        assert got[k].dtype == first[k].dtype and np.array_equal(got[k], first[k]), k
+    other = units.untrained_params({**model.meta["config"], "seed": 8}, model.vocab.K)
+    assert not np.array_equal(other["U"], first["U"])  # the seed matters
+    small = units.untrained_params({**model.meta["config"], "init": "small"}, model.vocab.K)
+    assert np.std(small["W"]) < 0.02 < np.std(first["W"])  # so does the init
+    assert units.untrained_params({"holdout": 0}, model.vocab.K) is None
+    assert TrainConfig(**{k: v for k, v in model.meta["config"].items()
+                          if k in TrainConfig.__dataclass_fields__}) == cfg
+
+
+def test_unit_report_carries_both_controls(untrained_case):
+    model, text, first, _ = untrained_case
+    report = units.unit_report(model, text, split="all", n_passages=1, passage_length=50)
+    controls = report["controls"]
+    assert set(controls) == {"untrained", "input_only"}
+    u = controls["untrained"]
+    assert {"seed", "init", "features", "saturation"} <= set(u) and u["seed"] == 7
+    _, part, labels = units.analysis_part(text, "all")
+    want = units.analyze(units.hidden_states(first, model.vocab.encode(part)), labels)["features"]
+    assert u["features"] == want  # the same analysis of the network training started from
+    assert u["features"] != report["features"]
+    names = [r["feature"] for r in controls["input_only"]["features"]]
+    assert names == list(units.FEATURES)
+    for r in report["features"] + u["features"]:
+        assert {"unit", "sign", "fit_score", "score", "probe_score"} <= set(r) or not r["applicable"]
+    json.dumps(report)
+
+
+def test_the_input_only_probe_reads_the_current_character_and_nothing_before_it():
+    text = quote_text(600, 2)
+    _, part, labels = units.analysis_part(text, "all")
+    vocab = sorted(set(part))
+    indices = np.array([vocab.index(c) for c in part])
+    rows = {r["feature"]: r for r in units.input_only(indices, len(vocab), labels)["features"]}
+    assert rows["in_word"]["probe_score"] > 0.99  # a function of x_t
+    assert rows["quote"]["probe_score"] < 0.75  # needs memory: the letters look alike inside
+    assert rows["line_position"]["probe_score"] < 0.5
+    assert not rows["paren"]["applicable"] and rows["paren"]["probe_score"] is None
+    X = units.one_hot(indices, len(vocab))
+    assert X.shape == (len(part), len(vocab)) and (X.sum(axis=1) == 1).all()
+    assert rows["quote"]["probe_score"] == probes.probe_score(X, labels["quote"], True)

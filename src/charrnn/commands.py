@@ -260,10 +260,14 @@ def cmd_study(args) -> int:
 
     check_writable(args.json, "--json")
     check_sample_memory(args.n, "-n")  # the samples alone; their measures need more
-    result = study_runs(args.runs, n=args.n, seed=args.seed)  # every check before any writing
+    result = study_runs(args.runs, n=args.n, seed=args.seed,  # every check before any writing
+                        heldout_dirs=args.heldout)
     write_json(args.json, result)
     print(f"sampling study of {result['name']} (seed {result['seed']}, the best of "
           f"{len(args.runs)}): {len(result['rows'])} settings written to {args.json}")
+    t = result["temperature"]
+    print(f"test loss against T of {t['name']}: {t['loss_at_1']:.4f} nats/char at T = 1, "
+          f"lowest {t['best_loss']:.4f} at T = {t['best_temperature']:.3f}")
     return 0
 
 
@@ -486,7 +490,7 @@ def cmd_units(args) -> int:
     from threadpoolctl import threadpool_limits
 
     from .model.data import read_text
-    from .report.unitviz import format_table
+    from .report.unitviz import format_controls, format_table
     from .util.checks import check_positive_int
     from .util.files import check_regular_file, check_writable, write_json
 
@@ -512,6 +516,7 @@ def cmd_units(args) -> int:
     print(f"hidden units of {args.checkpoint} (m = {model.m}) on {result['N']:,} characters "
           f"({what}), from h = 0")
     print(format_table(result))
+    print(format_controls(result))
     if args.split == "holdout" and trained.get("holdout", 1) == 0:
         print("charrnn: note: this model was trained on the whole text (holdout 0), so the "
               "last part is not held-out data", file=sys.stderr)

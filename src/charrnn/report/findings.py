@@ -12,12 +12,14 @@ import math
 
 from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
-from .prose import order, significance_sentences
+from .prose import change, order, significance_sentences
 from .tables import signed_unit
 
-__all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "baselines_paragraph",
+__all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "controls_paragraph",
+           "baselines_paragraph",
            "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph",
-           "context_paragraph", "dynamic_paragraph", "gradients_paragraph", "power_of_ten"]
+           "context_paragraph", "temperature_paragraph", "dynamic_paragraph",
+           "gradients_paragraph", "power_of_ten"]
 
 
 KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
@@ -136,6 +138,80 @@ def units_paragraph(reports: dict[str, dict], lstm: dict | None = None) -> str:
         out.append("Karpathy et al. found LSTM cells that keep track of line lengths, quotes and "
                    f"brackets; this one-layer LSTM (h = {lstm['hidden']}) has "
                    + (join_and(cells) if cells else "no such single unit in $h_t$ or $c_t$") + ".")
+    return " ".join(out)
+
+
+def _moves(pairs: dict[str, tuple[float, float]], spec: str = ".3f") -> tuple[list, list, list]:
+    """The features of ``pairs`` (feature -> (before, after)) whose score rises, stays (as
+    printed with ``spec``) and falls, each as ``"`f` (from a to b)"`` or ``"`f` (a)"``."""
+    up, same, down = [], [], []
+    for f, (a, b) in pairs.items():
+        d = order(a, b, spec)
+        if d == 0:
+            same.append(f"`{f}` ({a:{spec}})")
+        else:
+            (up if d > 0 else down).append(f"`{f}` (from {a:{spec}} to {b:{spec}})")
+    return up, same, down
+
+
+def _moves_sentence(subject: str, pairs: dict[str, tuple[float, float]], raised: str,
+                    kept: str, lowered: str) -> str:
+    """One sentence: ``subject`` then the clauses of :func:`_moves` that are not empty."""
+    up, same, down = _moves(pairs)
+    clauses = ([f"{raised} for {join_and(up)}"] if up else []) + \
+        ([f"{kept} for {join_and(same)}"] if same else []) + \
+        ([f"{lowered} for {join_and(down)}"] if down else [])
+    return f"{subject} " + "; ".join(clauses) + "."
+
+
+def controls_paragraph(label: str, report: dict) -> str:
+    """What the controls of one vanilla model show: ``report`` is its ``charrnn units --json``
+    result, with ``controls`` (:func:`charrnn.studies.units.unit_report`): the untrained network
+    (the parameters its training started from, same seed and init) and the probe on the one-hot
+    input alone. For every feature scored by both, the trained network's probe and best unit set
+    against the untrained network's, and its probe against the input alone's; each direction
+    ("raised", "the same", "lowered", "above", "below") is read off the numbers as the table
+    prints them (3 decimals, :func:`charrnn.report.prose.order`). ``""`` without controls (an
+    older JSON)."""
+    controls = report.get("controls")
+    if not controls:
+        return ""
+    rows = _rows(report)
+    scored = lambda r, k: r is not None and r.get("applicable") and r.get(k) is not None  # noqa: E731
+    out = [f"Controls for the {label}: "]
+    untrained = controls.get("untrained")
+    if untrained:
+        before = _rows(untrained)
+        out[0] += (f"the untrained network (the same shape, seed {untrained['seed']} and init "
+                   f"`{untrained['init']}`: the parameters its training started from) read the "
+                   "same characters, and a probe read the one-hot input $x_t$ alone (no memory).")
+        for key, what in (("probe_score", "the probe's score"), ("score", "the best single "
+                                                                       "unit's score")):
+            pairs = {f: (before[f][key], r[key]) for f, r in rows.items()
+                     if scored(r, key) and scored(before.get(f), key)}
+            if pairs:
+                out.append(_moves_sentence("Against the untrained network, training", pairs,
+                                           f"raised {what}", "left it the same, as printed,",
+                                           "lowered it"))
+    else:
+        out[0] += ("the checkpoint does not give its seed and init, so there is no untrained "
+                   "network to compare with; a probe read the one-hot input $x_t$ alone (no "
+                   "memory).")
+    inputs = _rows(controls["input_only"])
+    pairs = {f: (inputs[f]["probe_score"], r["probe_score"]) for f, r in rows.items()
+             if scored(r, "probe_score") and scored(inputs.get(f), "probe_score")}
+    if pairs:
+        up, same, down = [], [], []
+        for f, (a, b) in pairs.items():
+            d = order(a, b, ".3f")
+            (up if d > 0 else same if d == 0 else down).append(
+                f"`{f}` ({b:.3f} against {a:.3f})")
+        clauses = ([f"above it for {join_and(up)}: what the state adds to the current character"]
+                   if up else []) + \
+            ([f"the same, as printed, for {join_and(same)}"] if same else []) + \
+            ([f"below it for {join_and(down)}"] if down else [])
+        out.append("Set against the input alone, the trained network's probe is "
+                   + "; ".join(clauses) + ".")
     return " ".join(out)
 
 
@@ -344,16 +420,16 @@ def dynamic_paragraph(models: list[dict], reference: dict | None = None,
     barely = [m["name"] for m in moved if 0 < gain[m["name"]] < small]
     worse = [m for m in moved if gain[m["name"]] < 0]
     kept = [m["name"] for m in models if not m["eta"]]
-    change = lambda m: f"{m['name']} from {bits[m['name']][0]:.3f} to {bits[m['name']][1]:.3f}"  # noqa: E731
+    moved_by = lambda m: f"{m['name']} from {bits[m['name']][0]:.3f} to {bits[m['name']][1]:.3f}"  # noqa: E731
     text = []
     if better:
         text.append("Taking one SGD step after each segment lowers the test loss of "
-                    + join_and([change(m) for m in better]) + " bits/char.")
+                    + join_and([moved_by(m) for m in better]) + " bits/char.")
     if barely:
         text.append(f"For {join_and(barely)} the gain is below {small} bits/char.")
     if worse:
         text.append("The rate chosen on the validation text raises the test loss of "
-                    + join_and([change(m) for m in worse]) + " bits/char.")
+                    + join_and([moved_by(m) for m in worse]) + " bits/char.")
     if kept:
         text.append(f"For {join_and(kept)} no rate tried helped on the validation text, so "
                     "the static model is kept.")
@@ -428,3 +504,37 @@ def gradients_paragraph(models: list[dict], quote_auc: float | None = None, k_re
             text.append(f"Even so, a unit of the handout model follows quotations (best unit AUC "
                         f"{quote_auc:.2f}).")
     return " ".join(text)
+
+
+def temperature_paragraph(curve: dict) -> str:
+    """Whether T = 1 is the best-calibrated temperature, from the ``temperature`` record of
+    ``charrnn study --json`` (:func:`charrnn.studies.study.temperature_of_run`: ``loss_at_1``,
+    ``best_temperature``, ``best_loss`` [nats/char], ``bounds``, ``n_chars``,
+    ``trained_holdout``). The best T is set against 1 as printed (2 decimals: within 0.005 of 1
+    it is "T = 1"), the loss's change as printed (4 decimals, :func:`charrnn.report.prose.change`);
+    a best T at a bound of the search says so; a model that trained on the test text
+    (``trained_holdout`` 0) is named as one."""
+    best, lo, hi = curve["best_temperature"], *curve["bounds"]
+    d = order(1.0, best, ".2f")
+    text = (f"On the test text ({curve['n_chars']:,} characters), the loss with the logits divided "
+            f"by T is lowest at T = {best:.2f}")
+    if d == 0:
+        text += (", so T = 1 is the best-calibrated temperature: the model's own probabilities "
+                 f"fit text it never saw as well as any rescaling of them ({curve['loss_at_1']:.4f} "
+                 "nats/char at T = 1")
+        text += (")." if order(curve["loss_at_1"], curve["best_loss"], ".4f") == 0 else
+                 f", {curve['best_loss']:.4f} at the best T).")
+    else:
+        text += (", above 1: the model is over-confident, and flattening its distributions"
+                 if d > 0 else
+                 ", below 1: the model is under-confident, and sharpening its distributions")
+        text += (" " + change(curve["loss_at_1"], curve["best_loss"], ".4f", "raises the loss",
+                              "lowers the loss", " nats/char") + ".")
+        text = text.replace(" stays at", " leaves the loss at")
+    if min(abs(best - lo), abs(best - hi)) <= 1e-3 * best:
+        text += (f" That T lies at the edge of the range searched ({lo:g} to {hi:g}): the "
+                 "minimum may lie beyond it.")
+    if curve.get("trained_holdout") == 0:
+        text += (" This model trained on the test text too, so the curve measures how well it "
+                 "fits text it has seen, not its calibration on new text.")
+    return text

@@ -413,8 +413,10 @@ def _saturation_figure(reports: dict[str, dict]):
 def hidden_units(handout: dict | None, holdout: dict | None, lstm: dict | None) -> list:
     """What the hidden units learned: the ``charrnn units --json`` results of the handout model
     and of the holdout model (the experiments' sequential variant) side by side, the LSTM's h_t
-    and c_t side by side, the paragraph on what they show, the heat maps of the first model's best
-    units and the saturation of the vanilla models. Each missing JSON gives a "not yet" line."""
+    and c_t side by side, the paragraph on what they show, each vanilla model's controls (the
+    untrained network and the input-only probe: table and paragraph; a "not yet" line for a JSON
+    from an older ``charrnn units``), the heat maps of the first model's best units and the
+    saturation of the vanilla models. Each missing JSON gives a "not yet" line."""
     vanilla = {k: v for k, v in (("handout model", handout), ("holdout model", holdout)) if v}
     missing = [_not_yet(f"no {what} (`{name}`)", "make report")
                for what, name, r in (("units of the handout model", "units.json", handout),
@@ -436,6 +438,19 @@ def hidden_units(handout: dict | None, holdout: dict | None, lstm: dict | None) 
                                        "and scores.")),
                   ("html", tables.units_html(states))]
     parts.append(("markdown", findings.units_paragraph(vanilla, lstm)))
+    for label, r in vanilla.items():
+        if r.get("controls"):
+            parts += [("markdown", caption("table", f"Controls for the {label}: the trained "
+                                           "network beside the untrained one (the parameters its "
+                                           "training started from, the same seed and init) on "
+                                           "the same characters, and a probe on the one-hot input "
+                                           "alone; every unit chosen and probe fitted on the first "
+                                           "half of the characters, scored on the second.")),
+                      ("html", tables.units_controls_html(r)),
+                      ("markdown", findings.controls_paragraph(label, r))]
+        else:
+            parts.append(_not_yet(f"no controls for the {label} (its units JSON is from an older "
+                                  "`charrnn units`)", "make report"))
     if vanilla:
         label, first = next(iter(vanilla.items()))
         parts += _heatmaps(label, first) + [
@@ -444,3 +459,29 @@ def hidden_units(handout: dict | None, holdout: dict | None, lstm: dict | None) 
                                  f"{join_and(list(vanilla))}: the fraction of characters "
                                  "each unit spends near −1 (x) and near +1 (y)."))]
     return _shown(parts + missing)
+
+
+def temperature(study: dict | None) -> list:
+    """The test loss against the sampling temperature (``charrnn study --json``'s
+    ``temperature`` record, in ``study``): the table, T = 1 marked, the best T, and whether T = 1
+    is the best-calibrated. A study without the record (an older ``charrnn study``) gives a
+    "not yet" line."""
+    curve = (study or {}).get("temperature")
+    if not curve:
+        return [_not_yet("no test loss against the temperature in the sampling study (an older "
+                         "`charrnn study`)", "make report")]
+    seen = "" if curve.get("trained_holdout") else " (a model that trained on it)"
+    return _shown([
+        ("markdown", caption("table", f"Test loss (nats/char) of {curve['name']}{seen} on the "
+                             f"test text, characters {curve['test'][0]:,} to "
+                             f"{curve['test'][1]:,}, with every logit divided by T (T = 1, in "
+                             "bold, is the model as trained), and the T that minimises it.")),
+        ("markdown", tables.temperature_markdown(curve)),
+        ("markdown", findings.temperature_paragraph(curve))])
+
+
+def sampling_findings(study: dict) -> list:
+    """What the sampling study shows, after its table: the sentence on the rows
+    (:func:`charrnn.report.prose.sampling_summary`) and the test loss against the temperature
+    (:func:`temperature`; a "not yet" line for a study without it)."""
+    return _shown([("markdown", prose.sampling_summary(study["rows"]))]) + temperature(study)

@@ -11,8 +11,8 @@ from ..studies.units import FEATURES
 
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
-           "sampling_markdown", "signed_unit", "units_html", "features_legend", "baselines_markdown",
-           "welch_markdown", "p_text", "caption", "heldout_markdown"]
+           "sampling_markdown", "signed_unit", "units_html", "units_controls_html",
+           "features_legend", "baselines_markdown", "welch_markdown", "p_text", "caption", "heldout_markdown"]
 
 
 def fmt(x: float, digits: int = 1) -> str:
@@ -188,7 +188,9 @@ def units_html(reports: dict[str, dict]) -> str:
     """The hidden-unit table: one row per feature, one group of columns per model (best unit
     with its sign, its score, the probe's score). ``reports`` maps a column title (e.g. "handout
     model") to a report of :func:`charrnn.studies.units.analyze` (its ``features`` rows, in the same
-    order for every report); a feature that is constant in the text shows "not in the text"."""
+    order for every report); a feature that is constant in the text shows "not in the text", one
+    that is constant in one half of it (no unit can be chosen on one half and scored on the other)
+    "not in both halves"."""
     titles = list(reports)
     top = "".join(f'<th colspan="3" style="text-align:center">{html.escape(t)}</th>' for t in titles)
     sub = "<th>unit</th><th>score</th><th>probe</th>" * len(titles)
@@ -198,12 +200,44 @@ def units_html(reports: dict[str, dict]) -> str:
         for t in titles:
             r = reports[t]["features"][i]
             if not r["applicable"]:
-                cells.append('<td colspan="3" style="text-align:center"><i>not in the text</i></td>')
+                absent = "not in the text" if r.get("constant", True) else "not in both halves"
+                cells.append(f'<td colspan="3" style="text-align:center"><i>{absent}</i></td>')
                 continue
             probe = "–" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
             cells.append(f"<td>{signed_unit(r)}</td><td>{r['score']:.3f}</td><td>{probe}</td>")
         rows.append(f"<tr><td><code>{html.escape(first['feature'])}</code></td>"
                     f"<td>{html.escape(first['metric'])}</td>{''.join(cells)}</tr>")
+    return ('<table class="units"><thead><tr><th rowspan="2">feature</th><th rowspan="2">metric'
+            f"</th>{top}</tr><tr>{sub}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def units_controls_html(report: dict) -> str:
+    """The controls table of one vanilla model's ``charrnn units --json`` result ``report``: one
+    row per feature; the trained network's best unit (with its sign), its score and the probe's;
+    the same for the untrained network (``controls.untrained``: the parameters training started
+    from; "–" where the JSON has none); the probe on the one-hot input alone
+    (``controls.input_only``). ``""`` for a report without ``controls`` (an older JSON)."""
+    controls = report.get("controls")
+    if not controls:
+        return ""
+    untrained = {r["feature"]: r for r in (controls.get("untrained") or {}).get("features", [])}
+    inputs = {r["feature"]: r for r in controls["input_only"]["features"]}
+    show = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
+    rows = []
+    for r in report["features"]:
+        cells = []
+        for row in (r, untrained.get(r["feature"])):
+            if row is None or not row["applicable"]:
+                cells.append("<td>–</td><td>–</td><td>–</td>")
+            else:
+                cells.append(f"<td>{signed_unit(row)}</td><td>{show(row['score'])}</td>"
+                             f"<td>{show(row['probe_score'])}</td>")
+        cells.append(f"<td>{show(inputs.get(r['feature'], {}).get('probe_score'))}</td>")
+        rows.append(f"<tr><td><code>{html.escape(r['feature'])}</code></td>"
+                    f"<td>{html.escape(r['metric'])}</td>{''.join(cells)}</tr>")
+    top = "".join(f'<th colspan="{n}" style="text-align:center">{t}</th>'
+                  for t, n in (("trained", 3), ("untrained", 3), ("input only", 1)))
+    sub = "<th>unit</th><th>score</th><th>probe</th>" * 2 + "<th>probe</th>"
     return ('<table class="units"><thead><tr><th rowspan="2">feature</th><th rowspan="2">metric'
             f"</th>{top}</tr><tr>{sub}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
@@ -273,3 +307,15 @@ def welch_markdown(tests: list[dict]) -> str:
                      f"{-t['ci_high']:.4f}{nb}to{nb}{-t['ci_low']:.4f} | "
                      + (f"**{p}**" if t["significant"] else p) + " |")
     return "\n".join(lines)
+
+
+def temperature_markdown(curve: dict) -> str:
+    """The test loss against the temperature as a two-line table: the ``temperatures`` T and
+    their ``losses`` [nats/char] of a :func:`charrnn.studies.study.temperature_of_run` record,
+    T = 1 in bold, and a last column with the best T (3 decimals) and its ``best_loss``."""
+    bold = lambda T, x: f"**{x}**" if T == 1 else x  # noqa: E731
+    head = " | ".join(bold(T, f"{T:g}") for T in curve["temperatures"])
+    losses = " | ".join(bold(T, f"{x:.4f}") for T, x in zip(curve["temperatures"], curve["losses"]))
+    return "\n".join([f"| T | {head} | best T = {curve['best_temperature']:.3f} |",
+                      "|---|" + "---:|" * (len(curve["temperatures"]) + 1),
+                      f"| test loss | {losses} | {curve['best_loss']:.4f} |"])

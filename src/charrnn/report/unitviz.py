@@ -10,7 +10,7 @@ import numpy as np
 
 from ..studies.units import FEATURES
 
-__all__ = ["format_table", "heatmap_html", "colour_bar_html"]
+__all__ = ["format_table", "format_controls", "heatmap_html", "colour_bar_html"]
 
 
 def format_table(result: dict) -> str:
@@ -21,8 +21,9 @@ def format_table(result: dict) -> str:
     for r in result["features"]:
         meaning = FEATURES.get(r["feature"], ("", ""))[1]
         if not r["applicable"]:
+            why = "constant in this text" if r.get("constant", True) else "not in both halves"
             lines.append(f"{r['feature']:15} {'n/a':>6} {'':>7} {r['metric']:6} {'':>7}  "
-                         f"{meaning} (constant in this text)")
+                         f"{meaning} ({why})")
             continue
         unit = f"{'+' if r['sign'] > 0 else '-'}{r['unit']}"
         probe = "n/a" if r["probe_score"] is None else f"{r['probe_score']:.3f}"
@@ -33,9 +34,37 @@ def format_table(result: dict) -> str:
     lines.append(f"saturation (|h| > {sat['threshold']}): {int(((left + right) > 0.5).sum())} of "
                  f"{result['n']} units saturated more than half the time; median fraction "
                  f"{float(np.median(left + right)):.3f}")
-    lines.append("unit: the best single unit (+: high activation means the feature, -: low); "
-                 "probe: linear read-out of all units, fitted on the first half, scored on the "
-                 "second")
+    lines.append("unit: the best single unit (+: high activation means the feature, -: low), "
+                 "chosen on the first half of the characters, scored on the second; probe: linear "
+                 "read-out of all units, fitted on the first half, scored on the second")
+    return "\n".join(lines)
+
+
+def format_controls(result: dict) -> str:
+    """The controls of :func:`charrnn.studies.units.unit_report` (``result["controls"]``) beside
+    the trained network, as aligned plain text: per feature the best unit's score and the probe's
+    for the trained and the untrained network, and the input-only probe; ``""`` for a result
+    without controls (an older JSON)."""
+    controls = result.get("controls")
+    if not controls:
+        return ""
+    untrained = {r["feature"]: r for r in (controls.get("untrained") or {}).get("features", [])}
+    inputs = {r["feature"]: r for r in controls["input_only"]["features"]}
+    show = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+    lines = [f"{'feature':15} {'metric':6} {'trained':>15} {'untrained':>15} {'input only':>10}",
+             f"{'':15} {'':6} {'unit':>7} {'probe':>7} {'unit':>7} {'probe':>7} {'probe':>10}"]
+    for r in result["features"]:
+        u = untrained.get(r["feature"], {})
+        lines.append(f"{r['feature']:15} {r['metric']:6} {show(r['score']):>7} "
+                     f"{show(r['probe_score']):>7} {show(u.get('score')):>7} "
+                     f"{show(u.get('probe_score')):>7} "
+                     f"{show(inputs.get(r['feature'], {}).get('probe_score')):>10}")
+    u = controls.get("untrained")
+    lines.append("untrained: the parameters training started from"
+                 + (f" (seed {u['seed']}, init {u['init']})" if u else
+                    ": n/a, the checkpoint does not give its seed and init")
+                 + "; input only: a probe on the one-hot x_t alone (no memory); every unit "
+                 "chosen and probe fitted on the first half, scored on the second")
     return "\n".join(lines)
 
 

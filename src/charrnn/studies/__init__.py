@@ -1,5 +1,6 @@
 """Studies built on trained runs: the training-order experiments (``experiments``), the sampling
-study (``study``, ``textmetrics``), the hidden units and linear probes (``units``, ``probes``),
+study (``study``, ``textmetrics``) with the test loss against the temperature
+(``temperature``), the hidden units and linear probes (``units``, ``probes``),
 the gated baselines in PyTorch (``gated``, ``baselines``, ``baselines_io``), reference points for
 bits per character (``calibrate``, with the Kneser-Ney n-grams of ``ngram``), how much context a
 model uses (``context``), dynamic evaluation (``dynamic``), how the gradients vanish

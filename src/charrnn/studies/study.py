@@ -9,7 +9,9 @@ likeliest continuation it finds, which for a character model tends to loop on a 
 :func:`charrnn.studies.textmetrics.summarize` measures each
 text (known-word fraction, distinct-n, longest repeat). :func:`study_runs` does this for the
 best of a set of handout runs (one per seed) and returns the JSON that ``python -m charrnn study``
-writes for the report.
+writes for the report, with the test loss against the temperature T
+(:func:`charrnn.studies.temperature.temperature_curve`) of a model trained with the held-out
+chunk removed (:func:`temperature_of_run`): is T = 1 the best-calibrated?
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ import numpy as np
 from ..model.data import Vocabulary, read_text
 from ..model.sampling import beam_search, synthesize
 from ..training.checkpoint import check_vocab, load_model
+from ..training.config import TrainConfig
 from ..training.runs import check_seeds
+from ..training.train import split_heldout, split_text
 from ..util.checks import check_nonneg_int, check_positive_int
 from ..util.paths import resolve
+from .temperature import temperature_curve
 from .textmetrics import summarize as text_summary
 from .textmetrics import training_words
 
-__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "sampling_study", "best_run_dir", "study_runs"]
+__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "sampling_study", "best_run_dir", "test_start",
+           "best_heldout_dir", "temperature_of_run", "study_runs"]
 
 #: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
 SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
@@ -100,15 +106,77 @@ def best_run_dir(run_dirs) -> tuple[Path, dict]:
     return min(found, key=lambda dm: dm[1]["best_smooth_loss"])
 
 
+def test_start(config: dict, n_chars: int) -> int:
+    """Where the test text of a run with ``config`` (its ``config.json``) starts in a text of
+    ``n_chars`` characters, as training splits it (:func:`charrnn.training.train.split_text`,
+    :func:`~charrnn.training.train.split_heldout`): the last ``test_fraction`` of the last
+    ``holdout`` of ``n_chunks`` chunks. A run trained on the whole text (holdout 0) or without a
+    test text (test_fraction 0) gets the split of a run with one chunk held out and half of it
+    the test text, the experiments' split: that run trained on this text (holdout 0) or chose its
+    model on it (test_fraction 0)."""
+    names = set(TrainConfig.__dataclass_fields__)
+    cfg = TrainConfig(**{k: v for k, v in config.items() if k in names})
+    if not cfg.holdout or not cfg.test_fraction:
+        cfg = TrainConfig(n_chunks=cfg.n_chunks, holdout=1, test_fraction=0.5)
+    n_train, _ = split_text(n_chars, cfg)
+    return split_heldout(n_chars, n_train, cfg.test_fraction)
+
+
+def best_heldout_dir(run_dirs) -> Path:
+    """The run folder, among ``run_dirs`` (runs trained with a held-out chunk, one per seed),
+    with the lowest ``best_val_loss`` in its ``metrics.json`` (chosen on the validation text;
+    ties: the first). Raises ``ValueError`` when ``run_dirs`` is empty or a folder lacks
+    ``metrics.json`` or its ``best_val_loss``."""
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise ValueError("no held-out run folders given")
+    losses = []
+    for d in dirs:
+        metrics = _read_json(d / "metrics.json", "metrics.json")
+        if metrics.get("best_val_loss") is None:
+            raise ValueError(f"{d / 'metrics.json'} has no best_val_loss: not a run with a "
+                             "held-out chunk")
+        losses.append(metrics["best_val_loss"])
+    return dirs[losses.index(min(losses))]
+
+
+def temperature_of_run(run_dir, text: str | None = None) -> dict:
+    """The test loss against T of the run in ``run_dir`` (its ``best.npz`` on the test text of
+    its own split, :func:`test_start`): :func:`charrnn.studies.temperature.temperature_curve`
+    plus ``run`` (the folder, absolute), ``name``, ``trained_holdout`` (its ``holdout``: 0 means
+    it trained on the test text too) and ``test`` ([start, end) in characters). ``text``: the
+    run's text (default: read from its ``config.json`` "data"). Raises ``ValueError`` for a
+    folder that is not a finished run or a text whose vocabulary is not the model's."""
+    run_dir = Path(run_dir)
+    config = _read_json(run_dir / "config.json", "config.json")
+    if not (run_dir / "best.npz").is_file():
+        raise ValueError(f"{run_dir} is not a finished run folder: best.npz is missing")
+    if text is None:
+        if not config.get("data"):
+            raise ValueError(f"{run_dir / 'config.json'} does not say which text the run used "
+                             "('data')")
+        text = read_text(resolve(config["data"]))
+    model = load_model(run_dir / "best.npz")
+    check_vocab(model.vocab, Vocabulary.from_text(text), what=f"model {run_dir / 'best.npz'}")
+    start = test_start(config, len(text))
+    curve = temperature_curve(model.params, model.vocab.encode(text[start:]))
+    return {"run": os.fspath(run_dir.resolve()), "name": run_dir.name,
+            "trained_holdout": config.get("holdout", 0), "test": [start, len(text)], **curve}
+
+
 def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTINGS,
-               beams=BEAM_SETTINGS) -> dict:
+               beams=BEAM_SETTINGS, heldout_dirs=None) -> dict:
     """The sampling study of the best run among ``run_dirs`` (see :func:`best_run_dir`): its
     ``best.npz`` sampled ``n`` characters per setting, measured against its training text (the
     path in its ``config.json`` "data"; a relative path is taken from the project root).
 
     Returns a JSON-able dict: ``run`` (the folder, absolute), ``name``, ``seed`` (the run's
     training seed), ``best_smooth_loss``, ``best_update``, ``data``, ``n`` [characters],
-    ``sampling_seed`` and ``rows`` (:func:`sampling_study`). Raises ``ValueError`` with one
+    ``sampling_seed``, ``rows`` (:func:`sampling_study`) and ``temperature``
+    (:func:`temperature_of_run`) of the run among ``heldout_dirs`` (the same runs trained with
+    the held-out chunk removed) with the lowest validation loss, or, without them, of the
+    sampled run itself (then its ``trained_holdout`` says whether it saw the test text). Raises
+    ``ValueError`` with one
     sentence naming the folder when it is not a finished run (``metrics.json``, ``config.json``
     or its "data", ``best.npz`` missing or broken), when the text is missing or its vocabulary
     differs from the model's, or when ``n`` is not a positive integer or ``seed`` a negative one;
@@ -126,7 +194,10 @@ def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTING
     data = resolve(config["data"])
     text = read_text(data)
     check_vocab(model.vocab, Vocabulary.from_text(text), what=f"model {run_dir / 'best.npz'}")
+    calibrated = best_heldout_dir(heldout_dirs) if heldout_dirs else run_dir
+    temperature = temperature_of_run(calibrated, text if calibrated == run_dir else None)
     return {"run": os.fspath(run_dir.resolve()), "name": run_dir.name, "seed": metrics["seed"],
             "best_smooth_loss": metrics["best_smooth_loss"],
             "best_update": metrics.get("best_update"), "data": os.fspath(data), "n": n,
-            "sampling_seed": seed, "rows": sampling_study(model, text, n, seed, settings, beams)}
+            "sampling_seed": seed, "rows": sampling_study(model, text, n, seed, settings, beams),
+            "temperature": temperature}

@@ -15,11 +15,19 @@ predict).
 Scores (computed by :mod:`charrnn.studies.probes`):
 
 * 0/1 features: ROC AUC of one unit's activation as a score for the label. A unit can track a
-  feature with either sign: the score is max(AUC, 1 - AUC), ``sign`` +1 when high activations
-  mean label 1.
-* numeric features: Pearson r; the score is |r|, ``sign`` the sign of r.
+  feature with either sign: the unit and its ``sign`` (+1 when high activations mean label 1) are
+  the ones with the largest max(AUC, 1 - AUC) on the first half of the characters, and its score
+  is the AUC of that signed unit on the second half (below 0.5 when the sign does not hold there).
+* numeric features: Pearson r; the unit and the sign of r are chosen by |r| on the first half,
+  the score is sign x r on the second half.
 * probe: the best linear read-out of all n units, fitted on the first half of the characters and
-  scored on the second (AUC or r).
+  scored on the second (AUC or r), as the single unit is chosen on one half and scored on the other.
+
+Controls (:func:`unit_report`, ``"controls"``): the same table for the untrained network, the
+parameters training starts from (same shape, seed and initialisation, drawn by
+:func:`charrnn.training.state.new_state`) run over the same characters, and a probe on the
+one-hot input x_t alone (:func:`input_only`): how much of each feature the current character
+tells without any memory.
 * saturation (paper's Fig. 5): for each unit, the fraction of characters with h < -0.99 (left)
   and h > 0.99 (right).
 
@@ -31,12 +39,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.rnn import stateful_pass
+from ..training.config import TrainConfig
 from ..training.orders import split_chunks
+from ..training.state import new_state
 from ..util.checks import check_positive_int
 from .probes import auc_per_unit, pearson_per_unit, probe_score
 
 __all__ = ["FEATURES", "SATURATION", "hidden_states", "text_features", "saturation", "analyze",
-           "pick_passage", "analysis_part", "states_report", "unit_report", "baseline_unit_report"]
+           "pick_passage", "analysis_part", "states_report", "unit_report", "baseline_unit_report",
+           "untrained_params", "one_hot", "input_only"]
 
 #: The features, in table order: name -> (kind, meaning). See :func:`text_features`.
 FEATURES: dict[str, tuple[str, str]] = {
@@ -146,45 +157,113 @@ def saturation(A: np.ndarray, threshold: float = SATURATION) -> tuple[np.ndarray
     return (A < -threshold).mean(axis=0), (A > threshold).mean(axis=0)
 
 
+def _kind(name: str, y: np.ndarray) -> str:
+    return FEATURES[name][0] if name in FEATURES else \
+        "binary" if np.isin(y, (0, 1)).all() else "numeric"
+
+
+def _row(name: str, y: np.ndarray, n_rows: int) -> dict:
+    """A feature's row before any score: kind, metric, whether it varies in both halves."""
+    y = np.asarray(y)
+    if len(y) != n_rows:
+        raise ValueError(f"feature {name!r} has {len(y)} labels for {n_rows} characters")
+    kind = _kind(name, y)
+    binary = kind == "binary"
+    half = len(y) // 2
+    varies = lambda v: bool(len(v) > 1 and v.min() != v.max())  # noqa: E731
+    row = {"feature": name, "kind": kind, "metric": "AUC" if binary else "|r|",
+           "applicable": varies(y[:half]) and varies(y[half:]), "constant": not varies(y),
+           "unit": None, "sign": None, "score": None, "probe_score": None}
+    row["positive_fraction" if binary else "mean"] = float(y.mean()) if len(y) else None
+    return row
+
+
 def analyze(A: np.ndarray, labels: dict[str, np.ndarray], probe: bool = True) -> dict:
     """For each feature, the unit of ``A (N, n)`` that predicts it best, and the probe's score.
 
     ``labels``: ``{name: (N,)}`` as :func:`text_features` returns (kinds from :data:`FEATURES`;
-    a name not listed there counts as 0/1 when its values are only 0 and 1). Returns
-    ``{"features": [row, ...], "saturation": {"threshold", "left", "right"}, "N", "n"}``; a row is
-    ``{"feature", "kind", "metric", "applicable", "positive_fraction" | "mean", "unit", "sign",
-    "score", "unit_auc" | "unit_r", "probe_score"}`` with score = max(AUC, 1 - AUC) or |r|;
-    a feature with a constant label has ``applicable`` False and None for the unit and scores.
-    Raises ``ValueError`` when a label array's length is not N.
+    a name not listed there counts as 0/1 when its values are only 0 and 1). The unit and its
+    sign are chosen on the first N // 2 characters and scored on the rest, as the probe is fitted
+    on the first half and scored on the second (:func:`charrnn.studies.probes.probe_score`).
+    Returns ``{"features": [row, ...], "saturation": {"threshold", "left", "right"}, "N", "n"}``;
+    a row is ``{"feature", "kind", "metric", "applicable", "constant", "positive_fraction" |
+    "mean", "unit", "sign", "fit_score", "score", "unit_auc" | "unit_r", "probe_score"}``:
+    ``fit_score`` is max(AUC, 1 - AUC) or |r| of the chosen unit on the first half, ``score`` its
+    AUC with its sign (the AUC of -a when ``sign`` is -1) or sign x r on the second half,
+    ``unit_auc`` / ``unit_r`` its unsigned AUC or r there. A feature whose label is constant in
+    either half has ``applicable`` False (``constant`` True when it is constant in all of A) and
+    None for the unit and the scores. Raises ``ValueError`` when a label array's length is not N.
     """
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 2:
         raise ValueError(f"activations must have shape (N, n), got {A.shape}")
+    half = A.shape[0] // 2
     rows = []
     for name, y in labels.items():
+        row = _row(name, y, A.shape[0])
         y = np.asarray(y)
-        if len(y) != A.shape[0]:
-            raise ValueError(f"feature {name!r} has {len(y)} labels for {A.shape[0]} characters")
-        kind = FEATURES[name][0] if name in FEATURES else \
-            "binary" if np.isin(y, (0, 1)).all() else "numeric"
-        binary = kind == "binary"
-        row = {"feature": name, "kind": kind, "metric": "AUC" if binary else "|r|",
-               "applicable": bool(len(y) > 1 and y.min() != y.max()),
-               "unit": None, "sign": None, "score": None, "probe_score": None}
-        row["positive_fraction" if binary else "mean"] = float(y.mean()) if len(y) else None
+        binary = row["kind"] == "binary"
         if row["applicable"]:
-            raw = auc_per_unit(A, y) if binary else pearson_per_unit(A, y)
+            per_unit = auc_per_unit if binary else pearson_per_unit
+            raw = per_unit(A[:half], y[:half])  # (n,): the choice sees the first half only
             strength = np.abs(raw - 0.5) if binary else np.abs(raw)
             j = int(np.argmax(strength))
-            row.update(unit=j, sign=1 if raw[j] >= (0.5 if binary else 0.0) else -1,
-                       score=float(max(raw[j], 1 - raw[j]) if binary else abs(raw[j])))
-            row["unit_auc" if binary else "unit_r"] = float(raw[j])
+            sign = 1 if raw[j] >= (0.5 if binary else 0.0) else -1
+            held = float(per_unit(A[half:, j : j + 1], y[half:])[0])  # the second half
+            row.update(unit=j, sign=sign,
+                       fit_score=float(max(raw[j], 1 - raw[j]) if binary else abs(raw[j])),
+                       score=(held if sign > 0 else 1.0 - held) if binary else sign * held)
+            row["unit_auc" if binary else "unit_r"] = held
             if probe:
                 row["probe_score"] = probe_score(A, y, binary)
         rows.append(row)
     left, right = saturation(A)
     return {"N": int(A.shape[0]), "n": int(A.shape[1]), "features": rows,
             "saturation": {"threshold": SATURATION, "left": left.tolist(), "right": right.tolist()}}
+
+
+def one_hot(indices, K: int) -> np.ndarray:
+    """The one-hot inputs ``X (N, K)`` float64 of character indices ``indices`` int (N,)."""
+    indices = np.asarray(indices)
+    X = np.zeros((len(indices), K))
+    X[np.arange(len(indices)), indices] = 1.0
+    return X
+
+
+def input_only(indices, K: int, labels: dict[str, np.ndarray]) -> dict:
+    """The input-only control: the linear probe of :func:`analyze` fitted on the one-hot input
+    x_t alone (``X (N, K)``, :func:`one_hot` of ``indices`` int (N,)) instead of the hidden
+    states, on the first half of the characters, scored on the second.
+
+    It reads each feature from the current character only, with no memory of the characters
+    before it: a feature that is a function of the current character (``in_word``) scores about
+    1, one that needs memory (``quote``, ``line_position``, ``paren``) scores what the current
+    character happens to tell about it. A network's probe above this one shows what its state
+    adds. Returns ``{"features": [{"feature", "kind", "metric", "applicable", "constant",
+    "probe_score", ...}]}`` (rows as :func:`analyze`'s, without a unit). Memory: N x K float64.
+    """
+    X = one_hot(indices, K)
+    rows = []
+    for name, y in labels.items():
+        row = _row(name, y, len(X))
+        if row["applicable"]:
+            row["probe_score"] = probe_score(X, np.asarray(y), row["kind"] == "binary")
+        rows.append(row)
+    return {"K": int(K), "features": rows}
+
+
+def untrained_params(config: dict, K: int) -> dict | None:
+    """The parameters training starts from for the run whose ``config.json`` (or checkpoint
+    meta) is ``config``: the ``params`` of :func:`charrnn.training.state.new_state` for the
+    :class:`charrnn.training.config.TrainConfig` of its fields (the run's m, init, sigma, seed
+    and dtype), with ``K`` characters: the same draw, bit for bit, as the run's first update
+    saw. None when ``config`` does not give the seed and the init (an older or a hand-made
+    checkpoint)."""
+    if not {"seed", "init", "m"} <= set(config):
+        return None
+    names = set(TrainConfig.__dataclass_fields__)
+    cfg = TrainConfig(**{k: v for k, v in config.items() if k in names})
+    return new_state(cfg, K).params
 
 
 def pick_passage(text: str, labels: np.ndarray, length: int = 600) -> int:
@@ -256,19 +335,33 @@ def states_report(A: np.ndarray, part: str, labels: dict, start: int = 0, n_pass
 def unit_report(model, text: str, split: str = "holdout", n_chunks: int = 20,
                 n_passages: int = 3, passage_length: int = 600) -> dict:
     """Everything ``charrnn units`` shows for a vanilla RNN, JSON-able: the table, saturation
-    and passages (:func:`states_report` of its hidden states on :func:`analysis_part`).
+    and passages (:func:`states_report` of its hidden states on :func:`analysis_part`), and the
+    controls.
 
     ``model`` a :class:`charrnn.training.checkpoint.Model`; ``text`` the whole text (str; every character
     of the part in the model's vocabulary); the model runs from h = 0 at the part's start. Adds
-    ``"split", "start", "end", "m"``. Memory: H is N x m float64 (the book's holdout part with
-    m = 100: 44 MB; ``"all"``: 0.9 GB). Raises ``ValueError`` as :func:`analysis_part`, and for a
-    character the model does not know (named).
+    ``"split", "start", "end", "m"`` and ``"controls"``: ``"untrained"`` (the same analysis of
+    the network training started from, :func:`untrained_params` of the checkpoint's config, run
+    over the same characters from h = 0: ``{"seed", "init", "features", "saturation"}``, or None
+    when the checkpoint does not say its seed and init) and ``"input_only"``
+    (:func:`input_only`). Memory: H is N x m float64 (the book's holdout part with m = 100:
+    44 MB; ``"all"``: 0.9 GB), twice for the untrained network. Raises ``ValueError`` as
+    :func:`analysis_part`, and for a character the model does not know (named).
     """
     start, part, labels = analysis_part(text, split, n_chunks)
     indices = model.vocab.encode(part)  # names the characters the model does not know
     H = hidden_states(model.params, indices)  # (N, m)
     result = states_report(H, part, labels, start, n_passages, passage_length)
     result.update(split=split, start=start, end=len(text), m=model.m)
+    config = model.meta.get("config") or {}
+    initial = untrained_params(config, model.vocab.K)
+    untrained = None
+    if initial is not None:
+        u = analyze(hidden_states(initial, indices), labels)
+        untrained = {"seed": config["seed"], "init": config["init"], "features": u["features"],
+                     "saturation": u["saturation"]}
+    result["controls"] = {"untrained": untrained,
+                          "input_only": input_only(indices, model.vocab.K, labels)}
     return result
 
 
