@@ -30,9 +30,11 @@ ifeq ($(QUICK),1)
   EXPERIMENT_CHARS ?= 200000
   BENCH_UPDATES ?= 200
   BENCH_REPS ?= 1
+  SCALING ?= sweeps/scaling-quick.yaml
   REPORTS ?= reports/quick
   TITLE_NOTE ?= Quick report (make report QUICK=1): $(N_UPDATES) updates per handout seed, \
-    $(EXPERIMENT_CHARS) training characters per experiment, a $(BENCH_UPDATES)-update benchmark. \
+    $(EXPERIMENT_CHARS) training characters per experiment, a $(BENCH_UPDATES)-update benchmark, \
+    the scaling sweep $(SCALING). \
     Every section is here, but its numbers are not those of the full report (make report).
 else ifneq ($(QUICK),)
   $(error QUICK="$(QUICK)" must be 1 (small budgets) or empty)
@@ -44,6 +46,9 @@ N_UPDATES ?= 150000
 SAMPLE_EVERY ?= 10000
 EXPERIMENT_CHARS ?= 2000000
 EXPERIMENTS ?= sequential random chunks B8 B32 m256 m256s50 m256cos best
+# The scaling sweep of the report: a reduced spec that fits its time; sweeps/scaling.yaml is the
+# full one (45 runs: a cluster's work, with SCHEDULER=tcp://HOST:8786).
+SCALING ?= sweeps/scaling-report.yaml
 RUNS ?= runs
 REPORTS ?= reports
 # A Dask scheduler (tcp://HOST:8786): make sweep, and make report's experiments and baselines, run
@@ -76,6 +81,9 @@ ifneq ($(CHECKED),)
     ifneq ($(DATA),data/shakespeare.txt)
       $(error DATA=$(DATA) does not exist: give a UTF-8 text file (see README.md, "The data"))
     endif
+  endif
+  ifeq ($(wildcard $(SCALING)),)
+    $(error SCALING=$(SCALING) does not exist: give a sweep spec such as sweeps/scaling-report.yaml)
   endif
   ifeq ($(wildcard notebooks/params/$(PRESET).yaml),)
     $(error PRESET=$(PRESET) is unknown: use adam or adagrad)
@@ -117,7 +125,7 @@ PKG := src/charrnn
 # date of a file dated in the future, which would otherwise have make start again and again.
 PREREQ_LISTS := TRAIN_SRC EXPERIMENT_SRC SUMMARY_SRC BASELINE_SRC GRID_SRC UNITS_SRC \
   UNITS_BASELINE_SRC GRADCHECK_SRC STUDY_SRC CALIBRATE_SRC CONTEXT_SRC DYNAMIC_SRC GRADIENTS_SRC \
-  BENCH_SRC REPORT_SRC PDF_SRC
+  SCALING_SRC BENCH_SRC REPORT_SRC PDF_SRC
 PKG_FILES := $(wildcard $(PKG)/*.py $(PKG)/*/*.py)
 PKG_DIRS := $(PKG) $(filter-out %/__pycache__/,$(wildcard $(PKG)/*/))
 $(foreach v,$(PREREQ_LISTS),$(eval $(v) := $(PKG_FILES)))
@@ -286,6 +294,14 @@ $(REPORTS)/gradients.json: $(STUDY_RUNS) $(GRADIENTS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn gradients --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
 
+# The scaling sweep (SCALING) into its own folder per spec and text; one local worker (make runs
+# other jobs beside it), or the Dask cluster at SCHEDULER. A run of the same settings, text and
+# training code is reused.
+SCALING_DIR := $(RUNS)/sweep-$(basename $(notdir $(SCALING)))-$(DATA_NAME)
+$(SCALING_DIR)/results.json: $(SCALING) $(DATA) $(SCALING_SRC) | $(SETUP)
+	$(PY) -m charrnn sweep $(SCALING) --data $(abspath $(DATA)) --out $(abspath $(SCALING_DIR)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER),--workers 1)
+
 BENCH_SETTINGS := DATA=$(abspath $(DATA)) NAME=$(DATA_NAME) BENCH_UPDATES=$(BENCH_UPDATES) BENCH_REPS=$(BENCH_REPS)
 $(REPORTS)/.bench-settings: FORCE
 	@mkdir -p $(@D)
@@ -298,7 +314,7 @@ UNITS_HOLDOUT := $(if $(filter sequential,$(EXPERIMENTS)),$(REPORTS)/units-holdo
 UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
 # make starts them in this order, two at a time: the longest jobs (the experiments, whose list
 # begins with the 10-minute model, and the baselines) first, so that none is left running alone.
-REPORT_INPUTS = $(REPORTS)/calibrate.json $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(GRADCHECK) \
+REPORT_INPUTS = $(REPORTS)/calibrate.json $(EXPERIMENTS_DIR)/summary.json $(SCALING_DIR)/results.json $(BASELINE_RUNS) $(GRADCHECK) \
   $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json \
   $(UNITS_JSONS) $(REPORTS)/context.json $(REPORTS)/dynamic.json $(REPORTS)/gradients.json
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
@@ -319,7 +335,7 @@ $(REPORTS)/report.ipynb: notebooks/03_report.ipynb $(REPORTS)/.settings $(REPORT
 	$(PAPERMILL) notebooks/03_report.ipynb $@ -p run_dirs "$(abspath $(RUN_DIRS))" \
 	  -p heldout_dirs "$(abspath $(HELDOUT_DIRS))" -p calibrate_json $(abspath $(REPORTS)/calibrate.json) \
 	  -p context_json $(abspath $(REPORTS)/context.json) -p dynamic_json $(abspath $(REPORTS)/dynamic.json) \
-	  -p gradients_json $(abspath $(REPORTS)/gradients.json) \
+	  -p gradients_json $(abspath $(REPORTS)/gradients.json) -p scaling_json $(abspath $(SCALING_DIR)/results.json) \
 	  -p gradcheck_json $(abspath $(GRADCHECK)) -p bench_json $(abspath $(REPORTS)/bench.json) \
 	  -p sampling_json $(abspath $(REPORTS)/sampling_study.json) -p experiments_dir $(abspath $(EXPERIMENTS_DIR)) \
 	  -p units_json $(abspath $(REPORTS)/units.json) -p units_holdout_json '$(abspath $(UNITS_HOLDOUT))' \

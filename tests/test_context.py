@@ -8,7 +8,7 @@ import pytest
 
 from charrnn.model.evaluate import stateful_loss
 from charrnn.model.rnn import init_params, input_term, softmax, step
-from charrnn.report import findings
+from charrnn.report import shortfall
 from charrnn.studies.context import KS, curve, fitting, gated_losses, positions, vanilla_losses, within
 
 
@@ -72,17 +72,17 @@ def test_within_and_the_paragraph_follow_the_numbers():
     assert within((1, 2, 4), [3.0, 1.6, 1.52], 1.5) is None
     a = curve("handout", "vanilla m 100", (1, 2, 4, 8), [3.0, 2.0, 1.7, 1.561], 1.56)
     b = curve("gru", "GRU h 142", (1, 2, 4, 8), [3.0, 2.0, 1.6, 1.4], 1.3)
-    text = findings.context_paragraph([b, a])
+    text = shortfall.context_paragraph([b, a])
     assert text.index("handout") < text.index("gru")  # the one using the least context first
     assert "handout at k = 8" in text
     assert "gru is still more than 0.01 nats/char above its stateful loss (1.300) at k = 8" in text
     assert "about the last" not in text  # only one model comes within: nothing to set apart
     c = curve("lstm", "LSTM h 120", (1, 2, 4, 8), [3.0, 1.7, 1.31, 1.305], 1.3)
     d = curve("m256", "vanilla m 256", (1, 2, 4, 8), [3.0, 1.7, 1.51, 1.505], 1.5)
-    text = findings.context_paragraph([a, c, d])
+    text = shortfall.context_paragraph([a, c, d])
     assert "(k = ∞): lstm and m256 at k = 4 and handout at k = 8." in text  # grouped by k
     assert "So lstm makes its predictions from about the last 4 characters, handout from about 8" in text
-    assert findings.context_paragraph([]) == ""
+    assert shortfall.context_paragraph([]) == ""
     assert json.loads(json.dumps(a))["within"] == 8
 
 

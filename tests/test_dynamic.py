@@ -89,17 +89,17 @@ def _model(name, static, dynamic, eta, rates=(0.0, 0.01, 0.1)):
 
 
 def test_the_paragraph_says_what_the_numbers_show():
-    from charrnn.report import findings
+    from charrnn.report import shortfall
 
     ppmd = {"name": "PPMd", "bits_per_char": 1.6}
     a, b = _model("a", 2.3, 2.2, 0.01), _model("b", 2.0, 1.95, 0.01)
-    text = findings.dynamic_paragraph([b, a], ppmd)
+    text = shortfall.dynamic_paragraph([b, a], ppmd)
     assert "lowers the test loss of a from 2.300 to 2.200 and b from 2.000 to 1.950" in text
     assert "None reaches PPMd (1.600 bits/char)" in text and "largest tried" not in text
     # a reversal on the test text, a tie (rate 0), a gain too small to call, the grid's top
     c, d = _model("c", 2.0, 2.05, 0.01), _model("d", 1.9, 1.9, 0.0)
     e, f = _model("e", 1.7, 1.695, 0.01), _model("f", 1.65, 1.55, 0.1)
-    text = findings.dynamic_paragraph([c, d, e, f], ppmd)
+    text = shortfall.dynamic_paragraph([c, d, e, f], ppmd)
     assert "raises the test loss of c from 2.000 to 2.050" in text
     assert "For d no rate tried helped on the validation text" in text
     assert "For e the gain is below 0.01 bits/char." in text
@@ -107,5 +107,5 @@ def test_the_paragraph_says_what_the_numbers_show():
     assert "With it, f beats PPMd (1.600 bits/char), which also learns while it reads, although " \
         "no model did statically." in text
     assert "e from" not in text  # a gain below 0.01 is not reported as a lowering
-    assert findings.dynamic_paragraph([]) == ""
-    assert "PPMd" not in findings.dynamic_paragraph([a])
+    assert shortfall.dynamic_paragraph([]) == ""
+    assert "PPMd" not in shortfall.dynamic_paragraph([a])

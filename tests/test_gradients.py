@@ -109,11 +109,11 @@ def _curve(name, norms, rho=None):
 
 
 def test_the_paragraph_says_what_the_numbers_show():
-    from charrnn.report import findings
+    from charrnn.report import shortfall
 
     van = _curve("handout", [1.0, 0.5, 1e-2, 1e-9, 1e-30], rho=2.5)
     gru = _curve("gru", [1.0, 0.8, 0.5, 0.2, 0.1])
-    text = findings.gradients_paragraph([gru, van], quote_auc=0.54)
+    text = shortfall.gradients_paragraph([gru, van], quote_auc=0.54)
     assert "shrinks by a factor of $10^{9}$ in handout and 5.0 in gru." in text
     assert "above 1, W alone" not in text and "The spectral radius of W is 2.50, above 1" in text
     assert "no unit of the handout model follows quotations (best unit AUC 0.54" in text
@@ -121,12 +121,12 @@ def test_the_paragraph_says_what_the_numbers_show():
     # a contracting W, a unit that does follow quotations, a gradient that grows
     small = _curve("small", [1.0, 0.1, 1e-3, 1e-6, 1e-12], rho=0.5)
     grows = _curve("grows", [1.0, 2.0, 4.0, 8.0, 16.0])
-    text = findings.gradients_paragraph([small, grows], quote_auc=0.93)
+    text = shortfall.gradients_paragraph([small, grows], quote_auc=0.93)
     assert "$10^{6}$ in small." in text and "In grows it does not shrink." in text
     assert "below 1 (0.50 at most): W alone shrinks the gradient" in text
     assert "Even so, a unit of the handout model follows quotations (best unit AUC 0.93)" in text
     # k_ref beyond the curve: the largest k that was measured
-    assert "From k = 1 to k = 4," in findings.gradients_paragraph([_curve("x", [1, .5, .1, .1, .1])],
+    assert "From k = 1 to k = 4," in shortfall.gradients_paragraph([_curve("x", [1, .5, .1, .1, .1])],
                                                                  k_ref=10)
-    assert "does not shrink in any model" in findings.gradients_paragraph([grows])
-    assert findings.gradients_paragraph([]) == ""
+    assert "does not shrink in any model" in shortfall.gradients_paragraph([grows])
+    assert shortfall.gradients_paragraph([]) == ""

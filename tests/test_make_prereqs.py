@@ -161,7 +161,7 @@ class Project:
         self.path = path
         for name in ("Makefile", "pyproject.toml", "requirements.txt"):
             shutil.copy(ROOT / name, path / name)
-        for name in ("src", "notebooks", "benchmarks", ".ci"):
+        for name in ("src", "notebooks", "benchmarks", ".ci", "sweeps"):
             shutil.copytree(ROOT / name, path / name,
                             ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         # .venv: the real one's parts, but a prereqs.mk and .installed of its own
@@ -186,9 +186,10 @@ class Project:
         self.targets = [*inputs, *runs, "reports/bench.json", "reports/report.ipynb",
                         "reports/report.pdf"]
         # the inputs (the summary, 2 gated kinds x 3 seeds, the gradient check, a handout run and
-        # its held-out twin, the sampling study, 3 units, calibrate, context, dynamic, gradients),
-        # the runs of the experiment variants, the benchmark, the notebook and the PDF
-        assert len(self.targets) == len(set(self.targets)) == 24, self.targets
+        # its held-out twin, the sampling study, 3 units, calibrate, context, dynamic, gradients,
+        # the scaling sweep), the runs of the experiment variants, the benchmark, the notebook and
+        # the PDF
+        assert len(self.targets) == len(set(self.targets)) == 25, self.targets
         for t in self.targets:
             (path / t).parent.mkdir(parents=True, exist_ok=True)
             (path / t).touch()

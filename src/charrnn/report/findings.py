@@ -8,8 +8,6 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 
 from __future__ import annotations
 
-import math
-
 from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
 from .prose import change, order, significance_sentences
@@ -18,8 +16,7 @@ from .tables import signed_unit
 __all__ = ["KARPATHY_2015", "STRONG", "units_intro", "units_paragraph", "controls_paragraph",
            "baselines_paragraph",
            "LITERATURE", "best_model_paragraph", "heldout_paragraph", "calibration_paragraph",
-           "context_paragraph", "temperature_paragraph", "dynamic_paragraph",
-           "gradients_paragraph", "power_of_ten"]
+           "temperature_paragraph"]
 
 
 KARPATHY_2015 = ('Karpathy, Johnson & Fei-Fei, "Visualizing and Understanding Recurrent Networks", '
@@ -370,140 +367,6 @@ def calibration_paragraph(refs: list[dict], models: list[dict]) -> str:
                      "and the n-gram model are fixed once trained, so a compressor that wins is "
                      "partly adapting to the test text itself.")
     return " ".join(parts)
-
-
-def context_paragraph(models: list[dict], near: float = 0.01) -> str:
-    """How much context each model uses, from ``charrnn context --json``'s ``models`` (``name``,
-    ``kind``, ``ks``, ``losses``, ``inf``, ``within``: the smallest k whose loss is within
-    ``near`` of the k = infinity loss, or None), grouped by ``within`` from the smallest (those
-    that never come within ``near`` last); ``""`` without models."""
-    if not models:
-        return ""
-    ks = models[0]["ks"]
-    groups: dict[int, list[str]] = {}
-    for m in sorted(models, key=lambda m: m["within"] or 0):
-        if m["within"] is not None:
-            groups.setdefault(m["within"], []).append(m["name"])
-    said = [f"{join_and(names)} at k = {k}" for k, names in groups.items()]
-    never = [m for m in models if m["within"] is None]
-    text = "Started from a zero state k characters back, "
-    if said:
-        text += ("the models come within " if len(models) > 1 else "the model comes within ") + \
-            f"{near} nats/char of their stateful loss (k = ∞): " + join_and(said) + "."
-    for m in never:
-        text += (f"{' ' if said else ''}{m['name']} is still more than {near} nats/char above its "
-                 f"stateful loss ({m['inf']:.3f}) at k = {ks[-1]}.")
-    found = [m for m in models if m["within"] is not None]
-    if len(found) > 1 and len({m["within"] for m in found}) > 1:
-        few = min(found, key=lambda m: m["within"])
-        many = max(found, key=lambda m: m["within"])
-        text += (f" So {few['name']} makes its predictions from about the last {few['within']} "
-                 f"characters, {many['name']} from about {many['within']}: what the state carries "
-                 "beyond that changes its loss by less than " + f"{near} nats/char.")
-    return text
-
-
-def dynamic_paragraph(models: list[dict], reference: dict | None = None,
-                      small: float = 0.01) -> str:
-    """What dynamic evaluation changes, from ``charrnn dynamic --json``'s ``models`` (``name``,
-    ``static``, ``dynamic`` [nats/char], ``eta`` chosen on validation, ``rates``): the models it
-    helps by at least ``small`` (largest gain first), by less, those it leaves alone (rate 0
-    chosen) or hurts, a rate at the top
-    of the grid, and where they stand against an adaptive ``reference`` (``name``,
-    ``bits_per_char``: PPMd of ``charrnn calibrate``). Bits/char; ``""`` without models."""
-    if not models:
-        return ""
-    bits = {m["name"]: (m["static"] * BITS_PER_NAT, m["dynamic"] * BITS_PER_NAT) for m in models}
-    moved = sorted((m for m in models if m["eta"]), key=lambda m: bits[m["name"]][1] - bits[m["name"]][0])
-    gain = {n: b[0] - b[1] for n, b in bits.items()}
-    better = [m for m in moved if gain[m["name"]] >= small]
-    barely = [m["name"] for m in moved if 0 < gain[m["name"]] < small]
-    worse = [m for m in moved if gain[m["name"]] < 0]
-    kept = [m["name"] for m in models if not m["eta"]]
-    moved_by = lambda m: f"{m['name']} from {bits[m['name']][0]:.3f} to {bits[m['name']][1]:.3f}"  # noqa: E731
-    text = []
-    if better:
-        text.append("Taking one SGD step after each segment lowers the test loss of "
-                    + join_and([moved_by(m) for m in better]) + " bits/char.")
-    if barely:
-        text.append(f"For {join_and(barely)} the gain is below {small} bits/char.")
-    if worse:
-        text.append("The rate chosen on the validation text raises the test loss of "
-                    + join_and([moved_by(m) for m in worse]) + " bits/char.")
-    if kept:
-        text.append(f"For {join_and(kept)} no rate tried helped on the validation text, so "
-                    "the static model is kept.")
-    top = [m["name"] for m in moved if m["eta"] == max(m["rates"])]
-    if top:
-        text.append(f"For {join_and(top)} the chosen rate is the largest tried: a larger one "
-                    "might help more.")
-    if reference is not None:
-        ref = reference["bits_per_char"]
-        below = [m["name"] for m in models if bits[m["name"]][1] < ref]
-        before = [m["name"] for m in models if bits[m["name"]][0] < ref]
-        if below:
-            text.append(f"With it, {join_and(below)} {'beats' if len(below) == 1 else 'beat'} "
-                        f"{reference['name']} ({ref:.3f} bits/char), which also learns while it "
-                        "reads" + ("" if before else ", although no model did statically") + ".")
-        else:
-            text.append(f"None reaches {reference['name']} ({ref:.3f} bits/char), which also "
-                        "learns while it reads.")
-    return " ".join(text)
-
-
-def power_of_ten(x: float) -> str:
-    """``x`` (> 0) as a rounded power of ten in MathJax, "$10^{8}$"; "1" near 1."""
-    e = round(math.log10(x))
-    return "1" if e == 0 else "$10^{" + str(e) + "}$"
-
-
-def gradients_paragraph(models: list[dict], quote_auc: float | None = None, k_ref: int = 64) -> str:
-    """How the gradients vanish, from ``charrnn gradients --json``'s ``models`` (``name``, ``ks``,
-    ``norms``; vanilla ones also ``spectral_radius``): by what factor the gradient shrinks from
-    k = 1 to ``k_ref`` (or the largest k below it) in each model, most first; what W's spectral
-    radius says about where the shrinking comes from; and, with ``quote_auc`` (the handout
-    model's best single unit on "inside a quotation", AUC; the first vanilla model of
-    ``models`` is taken to be the handout model), what that means for quotations.
-    ``""`` without models."""
-    if not models:
-        return ""
-    k = max(x for x in models[0]["ks"] if x <= k_ref)
-    factor = {m["name"]: m["norms"][0] / m["norms"][m["ks"].index(k)] for m in models}
-    ranked = sorted(models, key=lambda m: -factor[m["name"]])
-    shrink = [m["name"] for m in ranked if factor[m["name"]] > 1]
-    text = [f"From k = 1 to k = {k}, the mean gradient norm "
-            + ("shrinks by a factor of " + join_and([f"{power_of_ten(factor[n])} in {n}"
-                                                      if factor[n] >= 100 else
-                                                      f"{factor[n]:.1f} in {n}" for n in shrink])
-               if shrink else "does not shrink in any model")
-            + "."]
-    grow = [m["name"] for m in models if factor[m["name"]] <= 1]
-    if shrink and grow:
-        text.append(f"In {join_and(grow)} it does not shrink.")
-    rho = [m["spectral_radius"] for m in models if "spectral_radius" in m]
-    vanilla = [m["name"] for m in models if "spectral_radius" in m]
-    if rho and min(rho) > 1:
-        text.append(("The spectral radius of W is above 1 in every vanilla model "
-                     f"({min(rho):.2f} to {max(rho):.2f})" if len(rho) > 1 else
-                     f"The spectral radius of W is {rho[0]:.2f}, above 1")
-                    + ": W alone would make a gradient grow over many steps, so the shrinking "
-                    "comes from tanh's derivative 1 − h², which is near 0 where units saturate.")
-    elif rho and max(rho) < 1:
-        text.append(f"The spectral radius of W is below 1 ({max(rho):.2f} at most): W alone "
-                    "shrinks the gradient at every step.")
-    vanilla_factor = factor[vanilla[0]] if vanilla else None  # the first: the handout model
-    if quote_auc is not None and vanilla_factor is not None and vanilla_factor >= 100:
-        if quote_auc < 0.6:
-            text.append(f"This fits the hidden units: no unit of the handout model follows "
-                        f"quotations (best unit AUC {quote_auc:.2f}; 0.5 is chance). Whether a "
-                        "quotation is open depends on a quotation mark that may lie many "
-                        "characters back, and from there training gets a gradient "
-                        f"{power_of_ten(vanilla_factor)} times smaller than from the last "
-                        "character.")
-        else:
-            text.append(f"Even so, a unit of the handout model follows quotations (best unit AUC "
-                        f"{quote_auc:.2f}).")
-    return " ".join(text)
 
 
 def temperature_paragraph(curve: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_smooth_loss", "plot_smooth_by_position", "plot_validation", "plot_context",
-           "plot_gradients", "plot_saturation"]
+           "plot_gradients", "plot_scaling", "plot_saturation"]
 
 
 def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
@@ -184,6 +184,31 @@ def plot_gradients(models: list[dict], ax=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_scaling(points: list[dict], axes=None):
+    """Test bits/char against parameters (left) and against training time (right), one line per
+    kind, both x axes logarithmic, error bars of one sample standard deviation over seeds where
+    there are several. ``points``: :func:`charrnn.report.shortfall.scaling_points` (``kind``,
+    ``n_params``, ``bits``, ``std``, ``time_s``). Returns the two Axes."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    kinds = list(dict.fromkeys(p["kind"] for p in points))
+    for i, kind in enumerate(kinds):
+        ps = [p for p in points if p["kind"] == kind]
+        err = [p["std"] or 0.0 for p in ps]
+        for ax, x in zip(axes, ("n_params", "time_s")):
+            ax.errorbar([p[x] for p in ps], [p["bits"] for p in ps], yerr=err, marker="os^D"[i % 4],
+                        ms=4, lw=1.2, capsize=3, ls=("-", "--", "-.", ":")[i % 4], label=kind)
+    for ax, label in zip(axes, ("parameters", "training time (s, one thread, this machine)")):
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("test loss (bits per character)")
+    axes[0].legend(fontsize=8)
+    return axes
 
 
 def plot_saturation(left, right, ax=None, labels: dict | None = None, title: str | None = None):

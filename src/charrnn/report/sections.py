@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from ..model.evaluate import BITS_PER_NAT
+from ..model.gradcheck import LOSS_DEFINITIONS
 from ..studies.baselines_io import read_baseline
 from ..studies.experiments import GATED_SEEDS, comparisons, job_name, load_variant, summarize
 from ..util.checks import join_and
 from . import findings, prose, tables
+from .parts import figure as _figure
+from .parts import not_yet as _not_yet
+from .parts import shown as _shown
 from .plots import (
-    plot_context,
-    plot_gradients,
     plot_saturation,
     plot_smooth_by_position,
     plot_smooth_loss,
@@ -33,25 +35,31 @@ from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
-           "smooth_loss", "seeds", "calibration", "context", "dynamic", "gradients", "hidden_units"]
+           "smooth_loss", "seeds", "calibration", "hidden_units", "gradcheck", "samples"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
 
 
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+def gradcheck(result: dict) -> list:
+    """The gradient check (``gradcheck.json``, ``result``: one entry per loss definition of
+    :data:`charrnn.model.gradcheck.LOSS_DEFINITIONS`): per definition a captioned table of the
+    relative errors and what the shorter sequences show, then the verdict."""
+    parts = []
+    for preset in LOSS_DEFINITIONS:
+        parts += [("markdown", caption("table", prose.gradcheck_caption(preset, result[preset]))),
+                  ("html", tables.gradcheck_html(result[preset])),
+                  ("markdown", prose.shorter_sequences(preset, result[preset]))]
+    return _shown([*parts, ("markdown", prose.gradcheck_verdict(result))])
 
-    return Figure(figsize=(width, height), layout="constrained")
 
-
-def _not_yet(what: str, target: str) -> tuple[str, str]:
-    return ("markdown", f"*Not yet: {what}; run `{target}`.*")
-
-
-def _shown(parts: list) -> list:
-    """``parts`` without empty Markdown (a sentence generator with nothing to say)."""
-    return [p for p in parts if not (isinstance(p[1], str) and not p[1])]
+def samples(run: dict, up_to: int) -> list:
+    """The 200-character samples of ``run`` (:func:`charrnn.training.runs.load_run`) taken up to
+    update ``up_to``, each in a box titled with its update, after the sentence that introduces
+    them."""
+    boxes = [("html", tables.sample_html(s["text"], prose.sample_title(s["update"])))
+             for s in run["samples"] if s["update"] <= up_to]
+    return _shown([("markdown", prose.samples_intro(run)), *boxes])
 
 
 def gated_runs(exp_dir) -> list[dict]:
@@ -286,99 +294,6 @@ def calibration(cal: dict | None, exp_dir, heldout: list[dict] | None = None) ->
                              "report's models (bold).")),
         ("markdown", "\n".join(lines)), ("markdown", note),
         ("markdown", findings.calibration_paragraph(refs, models))])
-
-
-def context(result: dict | None) -> list:
-    """How much context each model uses (``charrnn context --json``, ``result``): the figure,
-    a table of the losses at a few k, and what they show; "not yet" without it."""
-    if result is None:
-        return [_not_yet("no context curves (`context.json`)", "make report")]
-    models = result["models"]
-    fig = _figure(8, 3.8)
-    plot_context(models, fig.subplots())
-    ks = models[0]["ks"]
-    some = (1, 4, 16, 64, 256)
-    shown = [k for k in ks if k in some] + ([ks[-1]] if ks[-1] not in some else [])
-    lines = ["| model | " + " | ".join(f"k = {k}" for k in shown) + " | k = ∞ | within 0.01 |",
-             "|---|" + "---:|" * (len(shown) + 2)]
-    for m in models:
-        by = dict(zip(m["ks"], m["losses"]))
-        lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.3f}" for k in shown)
-                     + f" | {m['inf']:.3f} | {m['within'] or '–'} |")
-    return _shown([
-        ("figure", fig),
-        ("markdown", caption("figure", f"Test loss from a zero state k characters back, at "
-                             f"{result['positions']:,} positions of the test text; dotted: each "
-                             "model's stateful loss (k = ∞) at the same positions.")),
-        ("markdown", caption("table", "The same losses (nats/char) at some k, and the smallest k "
-                             "within 0.01 nats/char of k = ∞.")),
-        ("markdown", "\n".join(lines)),
-        ("markdown", findings.context_paragraph(models))])
-
-
-def dynamic(result: dict | None, cal: dict | None = None) -> list:
-    """Dynamic evaluation (``charrnn dynamic --json``, ``result``): static and dynamic test loss
-    of each model side by side, with the rate chosen on validation, and what they show against
-    PPMd of ``cal`` (``charrnn calibrate --json``, when it is on the same test text); "not yet"
-    without it."""
-    if result is None:
-        return [_not_yet("no dynamic evaluation (`dynamic.json`)", "make report")]
-    models = result["models"]
-    lines = ["| model | static | dynamic | change | rate η |", "|---|---:|---:|---:|---:|"]
-    for m in models:
-        s, d = m["static"] * BITS_PER_NAT, m["dynamic"] * BITS_PER_NAT
-        lines.append(f"| {m['name']} ({m['kind']}) | {s:.3f} | {d:.3f} | {d - s:+.3f} | "
-                     f"{m['eta']:g} |")
-    ppmd = None
-    if cal is not None and cal.get("test") == result["test"]:
-        ppmd = next(({"name": "PPMd", "bits_per_char": r["bits_per_char"]}
-                     for r in cal["references"] if r["name"].startswith("PPMd")), None)
-    a, b = result["test"]
-    rates = ", ".join(f"{r:g}" for r in result["rates"])
-    return _shown([
-        ("markdown", caption("table", f"Test loss (bits/char, characters {a:,} to {b:,}) of each "
-                             "model as trained (static) and with one plain SGD step after each "
-                             f"{result['segment']}-character segment it has predicted (dynamic; "
-                             f"rate η chosen among {rates} on the validation text).")),
-        ("markdown", "\n".join(lines)),
-        ("markdown", findings.dynamic_paragraph(models, ppmd))])
-
-
-def gradients(result: dict | None, units: dict | None = None) -> list:
-    """How the gradients vanish (``charrnn gradients --json``, ``result``): the figure, a table
-    of the norms at some k with W's spectrum for the vanilla models, and what they show (with the
-    quotation feature of ``units``, ``charrnn units --json`` of the handout model); "not yet"
-    without it."""
-    if result is None:
-        return [_not_yet("no gradient norms (`gradients.json`)", "make report")]
-    models = result["models"]
-    fig = _figure(8, 3.8)
-    plot_gradients(models, fig.subplots())
-    ks = models[0]["ks"]
-    shown = [k for k in ks if k in (1, 4, 16, 64, 256)]
-    lines = ["| model | " + " | ".join(f"k = {k}" for k in shown) + " | σ_max(W) | ρ(W) |",
-             "|---|" + "---:|" * (len(shown) + 2)]
-    for m in models:
-        by = dict(zip(m["ks"], m["norms"]))
-        spec = (f"{m['sigma_max']:.2f} | {m['spectral_radius']:.2f}" if "sigma_max" in m
-                else "– | –")
-        lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.1e}" for k in shown)
-                     + f" | {spec} |")
-    quote = None
-    if units is not None:
-        quote = next((f.get("score") for f in units.get("features", [])
-                      if f.get("feature") == "quote"), None)
-    return _shown([
-        ("figure", fig),
-        ("markdown", caption("figure", "Mean norm of the gradient of the loss at one character "
-                             "with respect to the state k characters before the one that "
-                             f"predicts it, over {result['positions']:,} positions of the test "
-                             "text (the state carried from its start; for the LSTM, h and c "
-                             "together).")),
-        ("markdown", caption("table", "The same norms at some k; the largest singular value and "
-                             "the spectral radius of the vanilla models' W.")),
-        ("markdown", "\n".join(lines)),
-        ("markdown", findings.gradients_paragraph(models, quote))])
 
 
 def _heatmaps(label: str, report: dict) -> list:

@@ -71,6 +71,7 @@ MAKE_LISTS: dict[str, tuple[str, ...]] = {
     "CONTEXT_SRC": _cli("cmd_context", "_study_models", "_named", "_label"),
     "DYNAMIC_SRC": _cli("cmd_dynamic", "_study_models", "_named", "_label"),
     "GRADIENTS_SRC": _cli("cmd_gradients", "_study_models", "_named", "_label"),
+    "SCALING_SRC": _cli("cmd_sweep", "_check_runner_flags", "_run_sweep"),
     "BENCH_SRC": ("benchmarks/bench.py",),
     "REPORT_SRC": _notebook("03_report.ipynb"),
     "PDF_SRC": _cli("cmd_pdf"),
