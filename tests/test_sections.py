@@ -155,4 +155,9 @@ def test_the_sampling_findings_are_the_rows_sentence_then_the_temperature():
              "distinct_2_words": 0.6, "longest_repeat_len": 40}]
     parts = sections.sampling_findings({"rows": rows})  # an older study: no temperature record
     assert parts[0] == ("markdown", prose.sampling_summary(rows))
+    book = {"label": "book text (test chunk)", "known_word_fraction": 0.97,
+            "distinct_2_words": 0.95, "longest_repeat_len": 20}
+    with_book = sections.sampling_findings({"rows": rows, "book": book})  # the new study's
+    assert with_book[0] == ("markdown", prose.sampling_summary(rows, book))
+    assert "Real text of the book" in with_book[0][1] and "Real text" not in parts[0][1]
     assert parts[1][1].startswith("*Not yet: no test loss against the temperature")

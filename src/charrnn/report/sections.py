@@ -481,7 +481,9 @@ def temperature(study: dict | None) -> list:
 
 
 def sampling_findings(study: dict) -> list:
-    """What the sampling study shows, after its table: the sentence on the rows
-    (:func:`charrnn.report.prose.sampling_summary`) and the test loss against the temperature
+    """What the sampling study shows, after its table: the sentence on the rows and the book row
+    (:func:`charrnn.report.prose.sampling_summary`; a study without ``book``, from before it was
+    measured, has the sentence on the rows alone) and the test loss against the temperature
     (:func:`temperature`; a "not yet" line for a study without it)."""
-    return _shown([("markdown", prose.sampling_summary(study["rows"]))]) + temperature(study)
+    return (_shown([("markdown", prose.sampling_summary(study["rows"], study.get("book")))])
+            + temperature(study))
