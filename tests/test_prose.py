@@ -125,12 +125,24 @@ def test_best_passage_by_smooth_or_validation_loss():
 
 # ------------------------------------------------------------------ the sampling study
 
-def _sampling_rows(plain, cold, hot=(0.45, 0.95, 9), nucleus=(0.70, 0.70, 14)):
+def _sampled(label, T, p, known, d2, repeat, spread=0.0, n=2):
+    """A sampled row whose ``n`` samples are spread evenly, ``spread`` on either side of each
+    value (0: every sample equal, so the 95 % t-intervals are points and any printed difference
+    is one); the row's own values are its first sample's."""
+    offsets = [spread * (2 * j / (n - 1) - 1) for j in range(n)] if n > 1 else [0.0]
+    samples = {k: [v + o * (v if k == "longest_repeat_len" else 1) for o in offsets]
+               for k, v in (("known_word_fraction", known), ("distinct_2_words", d2),
+                            ("longest_repeat_len", repeat))}
+    return {"label": label, "temperature": T, "top_p": p, "beam": None,
+            **{k: v[0] for k, v in samples.items()}, "samples": samples}
+
+
+def _sampling_rows(plain, cold, hot=(0.45, 0.95, 9), nucleus=(0.70, 0.70, 14), spread=0.0, n=2):
     """The study's rows, (known-word fraction, distinct-2, longest repeat) for plain sampling, the
-    lowest temperature, the highest and the smallest top-p; the other settings copy plain."""
+    lowest temperature, the highest and the smallest top-p; the other settings copy plain. Each
+    row has ``n`` samples, ``spread`` about its values (see :func:`_sampled`)."""
     values = {(1.0, 1.0): plain, (0.5, 1.0): cold, (1.3, 1.0): hot, (1.0, 0.5): nucleus}
-    return [dict(zip(("label", "temperature", "top_p", "known_word_fraction", "distinct_2_words",
-                      "longest_repeat_len"), (label, T, p, *values.get((T, p), plain))))
+    return [_sampled(label, T, p, *values.get((T, p), plain), spread=spread, n=n)
             for label, T, p in SAMPLING_SETTINGS]
 
 
@@ -141,16 +153,18 @@ def _sign(a, b, digits):  # the order of a and b as printed with that many decim
 
 #: The sampling summary's claims, each with the phrase that makes it (one place to edit).
 TRADE, ALIKE, ONLY = "trades diversity for correctness", "behaves alike", "only"
+#: What the summary says of a difference its intervals do not show, and of one sample.
+OVERLAP, ONE = "within the intervals", "one sample: no interval"
 
 
 def test_the_old_fixed_verbs_fail_the_checker_and_the_numbers_decide_now(monkeypatch):
     rows = _sampling_rows(plain=(0.50, 0.90, 19), cold=(0.55, 0.85, 18))  # the PDF's numbers
 
-    def old_change(a, b, spec, up, down, unit=""):  # the old sentence: distinct-2 always fell,
-        verb = down if up == "rises" else up        # the longest repeat always grew
-        return f"{verb} from {a:{spec}} to {b:{spec}}{unit}"
+    def old_shift(a, b, key, spec, up, down, unit=""):  # the old sentence: distinct-2 always
+        verb = down if up == "rises" else up              # fell, the longest repeat always grew
+        return f"{verb} from {a[key]:{spec}} to {b[key]:{spec}}{unit}"
 
-    monkeypatch.setattr(prose, "change", old_change)
+    monkeypatch.setattr(prose, "_shift", old_shift)
     assert direction_errors(prose.sampling_summary(rows)) == ["grows from 19 to 18"]
     monkeypatch.undo()
     s = prose.sampling_summary(rows)
@@ -159,6 +173,7 @@ def test_the_old_fixed_verbs_fail_the_checker_and_the_numbers_decide_now(monkeyp
 
 
 def test_sampling_summary_claims_what_its_numbers_show():
+    """With every sample equal (point intervals) a claim follows the printed numbers."""
     plain = (0.50, 0.90, 19)
     cases = itertools.product((0.55, 0.50, 0.504, 0.45),    # cold real words: up, tie, printed tie, down
                               (0.85, 0.90, 0.9049, 0.95),   # cold distinct-2
@@ -176,29 +191,98 @@ def test_sampling_summary_claims_what_its_numbers_show():
         assert (TRADE in s) == (cold_moves == (1, -1)), case
         assert (ALIKE in s) == ((_sign(50, 100 * n_known, 0), _sign(0.90, n_d2, 2)) == cold_moves), case
         assert (f"{ONLY} " in s) == (_sign(50, 100 * hot_known, 0) < 0), case
+        assert (f"is 0.90 against {d2:.2f} ({OVERLAP})" in s) == (_sign(0.90, d2, 2) == 0), case
+        assert ONE not in s
         assert prose.sampling_summary(rows[::-1]) == s  # found by setting, not by position
     assert prose.sampling_summary(rows[:1]) == ""  # nothing to compare with
     assert prose.sampling_summary([r for r in rows if r["temperature"] >= 1]) == ""  # no lower T
+
+
+def _sampling_claims(s):
+    """(trade, alike, only, the distinct-2 clause's verb) of a sampling summary."""
+    verb = re.search(r"distinct-2 (rises|falls|is)", s).group(1)
+    return TRADE in s, ALIKE in s, f"{ONLY} " in s, verb
+
+
+@pytest.mark.parametrize("spread, n, want", [
+    # clear: the intervals of 5 samples, 0.01 either side, are far apart
+    (0.01, 5, (True, True, True, "falls")),
+    # overlap: 0.2 either side, the intervals of real words and distinct-2 overlap plain's: no
+    # trade, no "only"; top-p is as indistinguishable from plain as T = 0.5 (alike)
+    (0.20, 5, (False, True, False, "is")),
+    # a single sample: no interval, so nothing is claimed, whatever the numbers
+    (0.0, 1, (False, False, False, "is")),
+])
+def test_a_difference_is_claimed_only_when_the_intervals_show_it(spread, n, want):
+    rows = _sampling_rows(plain=(0.50, 0.90, 19), cold=(0.80, 0.60, 40), hot=(0.30, 0.99, 9),
+                          nucleus=(0.85, 0.55, 30), spread=spread, n=n)
+    s = prose.sampling_summary(rows)
+    assert _sampling_claims(s) == want, s
+    assert_directions(s)
+    assert_printed(s, 80, 50, 0.90, 0.60, 19, 40, 30)  # the means, as the table prints them
+    if n == 1:  # says why it claims nothing
+        assert f"({ONE})" in s and "no difference is claimed" in s and "t-interval" not in s
+    else:  # says how it decides
+        assert "95% t-intervals over the 5 samples do not overlap" in s
+        assert (f"({OVERLAP})" in s) == (spread > 0.1)
+
+
+def test_a_reversal_is_said_as_a_reversal():
+    """A lower temperature with fewer real words and more diversity (clear intervals): no trade,
+    and distinct-2 rises."""
+    rows = _sampling_rows(plain=(0.50, 0.90, 19), cold=(0.40, 0.97, 12), spread=0.01, n=5)
+    s = prose.sampling_summary(rows)
+    assert TRADE not in s and "distinct-2 rises from 0.90 to 0.97" in s
+    assert "the longest repeat shrinks from 19 to 12 characters" in s
+    assert_directions(s)
+
+
+def test_the_means_decide_not_the_first_sample():
+    """The first sample of cold says "more real words"; the mean of its samples says fewer."""
+    rows = _sampling_rows(plain=(0.50, 0.90, 19), cold=(0.55, 0.85, 18))
+    cold = next(r for r in rows if r["temperature"] == 0.5)
+    cold["samples"]["known_word_fraction"] = [0.55, 0.30, 0.30, 0.30, 0.30]  # mean 0.35
+    s = prose.sampling_summary(rows)
+    assert "T = 0.5 35% of the words are real" in s and TRADE not in s
 
 
 def test_sampling_summary_adds_beam_search_read_off_its_numbers():
     plain = (0.50, 0.90, 19)
     rows = _sampling_rows(plain, cold=(0.55, 0.85, 18))
     without = prose.sampling_summary(rows)
+    head, tail = without.split(" A difference is claimed")
     for known, d2, repeat in ((1.0, 0.01, 1971), (0.40, 0.95, 12), (0.50, 0.90, 19)):
         beam = {"label": "beam 8", "temperature": None, "top_p": None, "beam": 8,
                 "known_word_fraction": known, "distinct_2_words": d2, "longest_repeat_len": repeat}
         for ordered in (rows + [beam], [beam] + rows):  # found by its beam, not by position
             s = prose.sampling_summary(ordered)
-            assert s.startswith(without + " Beam search (beam 8): "), s
-            clause = s[len(without):]
+            assert s.startswith(head + " Beam search (beam 8): "), s
+            assert s.endswith(" A difference is claimed" + tail)  # the rule, once, at the end
+            clause = s[len(head):-len(" A difference is claimed" + tail)]
             assert_directions(clause)
-            assert_numbers_are(clause, [8, 100 * known, 0.90, 19]  # "stays at" prints one number
-                               + [d2] * (d2 != 0.90) + [repeat] * (repeat != 19))
+            assert_numbers_are(clause, [8, 100 * known, 0.90, 19, d2, repeat])
+            assert (OVERLAP in clause) == (d2 == 0.90)  # a point against a point: a tie
     assert prose.sampling_summary(rows[:1] + [beam]) == ""  # no lower T: nothing, beam or not
 
 
-# ------------------------------------------------------------------ the experiments
+@pytest.mark.parametrize("book_known, spread, verdict", [
+    (0.97, 0.01, "below the book's"),           # clear: the ceiling is above the best setting
+    (0.80, 0.15, "within the book's interval"),  # overlap: no claim
+    (0.60, 0.01, "above the book's"),           # reversal (a made-up case): said as such
+    (0.97, 0.0, "one sample: no interval to compare"),  # one passage
+])
+def test_the_book_row_is_the_ceiling_read_off_its_interval(book_known, spread, verdict):
+    rows = _sampling_rows(plain=(0.50, 0.90, 19), cold=(0.80, 0.60, 40), nucleus=(0.85, 0.55, 30),
+                          spread=0.01, n=5)
+    book = {**_sampled("book text (test chunk)", None, None, book_known, 0.95, 20, spread=spread,
+                       n=5 if spread else 1)}
+    del book["temperature"], book["top_p"], book["beam"]
+    s = prose.sampling_summary(rows, book)
+    book_clause = s[s.index(" Real text of the book"):s.index(" A difference")]
+    assert_numbers_are(book_clause, [100 * book_known, 50, 85, 0.5])  # 0.5: "top-p 0.5"
+    assert f"(top-p 0.5: {verdict})" in book_clause, book_clause
+    assert s.startswith(prose.sampling_summary(rows).split(" A difference")[0])
+
 
 def _row(variant, m, loss, wall, chars_per_s=1000.0, description="d", std=0.01, seeds=(1, 2, 3),
          chars=22_400_000, dtype="float64", losses=None):

@@ -146,6 +146,32 @@ def test_the_temperature_section_or_not_yet():
         assert text.startswith("*Not yet:") and "`make report`" in text
 
 
+def test_the_sampling_part_is_caption_table_findings_and_sample_boxes(tmp_path):
+    from charrnn.report import prose, tables
+
+    rows = [{"label": label, "temperature": T, "top_p": 1.0, "beam": None, "text": f"{label} text",
+             "known_word_fraction": k, "distinct_2_words": 0.9, "distinct_4_chars": 0.7,
+             "longest_repeat_len": 12,
+             "samples": {"known_word_fraction": [k, k + 0.01], "distinct_2_words": [0.9, 0.9],
+                         "distinct_4_chars": [0.7, 0.7], "longest_repeat_len": [12, 14]}}
+            for label, T, k in (("plain", 1.0, 0.7), ("T = 0.5", 0.5, 0.9))]
+    book = {**rows[0], "label": "book text (test chunk)", "passages": [[0, 10], [5, 15]]}
+    del book["text"]
+    study = {"run": str(tmp_path), "name": "r", "n": 2000, "n_samples": 2, "confidence": 0.95,
+             "vocabulary": [0, 100], "rows": rows, "book": book}
+    parts = sections.sampling(study, tmp_path, "s.json")
+    assert parts[0] == ("markdown", tables.caption("table", tables.sampling_caption(study)))
+    assert parts[1] == ("markdown", tables.sampling_markdown(rows, book))
+    assert parts[2] == ("markdown", prose.sampling_summary(rows, book))
+    assert parts[3][1].startswith("*Not yet: no test loss against the temperature")
+    # one box per setting after plain sampling: its first sample's first 300 characters
+    assert parts[4:] == [("html", tables.sample_html("T = 0.5 text", "T = 0.5 (first 300 characters)"))]
+    (missing,) = sections.sampling(None, tmp_path)
+    assert missing[1].startswith("*No sampling study yet")
+    (other,) = sections.sampling({**study, "run": str(tmp_path / "x")}, tmp_path, "s.json")
+    assert "`s.json` is of another run (r)" in other[1]
+
+
 def test_the_sampling_findings_are_the_rows_sentence_then_the_temperature():
     from charrnn.report import prose
 
@@ -155,4 +181,9 @@ def test_the_sampling_findings_are_the_rows_sentence_then_the_temperature():
              "distinct_2_words": 0.6, "longest_repeat_len": 40}]
     parts = sections.sampling_findings({"rows": rows})  # an older study: no temperature record
     assert parts[0] == ("markdown", prose.sampling_summary(rows))
+    book = {"label": "book text (test chunk)", "known_word_fraction": 0.97,
+            "distinct_2_words": 0.95, "longest_repeat_len": 20}
+    with_book = sections.sampling_findings({"rows": rows, "book": book})  # the new study's
+    assert with_book[0] == ("markdown", prose.sampling_summary(rows, book))
+    assert "Real text of the book" in with_book[0][1] and "Real text" not in parts[0][1]
     assert parts[1][1].startswith("*Not yet: no test loss against the temperature")

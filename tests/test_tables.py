@@ -15,6 +15,7 @@ from charrnn.report.tables import (
     checkpoints_markdown,
     features_legend,
     handout_reference,
+    sampling_caption,
     sampling_markdown,
     seeds_markdown,
     settings_markdown,
@@ -108,6 +109,45 @@ def test_sampling_table():
     assert_numbers_are(cells["distinct-2 words"], [0.61234])
     assert_numbers_are(cells["distinct-4 chars"], [0.4])
     assert_numbers_are(cells["longest repeat"], [57])
+
+
+def test_the_sampling_table_gives_mean_and_t_interval_per_setting_beam_and_book():
+    known = [0.62, 0.66, 0.69, 0.63, 0.68]
+    samples = {"known_word_fraction": known, "distinct_2_words": [0.9, 0.92, 0.94, 0.96, 0.98],
+               "distinct_4_chars": [0.7] * 5, "longest_repeat_len": [10, 12, 14, 16, 18]}
+    row = {"label": "plain", "known_word_fraction": 0.62, "distinct_2_words": 0.9,
+           "distinct_4_chars": 0.7, "longest_repeat_len": 10, "samples": samples}
+    beam = {"label": "beam 8", "beam": 8, "known_word_fraction": 1.0, "distinct_2_words": 0.013,
+            "distinct_4_chars": 0.013, "longest_repeat_len": 1974}
+    book = {**row, "label": "book text (test chunk)"}
+    plain, searched, real = _cells(sampling_markdown([row, beam], book))
+    # the half-width of the 95 % t-interval: t_{0.975, 4} = 2.776445 (a printed table)
+    half = lambda xs: 2.776445 * statistics.stdev(xs) / 5 ** 0.5  # noqa: E731
+    assert_numbers_are(plain["known words"], [100 * statistics.fmean(known), 100 * half(known)])
+    assert plain["known words"].startswith("65.6% ± ")  # percentage points after the ±
+    assert_numbers_are(plain["distinct-2 words"], [0.94, half(samples["distinct_2_words"])])
+    assert plain["distinct-4 chars"] == "0.700 ± 0.000"  # equal samples: a zero-width interval
+    assert_numbers_are(plain["longest repeat"], [14, half(samples["longest_repeat_len"])])
+    # beam search: its one decode, no interval; the book row last, as the sampled rows
+    assert searched["known words"] == "100.0%" and searched["longest repeat"] == "1,974 characters"
+    assert real["setting"] == "book text (test chunk)"
+    assert {k: v for k, v in real.items() if k != "setting"} == \
+        {k: v for k, v in plain.items() if k != "setting"}
+    old, = _cells(sampling_markdown([{k: v for k, v in row.items() if k != "samples"}]))
+    assert "±" not in "".join(old.values())  # an older study: its one sample's values
+
+
+def test_the_sampling_caption_says_what_the_table_shows():
+    study = {"n": 2000, "n_samples": 5, "confidence": 0.95, "book": {"label": "b"},
+             "vocabulary": [0, 1_079_854]}
+    c = sampling_caption(study)
+    assert_numbers_are(c, [2000, 5, 95, 5, 5, 2000, 1_079_854])
+    assert "t-interval" in c and "Beam search is deterministic" in c and "test chunk" in c
+    without_book = sampling_caption({**study, "book": None})
+    assert "Book text" not in without_book and "t-interval" in without_book
+    for old in ({"n": 2000}, {"n": 300, "n_samples": 1}):  # older studies: one sample each
+        c = sampling_caption(old)
+        assert "one per setting" in c and "no intervals" in c and "±" not in c
 
 
 def _unit_row(feature, unit, sign, score, probe, metric="AUC", applicable=True):

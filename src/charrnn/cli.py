@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", required=True, metavar="PATH", help="where to write the study")
     st.add_argument("-n", type=int, default=2000, help="characters per sample (default 2000)")
     st.add_argument("--seed", type=int, default=0, help="seed of the sampling generators")
+    st.add_argument("--samples", type=int, default=5, help="samples per sampled setting, and "
+                    "passages of the book's test chunk: each measure's mean and 95%% t-interval "
+                    "(default 5)")
     st.add_argument("--heldout", nargs="+", default=None, metavar="DIR", help="the same runs "
                     "trained with the held-out chunk removed: the one with the lowest validation "
                     "loss gives the test loss against the temperature (default: the sampled run)")

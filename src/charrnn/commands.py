@@ -261,10 +261,13 @@ def cmd_study(args) -> int:
     check_writable(args.json, "--json")
     check_sample_memory(args.n, "-n")  # the samples alone; their measures need more
     result = study_runs(args.runs, n=args.n, seed=args.seed,  # every check before any writing
-                        heldout_dirs=args.heldout)
+                        heldout_dirs=args.heldout, n_samples=args.samples)
     write_json(args.json, result)
     print(f"sampling study of {result['name']} (seed {result['seed']}, the best of "
-          f"{len(args.runs)}): {len(result['rows'])} settings written to {args.json}")
+          f"{len(args.runs)}): {len(result['rows'])} settings ({result['n_samples']} samples "
+          f"each, beam search once"
+          + (", and the book's test chunk" if result["book"] else "")
+          + f") written to {args.json}")
     t = result["temperature"]
     print(f"test loss against T of {t['name']}: {t['loss_at_1']:.4f} nats/char at T = 1, "
           f"lowest {t['best_loss']:.4f} at T = {t['best_temperature']:.3f}")

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from ..model.gradcheck import LOSS_DEFINITIONS, all_passed, worst_rel_err
 from ..studies.experiments import ALPHA, comparisons
+from ..studies.study import mean_interval
 from ..util.checks import join_and
 from .tables import fmt, p_text
 
 __all__ = ["gradcheck_caption", "shorter_sequences", "gradcheck_verdict", "smooth_loss_paragraph",
            "samples_intro", "sample_title", "best_passage", "sampling_summary", "experiments_intro",
            "winner_sentence", "why_sentences", "significance_sentences", "p_value", "order",
-           "change"]
+           "change", "apart"]
 
 _AGAINST = {"torch": "vs PyTorch", "numeric": "vs centered differences"}
 #: How close float32 training comes to float64 (nats/char), as tests/test_train_extensions.py checks.
@@ -161,16 +162,62 @@ def best_passage(best_sample: dict) -> str:
             "that update.")
 
 
-def sampling_summary(rows: list[dict]) -> str:
+def _span(row: dict, key: str) -> tuple[float, float] | None:
+    """The 95 % t-interval of ``row``'s measure ``key`` over its ``samples``
+    (:func:`charrnn.studies.study.mean_interval`); ``(v, v)`` for a beam-search row (one
+    deterministic decode); None for a sampled row with one sample (no spread to judge by)."""
+    values = row.get("samples", {}).get(key)
+    if values and len(values) > 1:
+        mean, half = mean_interval(values)
+        return mean - half, mean + half
+    if row.get("beam") is not None:
+        return row[key], row[key]
+    return None
+
+
+def _mean(row: dict, key: str) -> float:
+    """``row``'s measure ``key``: the mean over its samples, or its one value."""
+    values = row.get("samples", {}).get(key)
+    return mean_interval(values)[0] if values else row[key]
+
+
+def apart(a: dict, b: dict, key: str, spec: str) -> int | None:
+    """+1 when ``b``'s measure ``key`` is larger than ``a``'s, -1 when smaller, 0 when their
+    95 % t-intervals (:func:`_span`) overlap or the means print the same with ``spec``
+    (:func:`order`), None when either row has one sample (then nothing can be claimed)."""
+    sa, sb = _span(a, key), _span(b, key)
+    if sa is None or sb is None:
+        return None
+    d = (sb[0] > sa[1]) - (sb[1] < sa[0])
+    return d if d == order(_mean(a, key), _mean(b, key), spec) else 0
+
+
+def _shift(a: dict, b: dict, key: str, spec: str, up: str, down: str, unit: str = "") -> str:
+    """``"falls from 0.98 to 0.82"`` when :func:`apart` finds a difference, ``"is 0.98 against
+    0.97 (within the intervals)"`` when it does not, ``"... (one sample: no interval)"`` when
+    it cannot tell."""
+    d = apart(a, b, key, spec)
+    x, y = _mean(a, key), _mean(b, key)
+    if d:
+        return f"{up if d > 0 else down} from {x:{spec}} to {y:{spec}}{unit}"
+    why = "one sample: no interval" if d is None else "within the intervals"
+    return f"is {x:{spec}} against {y:{spec}}{unit} ({why})"
+
+
+def sampling_summary(rows: list[dict], book: dict | None = None) -> str:
     """What sharper sampling does, from the rows of :func:`charrnn.studies.study.sampling_study`
     (``temperature``, ``top_p``, ``known_word_fraction``, ``distinct_2_words``,
-    ``longest_repeat_len``): plain sampling against the lowest and the highest temperature and
-    the smallest top-p. Every comparison is read off the printed numbers: "trades diversity for
-    correctness" only when the low temperature has more real words and a lower distinct-2, "alike"
-    only when top-p moves both the same way, "only" when the high temperature has fewer real
-    words. A beam-search row (``beam`` not None) adds a clause on its real words, distinct-2 and
-    longest repeat against plain sampling's. ``""`` when the rows lack plain sampling or a lower
-    temperature."""
+    ``longest_repeat_len``, and ``samples``: each per sample): plain sampling against the lowest
+    and the highest temperature and the smallest top-p, each measure as its mean over the
+    samples. A difference is claimed only when the two 95 % t-intervals do not overlap
+    (:func:`apart`; a beam row is one point; a row of one sample, as an older study has, claims
+    none), and the sentence says so: "trades diversity for correctness" only when the low
+    temperature has more real words and a lower distinct-2, "alike" only when top-p moves both
+    the same way, "only" when the high temperature has fewer real words. A beam-search row
+    (``beam`` not None) adds a clause on its real words, distinct-2 and longest repeat against
+    plain sampling's; ``book`` (the study's book row) a clause on the real text's known words,
+    the ceiling, against plain sampling's and the best setting's. ``""`` when the rows lack plain
+    sampling or a lower temperature."""
     beams = [r for r in rows if r.get("beam") is not None]
     rows = [r for r in rows if r.get("beam") is None]
     plain = next((r for r in rows if r["temperature"] == 1 and r["top_p"] == 1), None)
@@ -180,37 +227,49 @@ def sampling_summary(rows: list[dict]) -> str:
         return ""
     cold = min(temps, key=lambda r: r["temperature"])
     hot = max(temps, key=lambda r: r["temperature"])
+    known = lambda r: _mean(r, "known_word_fraction")  # noqa: E731
 
-    def moves(r: dict) -> tuple[int, int]:  # real words and distinct-2 of r against plain sampling
-        return (order(plain["known_word_fraction"], r["known_word_fraction"], ".0%"),
-                order(plain["distinct_2_words"], r["distinct_2_words"], ".2f"))
+    def moves(r: dict) -> tuple:  # real words and distinct-2 of r against plain sampling
+        return (apart(plain, r, "known_word_fraction", ".0%"),
+                apart(plain, r, "distinct_2_words", ".2f"))
 
     trade = moves(cold) == (1, -1)  # more real words, less diversity
-    text = (f"at T = {cold['temperature']} {cold['known_word_fraction']:.0%} of the words are real "
-            f"(plain sampling: {plain['known_word_fraction']:.0%}), " + ("but " if trade else "")
-            + "distinct-2 " + change(plain["distinct_2_words"], cold["distinct_2_words"], ".2f",
-                                     "rises", "falls")
-            + " and the longest repeat " + change(plain["longest_repeat_len"], cold["longest_repeat_len"],
-                                                   ",", "grows", "shrinks", " characters"))
+    text = (f"at T = {cold['temperature']} {known(cold):.0%} of the words are real "
+            f"(plain sampling: {known(plain):.0%}), " + ("but " if trade else "")
+            + "distinct-2 " + _shift(plain, cold, "distinct_2_words", ".2f", "rises", "falls")
+            + " and the longest repeat " + _shift(plain, cold, "longest_repeat_len", ",.0f",
+                                                  "grows", "shrinks", " characters"))
     text = ("Sharper sampling trades diversity for correctness: " + text if trade
             else text[0].upper() + text[1:])
     if nuclei:
         nucleus = min(nuclei, key=lambda r: r["top_p"])
+        judged = None not in moves(cold) + moves(nucleus)  # both with intervals
+        said = (f"{known(nucleus):.0%} real words, distinct-2 "
+                f"{_mean(nucleus, 'distinct_2_words'):.2f}")
         text += (f"; top-p {nucleus['top_p']} behaves "
-                 f"{'alike' if moves(nucleus) == moves(cold) else 'differently'} "
-                 f"({nucleus['known_word_fraction']:.0%} real words, distinct-2 "
-                 f"{nucleus['distinct_2_words']:.2f})")
+                 f"{'alike' if moves(nucleus) == moves(cold) else 'differently'} ({said})"
+                 if judged else f"; top-p {nucleus['top_p']}: {said}")
     if hot["temperature"] > 1:
-        only = "only " if moves(hot)[0] < 0 else ""
-        text += f"; at T = {hot['temperature']} {only}{hot['known_word_fraction']:.0%} of the words are real"
+        only = "only " if moves(hot)[0] == -1 else ""
+        text += f"; at T = {hot['temperature']} {only}{known(hot):.0%} of the words are real"
     text += "."
     for b in beams:  # the likeliest text the search finds, against plain sampling
         text += (f" Beam search (beam {b['beam']}): {b['known_word_fraction']:.0%} of the words are "
-                 "real, distinct-2 " + change(plain["distinct_2_words"], b["distinct_2_words"], ".2f",
-                                               "rises", "falls")
-                 + " and the longest repeat " + change(plain["longest_repeat_len"],
-                                                       b["longest_repeat_len"], ",", "grows",
-                                                       "shrinks", " characters") + ".")
+                 "real, distinct-2 " + _shift(plain, b, "distinct_2_words", ".2f", "rises", "falls")
+                 + " and the longest repeat " + _shift(plain, b, "longest_repeat_len", ",.0f",
+                                                       "grows", "shrinks", " characters") + ".")
+    if book:  # the ceiling: real text of the book the word list has not seen
+        best = max(rows, key=known)
+        reach = apart(book, best, "known_word_fraction", ".0%")
+        verdict = {None: "one sample: no interval to compare", 0: "within the book's interval",
+                   -1: "below the book's", 1: "above the book's"}[reach]
+        text += (f" Real text of the book (the test chunk): {known(book):.0%} of its words are "
+                 f"known, against {known(plain):.0%} for plain sampling and {known(best):.0%} at "
+                 f"the best setting ({best['label']}: {verdict}).")
+    n = max(len(r.get("samples", {}).get("known_word_fraction", [0])) for r in rows)
+    text += (f" A difference is claimed where the 95% t-intervals over the {n} samples do not "
+             "overlap, and nowhere else; beam search is one decode." if n > 1 else
+             " One sample per setting: no intervals, so no difference is claimed.")
     return text
 
 

@@ -35,7 +35,8 @@ from .tables import caption
 from .unitviz import colour_bar_html, heatmap_html
 
 __all__ = ["BASELINE_NAMES", "GATED_PEERS", "gated_runs", "gated_rows", "experiments", "baselines",
-           "smooth_loss", "seeds", "calibration", "hidden_units", "gradcheck", "samples"]
+           "smooth_loss", "seeds", "calibration", "hidden_units", "gradcheck", "samples",
+           "sampling", "sampling_findings", "temperature"]
 
 #: The baselines' folders in the experiments folder, and their names in the report.
 BASELINE_NAMES = {"lstm": "LSTM", "gru": "GRU"}
@@ -395,8 +396,31 @@ def temperature(study: dict | None) -> list:
         ("markdown", findings.temperature_paragraph(curve))])
 
 
+def sampling(study: dict | None, run_dir, path: str = "the sampling study") -> list:
+    """The sampling study's part of the report: ``study`` (``charrnn study --json``, read from
+    ``path``; None when missing) of the run in ``run_dir`` (the best seed's): the caption and the
+    table (:func:`charrnn.report.tables.sampling_caption`, :func:`~charrnn.report.tables.sampling_markdown`:
+    mean ± 95 % t-interval per setting, beam search, the book row), what they show
+    (:func:`sampling_findings`) and the first 300 characters of the first sample of each setting
+    after plain sampling. A "no study yet" line when it is missing, and one naming the other run
+    when it is of another run."""
+    if study is None:
+        return [("markdown", "*No sampling study yet: run `make report` again (or `python -m "
+                             "charrnn study`).*")]
+    if Path(study["run"]).resolve() != Path(run_dir).resolve():
+        return [("markdown", f"*The sampling study in `{path}` is of another run "
+                             f"({study['name']}): run `make report` again.*")]
+    return ([("markdown", caption("table", tables.sampling_caption(study))),
+             ("markdown", tables.sampling_markdown(study["rows"], study.get("book")))]
+            + sampling_findings(study)
+            + [("html", tables.sample_html(r["text"][:300], r["label"] + " (first 300 characters)"))
+               for r in study["rows"][1:]])
+
+
 def sampling_findings(study: dict) -> list:
-    """What the sampling study shows, after its table: the sentence on the rows
-    (:func:`charrnn.report.prose.sampling_summary`) and the test loss against the temperature
+    """What the sampling study shows, after its table: the sentence on the rows and the book row
+    (:func:`charrnn.report.prose.sampling_summary`; a study without ``book``, from before it was
+    measured, has the sentence on the rows alone) and the test loss against the temperature
     (:func:`temperature`; a "not yet" line for a study without it)."""
-    return _shown([("markdown", prose.sampling_summary(study["rows"]))]) + temperature(study)
+    return (_shown([("markdown", prose.sampling_summary(study["rows"], study.get("book")))])
+            + temperature(study))

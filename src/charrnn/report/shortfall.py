@@ -11,6 +11,7 @@ numbers, tested on synthetic ones (ties, reversals, one model).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
@@ -314,9 +315,11 @@ def scaling_paragraph(points: list[dict]) -> str:
     return " ".join(text)
 
 
-def scaling(rows: list[dict] | None, name: str = "") -> list:
-    """How the vanilla RNN, the LSTM and the GRU scale (a sweep's ``results.json`` rows, the sweep
-    ``name``, e.g. its folder): the figure, a table and what they show; "not yet" without it."""
+def scaling(rows: list[dict] | None, path: str = "") -> list:
+    """How the vanilla RNN, the LSTM and the GRU scale (a sweep's ``results.json`` rows, read from
+    ``path``: its folder names the sweep): the figure, a table and what they show; "not yet"
+    without it."""
+    name = Path(path).parent.name if path else ""
     if not rows:
         return [not_yet("no scaling sweep (`results.json` of sweeps/scaling-report.yaml)",
                         "make report")]

@@ -7,11 +7,12 @@ from pathlib import PurePath
 
 import numpy as np
 
+from ..studies.study import mean_interval
 from ..studies.units import FEATURES
 
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
-           "sampling_markdown", "signed_unit", "units_html", "units_controls_html",
+           "sampling_markdown", "sampling_caption", "signed_unit", "units_html", "units_controls_html",
            "features_legend", "baselines_markdown", "welch_markdown", "p_text", "caption", "heldout_markdown"]
 
 
@@ -133,16 +134,66 @@ def checkpoints_markdown(run: dict, reference: dict | None = None) -> str:
     return "\n".join(["| update | this run | handout |", "|---:|---:|---:|", *rows])
 
 
-def sampling_markdown(rows: list[dict]) -> str:
+#: The sampling table's measures: (key, column, format of the mean, unit after the number).
+_SAMPLING_COLUMNS = (("known_word_fraction", "known words", ".1%", ""),
+                     ("distinct_2_words", "distinct-2 words", ".3f", ""),
+                     ("distinct_4_chars", "distinct-4 chars", ".3f", ""),
+                     ("longest_repeat_len", "longest repeat", "", " characters"))
+
+
+def _sampling_cell(row: dict, key: str, spec: str, unit: str) -> str:
+    """``mean ± half`` (:func:`charrnn.studies.study.mean_interval` of ``row["samples"][key]``;
+    a percentage's half in points) for a row with several samples; the one value otherwise."""
+    values = row.get("samples", {}).get(key)
+    if not values or len(values) < 2:
+        value = row[key]
+        return f"{value:{spec or ','}}{unit}"
+    mean, half = mean_interval(values)
+    if spec.endswith("%"):
+        return f"{mean:{spec}} ± {100 * half:.1f}{unit}"
+    return f"{mean:{spec or '.1f'}} ± {half:{spec or '.1f'}}{unit}"
+
+
+def sampling_markdown(rows: list[dict], book: dict | None = None) -> str:
     """The sampling-study table: one line per row of :func:`charrnn.studies.study.sampling_study`
     (``label``, ``known_word_fraction``, ``distinct_2_words``, ``distinct_4_chars``,
-    ``longest_repeat_len``)."""
-    lines = ["| setting | known words | distinct-2 words | distinct-4 chars | longest repeat |",
+    ``longest_repeat_len``, and ``samples``: each measure per sample), then ``book`` (the study's
+    book row, its passages as samples) when given. A row with two or more samples shows each
+    measure's mean ± the half-width of its 95 % t-interval (the known words' in percentage
+    points); a row with one sample (a beam search, or a study from before several samples were
+    taken) shows its value."""
+    lines = ["| setting | " + " | ".join(c for _, c, _, _ in _SAMPLING_COLUMNS) + " |",
              "|---|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['label']} | {r['known_word_fraction']:.1%} | {r['distinct_2_words']:.3f} | "
-                     f"{r['distinct_4_chars']:.3f} | {r['longest_repeat_len']} characters |")
+    for r in [*rows, *([book] if book else [])]:
+        cells = [_sampling_cell(r, key, spec, unit) for key, _, spec, unit in _SAMPLING_COLUMNS]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def sampling_caption(study: dict) -> str:
+    """What the sampling table shows, from ``study`` (``charrnn study --json``): the length,
+    the number of samples per setting and the interval, the beam row, the book row and the words
+    counted as known. A study from before several samples were taken (no ``n_samples``) says
+    it has one text per setting."""
+    n, s = study.get("n", 2000), study.get("n_samples", 1)
+    text = f"Texts of {n:,} characters from the best model"
+    if s < 2:
+        return text + (", one per setting (sampled, or decoded by beam search), and what they "
+                       "measure: one sample each, so no intervals.")
+    conf = study.get("confidence", 0.95)
+    text += (f", {s} samples per sampled setting: mean ± half-width of the {conf:.0%} "
+             f"t-interval over the {s} samples (for the known words in percentage points). "
+             "Beam search is deterministic: one decode, no "
+             "interval")
+    if study.get("book"):
+        text += (f". Book text: {s} evenly spaced passages of {n:,} characters of the test "
+                 "chunk (the last part of the text, as the held-out runs split it), measured "
+                 "alike")
+    end = (study.get("vocabulary") or [0, 0])[1]
+    if end:
+        text += (f". A word is known when it occurs in the first {end:,} characters of the "
+                 "text (everything before the test chunk)")
+    return text + "."
 
 
 BENCH_NAMES = {"classic": "classic per-step loop",

@@ -3,9 +3,15 @@ and nucleus mass p, and decoded by beam search, each text measured against the t
 
 A setting (label, T, p) samples ``n`` characters from ``softmax(o_t / T)`` restricted to the
 smallest set of characters whose probability reaches p (:func:`charrnn.model.sampling.synthesize`),
-starting from the best model's hprev and x0. A beam setting (label, beam) decodes the same ``n``
+starting from the best model's hprev and x0, ``n_samples`` times (S, default
+:data:`N_SAMPLES`): the known-word fraction of one 2,000-character sample moves by a few points
+from one sample to the next, so each measure gets a mean and a 95 % t-interval over the S samples
+(:func:`mean_interval`). A beam setting (label, beam) decodes the same ``n``
 characters from the same start by beam search (:func:`charrnn.model.sampling.beam_search`: the
-likeliest continuation it finds, which for a character model tends to loop on a few words).
+likeliest continuation it finds, which for a character model tends to loop on a few words): one
+decode, deterministic, no interval. The book row (:func:`book_passages`) measures S passages of
+``n`` characters of real text from the test chunk, evenly spaced, the same way: what unseen text of
+the book scores.
 :func:`charrnn.studies.textmetrics.summarize` measures each
 text (known-word fraction, distinct-n, longest repeat). :func:`study_runs` does this for the
 best of a set of handout runs (one per seed) and returns the JSON that ``python -m charrnn study``
@@ -34,8 +40,9 @@ from .temperature import temperature_curve
 from .textmetrics import summarize as text_summary
 from .textmetrics import training_words
 
-__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "sampling_study", "best_run_dir", "test_start",
-           "best_heldout_dir", "temperature_of_run", "study_runs"]
+__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "N_SAMPLES", "MEASURES", "CONFIDENCE",
+           "sampling_study", "sample_seed", "mean_interval", "book_passages", "best_run_dir",
+           "test_start", "best_heldout_dir", "temperature_of_run", "study_runs"]
 
 #: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
 SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
@@ -45,28 +52,92 @@ SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
 #: (label, beam width) of the study's beam search: beside the sampled settings, the likeliest text.
 BEAM_SETTINGS = [("beam 8", 8)]
 
+#: Samples per sampled setting (and book passages): S.
+N_SAMPLES = 5
+
+#: The measures a row keeps per sample (``samples``), for the means and intervals of the table.
+MEASURES = ("known_word_fraction", "distinct_2_words", "distinct_4_chars", "longest_repeat_len")
+
+#: Confidence level of :func:`mean_interval`'s t-interval.
+CONFIDENCE = 0.95
+
+
+def sample_seed(seed: int, setting: int, sample: int) -> list[int]:
+    """The entropy of ``numpy.random.default_rng`` for sample ``sample`` (0-based) of setting
+    ``setting`` (0-based) of a study with sampling seed ``seed``: ``[seed, setting]`` for the
+    first sample (the one the report shows, drawn as before several samples were taken) and
+    ``[seed, setting, sample]`` for the others. Each is its own ``SeedSequence``: the same seed
+    gives the same samples to the bit, and no two samples share a stream."""
+    return [seed, setting] if sample == 0 else [seed, setting, sample]
+
+
+def mean_interval(values) -> tuple[float, float | None]:
+    """``(mean, half)``: the mean of ``values`` (S numbers) and the half-width of its
+    :data:`CONFIDENCE` t-interval, ``t_{(1 + CONFIDENCE)/2, S - 1} * s / sqrt(S)`` with ``s`` the
+    sample standard deviation (ddof 1; ``scipy.stats.t``). ``half`` is None for one value (no
+    spread to estimate) and 0.0 when every value is equal. Raises ``ValueError`` for no values."""
+    from scipy import stats  # noqa: PLC0415 (scipy: only for the interval)
+
+    x = np.asarray(list(values), dtype=float)  # (S,)
+    if x.size == 0:
+        raise ValueError("no values to average")
+    mean = float(x.mean())
+    if x.size == 1:
+        return mean, None
+    sd = float(x.std(ddof=1))
+    t = float(stats.t.ppf((1 + CONFIDENCE) / 2, x.size - 1))
+    return mean, t * sd / float(np.sqrt(x.size))
+
+
+def _measured(texts: list[str], words) -> dict:
+    """The first text's measures (as one sample was measured) and ``samples``: each of
+    :data:`MEASURES` for every text, in order."""
+    summaries = [text_summary(t, words) for t in texts]
+    return {**summaries[0], "samples": {k: [s[k] for s in summaries] for k in MEASURES}}
+
+
+def book_passages(text: str, start: int, n: int, n_samples: int = N_SAMPLES) -> list[list[int]]:
+    """``[start, end)`` of ``n_samples`` passages of ``n`` characters of ``text[start:]`` (the
+    test chunk), evenly spaced: the first starts at ``start``, the last ends at ``len(text)``
+    (they overlap when the chunk is shorter than ``n_samples * n``). Raises ``ValueError`` when
+    the chunk is shorter than ``n`` characters."""
+    room = len(text) - start - n
+    if room < 0:
+        raise ValueError(f"the test chunk has {len(text) - start:,} characters, fewer than the "
+                         f"{n:,} of one passage")
+    firsts = [start + (room * j) // max(n_samples - 1, 1) for j in range(n_samples)]
+    return [[a, a + n] for a in firsts]
+
 
 def sampling_study(model, train_text: str, n: int = 2000, seed: int = 0,
-                   settings=SAMPLING_SETTINGS, beams=BEAM_SETTINGS) -> list[dict]:
+                   settings=SAMPLING_SETTINGS, beams=BEAM_SETTINGS,
+                   n_samples: int = N_SAMPLES) -> list[dict]:
     """Texts of ``n`` characters from ``model`` (a :class:`charrnn.training.checkpoint.Model`),
-    sampled for each (label, temperature, top_p) of ``settings``, then decoded by beam search for
-    each (label, beam) of ``beams``, all from the model's hprev and x0, each with
-    :func:`charrnn.studies.textmetrics.summarize` measured against ``train_text``'s words.
+    sampled ``n_samples`` times for each (label, temperature, top_p) of ``settings``, then decoded
+    by beam search once for each (label, beam) of ``beams``, all from the model's hprev and x0,
+    each with :func:`charrnn.studies.textmetrics.summarize` measured against ``train_text``'s
+    words.
 
-    Setting i samples with ``numpy.random.default_rng([seed, i])``, so the study is the same on
-    every call (beam search draws nothing). Returns one dict per setting, sampled ones first:
-    ``label``, ``temperature``, ``top_p`` and ``beam`` (None for what does not apply: a beam row
-    ranks by p at T = 1 without a nucleus), ``mean_log_prob`` (beam rows only: the text's mean
-    log-probability per character, nats), ``text`` and the measures. Raises ``ValueError`` as
-    :func:`charrnn.model.sampling.synthesize` and :func:`charrnn.model.sampling.beam_search` do.
+    Sample j of setting i samples with ``numpy.random.default_rng(sample_seed(seed, i, j))``
+    (:func:`sample_seed`), so the study is the same on every call and its first sample per setting
+    is the one a study of one sample drew (beam search draws nothing). Returns one dict per
+    setting, sampled ones first: ``label``, ``temperature``, ``top_p`` and ``beam`` (None for what
+    does not apply: a beam row ranks by p at T = 1 without a nucleus), ``mean_log_prob`` (beam
+    rows only: the text's mean log-probability per character, nats), ``text`` and the measures of
+    the first sample, and (sampled rows only) ``samples``: each of :data:`MEASURES` as a list over
+    the ``n_samples`` samples. Raises ``ValueError`` for an ``n_samples`` that is not a positive
+    integer, and as :func:`charrnn.model.sampling.synthesize` and
+    :func:`charrnn.model.sampling.beam_search` do.
     """
+    n_samples = check_positive_int("samples per setting n_samples", n_samples)
     words = training_words(train_text)
     out = []
     for i, (label, T, p) in enumerate(settings):
-        rng = np.random.default_rng([seed, i])
-        text = model.vocab.decode(synthesize(model.params, model.hprev, model.x0, n, rng, T, p))
-        out.append({"label": label, "temperature": T, "top_p": p, "beam": None, "text": text,
-                    **text_summary(text, words)})
+        texts = [model.vocab.decode(synthesize(model.params, model.hprev, model.x0, n,
+                                               np.random.default_rng(sample_seed(seed, i, j)), T, p))
+                 for j in range(n_samples)]
+        out.append({"label": label, "temperature": T, "top_p": p, "beam": None, "text": texts[0],
+                    **_measured(texts, words)})
     for label, beam in beams:
         indices, score = beam_search(model.params, model.hprev, model.x0, n, beam)
         text = model.vocab.decode(indices)
@@ -165,24 +236,33 @@ def temperature_of_run(run_dir, text: str | None = None) -> dict:
 
 
 def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTINGS,
-               beams=BEAM_SETTINGS, heldout_dirs=None) -> dict:
+               beams=BEAM_SETTINGS, heldout_dirs=None, n_samples: int = N_SAMPLES) -> dict:
     """The sampling study of the best run among ``run_dirs`` (see :func:`best_run_dir`): its
-    ``best.npz`` sampled ``n`` characters per setting, measured against its training text (the
-    path in its ``config.json`` "data"; a relative path is taken from the project root).
+    ``best.npz`` sampled ``n`` characters ``n_samples`` times per setting, and ``n_samples``
+    passages of the book's test chunk, measured against the words of the text before that chunk.
+
+    The text is the path in the run's ``config.json`` "data" (a relative path is taken from the
+    project root); the test chunk is :func:`test_start`'s (the held-out runs' split). Every row's
+    known-word fraction counts words of ``text[:test start]``, so that the book's passages are
+    text the word list has not seen (the sampled model may have: it trained on the whole text).
 
     Returns a JSON-able dict: ``run`` (the folder, absolute), ``name``, ``seed`` (the run's
     training seed), ``best_smooth_loss``, ``best_update``, ``data``, ``n`` [characters],
-    ``sampling_seed``, ``rows`` (:func:`sampling_study`) and ``temperature``
-    (:func:`temperature_of_run`) of the run among ``heldout_dirs`` (the same runs trained with
-    the held-out chunk removed) with the lowest validation loss, or, without them, of the
-    sampled run itself (then its ``trained_holdout`` says whether it saw the test text). Raises
-    ``ValueError`` with one
-    sentence naming the folder when it is not a finished run (``metrics.json``, ``config.json``
-    or its "data", ``best.npz`` missing or broken), when the text is missing or its vocabulary
-    differs from the model's, or when ``n`` is not a positive integer or ``seed`` a negative one;
-    all before sampling.
+    ``sampling_seed``, ``n_samples``, ``confidence`` (of the t-intervals, :func:`mean_interval`),
+    ``vocabulary`` ([0, test start): the characters whose words count as known), ``rows``
+    (:func:`sampling_study`), ``book`` (the book row: ``label``, ``passages`` ([start, end) of
+    each, :func:`book_passages`; the text itself is not stored), the first passage's measures and
+    ``samples`` as a sampled row has them; None when the test chunk is shorter than ``n``) and
+    ``temperature`` (:func:`temperature_of_run`) of the run among ``heldout_dirs`` (the same runs
+    trained with the held-out chunk removed) with the lowest validation loss, or, without them, of
+    the sampled run itself (then its ``trained_holdout`` says whether it saw the test text).
+    Raises ``ValueError`` with one sentence naming the folder when it is not a finished run
+    (``metrics.json``, ``config.json`` or its "data", ``best.npz`` missing or broken), when the
+    text is missing or its vocabulary differs from the model's, or when ``n`` or ``n_samples`` is
+    not a positive integer or ``seed`` a negative one; all before sampling.
     """
     n = check_positive_int("sample length n", n)
+    n_samples = check_positive_int("samples per setting n_samples", n_samples)
     seed = check_nonneg_int("sampling seed", seed)
     run_dir, metrics = best_run_dir(run_dirs)
     config = _read_json(run_dir / "config.json", "config.json")
@@ -196,8 +276,17 @@ def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTING
     check_vocab(model.vocab, Vocabulary.from_text(text), what=f"model {run_dir / 'best.npz'}")
     calibrated = best_heldout_dir(heldout_dirs) if heldout_dirs else run_dir
     temperature = temperature_of_run(calibrated, text if calibrated == run_dir else None)
+    start = test_start(config, len(text))
+    seen = text[:start]  # the words known: everything before the test chunk
+    book = None
+    if len(text) - start >= n:
+        passages = book_passages(text, start, n, n_samples)
+        book = {"label": "book text (test chunk)", "passages": passages,
+                **_measured([text[a:b] for a, b in passages], training_words(seen))}
     return {"run": os.fspath(run_dir.resolve()), "name": run_dir.name, "seed": metrics["seed"],
             "best_smooth_loss": metrics["best_smooth_loss"],
             "best_update": metrics.get("best_update"), "data": os.fspath(data), "n": n,
-            "sampling_seed": seed, "rows": sampling_study(model, text, n, seed, settings, beams),
-            "temperature": temperature}
+            "sampling_seed": seed, "n_samples": n_samples, "confidence": CONFIDENCE,
+            "vocabulary": [0, start],
+            "rows": sampling_study(model, seen, n, seed, settings, beams, n_samples),
+            "book": book, "temperature": temperature}
