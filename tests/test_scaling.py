@@ -1,0 +1,56 @@
+"""How the models scale: a sweep's rows grouped by kind and size, and the sentence held to them."""
+
+import pytest
+
+from charrnn.report import shortfall
+
+
+def _row(kind, n, bits, seed=1, time_s=10.0, test=True):
+    return {"name": f"{kind}-{n}-seed{seed}", "kind": kind, "seed": seed, "n_params": n,
+            "chars": 500000, "best_val_bits_per_char": bits + 0.01,
+            "test_bits_per_char": bits if test else None, "wall_time_s": time_s}
+
+
+def test_points_are_grouped_over_seeds_by_kind_and_size():
+    rows = [_row("vanilla", 100, 2.0, 1), _row("vanilla", 25, 2.4), _row("vanilla", 100, 2.2, 2),
+            _row("gru", 25, 2.3, time_s=30.0)]
+    points = shortfall.scaling_points(rows)
+    assert [(p["kind"], p["n_params"]) for p in points] == [("vanilla", 25), ("vanilla", 100),
+                                                            ("gru", 25)]
+    big = points[1]
+    assert big["bits"] == pytest.approx(2.1) and big["std"] == pytest.approx(0.1414213, rel=1e-5)
+    assert big["seeds"] == 2 and points[0]["std"] is None and points[2]["time_s"] == 30.0
+    # a row without a test loss: the group falls back to validation, and says so
+    val = shortfall.scaling_points([_row("lstm", 25, 2.0, test=False)])[0]
+    assert val["measure"] == "validation" and val["bits"] == pytest.approx(2.01)
+
+
+def test_the_paragraph_says_what_the_numbers_show():
+    rows = [_row("vanilla", 25_000, 2.40), _row("vanilla", 400_000, 2.30),
+            _row("gru", 25_000, 2.35), _row("gru", 400_000, 1.90),
+            _row("lstm", 25_000, 2.50), _row("lstm", 400_000, 2.00)]
+    text = shortfall.scaling_paragraph(shortfall.scaling_points(rows))
+    assert "vanilla from 2.400 to 2.300 bits/char (25k to 400k parameters)" in text
+    assert "The largest gain is lstm's (0.500 bits/char), the smallest vanilla's (0.100)." in text
+    assert "At about 25k parameters: gru (2.350), then vanilla (2.400), then lstm (2.500)." in text
+    assert "At about 400k parameters: gru (1.900), then lstm (2.000), then vanilla (2.300)." in text
+    assert "One seed per point" in text
+    # a tie as printed, several seeds (nothing said about single runs), one size
+    tie = [_row("vanilla", 25_000, 2.0001, s) for s in (1, 2)] + [_row("gru", 25_000, 2.0, s)
+                                                                   for s in (1, 2)]
+    text = shortfall.scaling_paragraph(shortfall.scaling_points(tie))
+    assert "At about 25k parameters: vanilla (2.000), level with gru (2.000)." in text
+    assert "One seed" not in text and "With more parameters" not in text
+    # a kind that gets worse with size is reported as it is
+    worse = [_row("vanilla", 25_000, 2.0), _row("vanilla", 100_000, 2.1)]
+    assert "vanilla from 2.000 to 2.100" in shortfall.scaling_paragraph(shortfall.scaling_points(worse))
+    assert shortfall.scaling_paragraph([]) == ""
+
+
+def test_the_section_waits_for_the_sweep_and_names_it():
+    assert "Not yet: no scaling sweep" in shortfall.scaling(None)[0][1]
+    rows = [_row("vanilla", 25_000, 2.4), _row("vanilla", 100_000, 2.3)]
+    parts = shortfall.scaling(rows, "runs/sweep-scaling-report-x/results.json")
+    kinds = [k for k, _ in parts]
+    assert kinds[0] == "figure" and "(sweep sweep-scaling-report-x)" in parts[1][1]
+    assert "| vanilla | 100,000 | 2.300 | 1 | 10 |" in parts[3][1]
