@@ -11,6 +11,7 @@ import pytest
 from charrnn.cli import main
 from charrnn.model.sampling import beam_search, synthesize
 from charrnn.report.tables import sampling_markdown
+from charrnn.studies.stats import mean_interval
 from charrnn.studies.study import (
     BEAM_SETTINGS,
     MEASURES,
@@ -18,7 +19,6 @@ from charrnn.studies.study import (
     SAMPLING_SETTINGS,
     best_run_dir,
     book_passages,
-    mean_interval,
     sampling_study,
     study_runs,
 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..model.gradcheck import LOSS_DEFINITIONS, all_passed, worst_rel_err
 from ..studies.experiments import ALPHA, comparisons
-from ..studies.study import mean_interval
+from ..studies.stats import mean_interval
 from ..util.checks import join_and
 from .tables import fmt, p_text
 
@@ -164,7 +164,7 @@ def best_passage(best_sample: dict) -> str:
 
 def _span(row: dict, key: str) -> tuple[float, float] | None:
     """The 95 % t-interval of ``row``'s measure ``key`` over its ``samples``
-    (:func:`charrnn.studies.study.mean_interval`); ``(v, v)`` for a beam-search row (one
+    (:func:`charrnn.studies.stats.mean_interval`); ``(v, v)`` for a beam-search row (one
     deterministic decode); None for a sampled row with one sample (no spread to judge by)."""
     values = row.get("samples", {}).get(key)
     if values and len(values) > 1:

@@ -7,7 +7,7 @@ from pathlib import PurePath
 
 import numpy as np
 
-from ..studies.study import mean_interval
+from ..studies.stats import mean_interval
 from ..studies.units import FEATURES
 
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
@@ -142,7 +142,7 @@ _SAMPLING_COLUMNS = (("known_word_fraction", "known words", ".1%", ""),
 
 
 def _sampling_cell(row: dict, key: str, spec: str, unit: str) -> str:
-    """``mean ± half`` (:func:`charrnn.studies.study.mean_interval` of ``row["samples"][key]``;
+    """``mean ± half`` (:func:`charrnn.studies.stats.mean_interval` of ``row["samples"][key]``;
     a percentage's half in points) for a row with several samples; the one value otherwise."""
     values = row.get("samples", {}).get(key)
     if not values or len(values) < 2:

@@ -1,5 +1,5 @@
 """Studies built on trained runs: the training-order experiments (``experiments``), the sampling
-study (``study``, ``textmetrics``) with the test loss against the temperature
+study (``study``, ``textmetrics``, the t-intervals of ``stats``) with the test loss against the temperature
 (``temperature``), the hidden units and linear probes (``units``, ``probes``),
 the gated baselines in PyTorch (``gated``, ``baselines``, ``baselines_io``), reference points for
 bits per character (``calibrate``, with the Kneser-Ney n-grams of ``ngram``), how much context a

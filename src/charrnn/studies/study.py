@@ -6,7 +6,7 @@ smallest set of characters whose probability reaches p (:func:`charrnn.model.sam
 starting from the best model's hprev and x0, ``n_samples`` times (S, default
 :data:`N_SAMPLES`): the known-word fraction of one 2,000-character sample moves by a few points
 from one sample to the next, so each measure gets a mean and a 95 % t-interval over the S samples
-(:func:`mean_interval`). A beam setting (label, beam) decodes the same ``n``
+(:func:`charrnn.studies.stats.mean_interval`). A beam setting (label, beam) decodes the same ``n``
 characters from the same start by beam search (:func:`charrnn.model.sampling.beam_search`: the
 likeliest continuation it finds, which for a character model tends to loop on a few words): one
 decode, deterministic, no interval. The book row (:func:`book_passages`) measures S passages of
@@ -36,13 +36,14 @@ from ..training.runs import check_seeds
 from ..training.train import split_heldout, split_text
 from ..util.checks import check_nonneg_int, check_positive_int
 from ..util.paths import resolve
+from .stats import CONFIDENCE
 from .temperature import temperature_curve
 from .textmetrics import summarize as text_summary
 from .textmetrics import training_words
 
-__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "N_SAMPLES", "MEASURES", "CONFIDENCE",
-           "sampling_study", "sample_seed", "mean_interval", "book_passages", "best_run_dir",
-           "test_start", "best_heldout_dir", "temperature_of_run", "study_runs"]
+__all__ = ["SAMPLING_SETTINGS", "BEAM_SETTINGS", "N_SAMPLES", "MEASURES", "sampling_study",
+           "sample_seed", "book_passages", "best_run_dir", "test_start", "best_heldout_dir",
+           "temperature_of_run", "study_runs"]
 
 #: (label, temperature, top_p) of the sampling study: low, medium and high T and p.
 SAMPLING_SETTINGS = [("plain (T = 1, p = 1)", 1.0, 1.0),
@@ -58,8 +59,6 @@ N_SAMPLES = 5
 #: The measures a row keeps per sample (``samples``), for the means and intervals of the table.
 MEASURES = ("known_word_fraction", "distinct_2_words", "distinct_4_chars", "longest_repeat_len")
 
-#: Confidence level of :func:`mean_interval`'s t-interval.
-CONFIDENCE = 0.95
 
 
 def sample_seed(seed: int, setting: int, sample: int) -> list[int]:
@@ -69,24 +68,6 @@ def sample_seed(seed: int, setting: int, sample: int) -> list[int]:
     ``[seed, setting, sample]`` for the others. Each is its own ``SeedSequence``: the same seed
     gives the same samples to the bit, and no two samples share a stream."""
     return [seed, setting] if sample == 0 else [seed, setting, sample]
-
-
-def mean_interval(values) -> tuple[float, float | None]:
-    """``(mean, half)``: the mean of ``values`` (S numbers) and the half-width of its
-    :data:`CONFIDENCE` t-interval, ``t_{(1 + CONFIDENCE)/2, S - 1} * s / sqrt(S)`` with ``s`` the
-    sample standard deviation (ddof 1; ``scipy.stats.t``). ``half`` is None for one value (no
-    spread to estimate) and 0.0 when every value is equal. Raises ``ValueError`` for no values."""
-    from scipy import stats  # noqa: PLC0415 (scipy: only for the interval)
-
-    x = np.asarray(list(values), dtype=float)  # (S,)
-    if x.size == 0:
-        raise ValueError("no values to average")
-    mean = float(x.mean())
-    if x.size == 1:
-        return mean, None
-    sd = float(x.std(ddof=1))
-    t = float(stats.t.ppf((1 + CONFIDENCE) / 2, x.size - 1))
-    return mean, t * sd / float(np.sqrt(x.size))
 
 
 def _measured(texts: list[str], words) -> dict:
@@ -248,7 +229,8 @@ def study_runs(run_dirs, n: int = 2000, seed: int = 0, settings=SAMPLING_SETTING
 
     Returns a JSON-able dict: ``run`` (the folder, absolute), ``name``, ``seed`` (the run's
     training seed), ``best_smooth_loss``, ``best_update``, ``data``, ``n`` [characters],
-    ``sampling_seed``, ``n_samples``, ``confidence`` (of the t-intervals, :func:`mean_interval`),
+    ``sampling_seed``, ``n_samples``, ``confidence`` (of the t-intervals,
+    :func:`charrnn.studies.stats.mean_interval`),
     ``vocabulary`` ([0, test start): the characters whose words count as known), ``rows``
     (:func:`sampling_study`), ``book`` (the book row: ``label``, ``passages`` ([start, end) of
     each, :func:`book_passages`; the text itself is not stored), the first passage's measures and
