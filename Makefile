@@ -151,7 +151,7 @@ help:  ## show this menu
 	@grep -hE '^[a-z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: DATA=$(DATA) PRESET=$(PRESET) SEEDS=\"$(SEEDS)\" N_UPDATES=$(N_UPDATES)"
-	@echo "           EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=\"$(EXPERIMENTS)\""
+	@echo "           EXPERIMENT_CHARS=$(EXPERIMENT_CHARS) EXPERIMENTS=\"$(EXPERIMENTS)\" SCALING=$(SCALING)"
 	@echo "           JOBS=$(JOBS) RUNS=$(RUNS) REPORTS=$(REPORTS) SCHEDULER=$(SCHEDULER)"
 
 setup: $(SETUP) system-deps  ## create .venv with the pinned packages, apt-install chromium + MathJax
