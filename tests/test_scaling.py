@@ -54,3 +54,27 @@ def test_the_section_waits_for_the_sweep_and_names_it():
     kinds = [k for k, _ in parts]
     assert kinds[0] == "figure" and "(sweep sweep-scaling-report-x)" in parts[1][1]
     assert "| vanilla | 100,000 | 2.300 | 1 | 10 |" in parts[3][1]
+
+
+def test_each_section_of_the_shortfall_renders_its_artifact():
+    """Every section on a small artifact of its command: a figure where it has one, its table
+    rows, its sentence (a section that fails here would fail only in make report)."""
+    context = {"positions": 10, "models": [{"name": "a", "kind": "vanilla m 4", "ks": [1, 2, 4],
+                                            "losses": [3.0, 2.0, 1.9], "inf": 1.895, "within": 4}]}
+    dynamic = {"test": [10, 20], "segment": 25, "rates": [0.0, 0.01],
+               "models": [{"name": "a", "kind": "vanilla m 4", "static": 1.5, "dynamic": 1.4,
+                           "eta": 0.01, "rates": [0.0, 0.01], "validation": [1.5, 1.45]}]}
+    gradients = {"positions": 10, "models": [{"name": "a", "kind": "vanilla m 4", "ks": [1, 4, 16],
+                                              "norms": [1.0, 0.1, 1e-4], "sigma_max": 2.0,
+                                              "spectral_radius": 1.5, "singular_values": [2.0]}]}
+    for parts, row in ((shortfall.context(context), "| a (vanilla m 4) | 3.000 | 1.900 | 1.895 | 4 |"),
+                       (shortfall.dynamic(dynamic), "| a (vanilla m 4) | 2.164 | 2.020 | -0.144 | 0.01 |"),
+                       (shortfall.gradients(gradients),
+                        "| a (vanilla m 4) | 1.0e+00 | 1.0e-01 | 1.0e-04 | 2.00 | 1.50 |")):
+        text = "\n".join(p for k, p in parts if k == "markdown")
+        assert row in text, text
+        assert all(p for _, p in parts)
+    assert [k for k, _ in shortfall.context(context)][0] == "figure"
+    assert [k for k, _ in shortfall.gradients(gradients)][0] == "figure"
+    for section in (shortfall.context, shortfall.dynamic, shortfall.gradients):
+        assert "Not yet" in section(None)[0][1]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
-from .parts import figure, not_yet, shown
+from .parts import figure, not_yet
+from .parts import shown as shown_parts
 from .plots import plot_context, plot_gradients, plot_scaling
 from .tables import caption
 
@@ -40,7 +41,7 @@ def context(result: dict | None) -> list:
         by = dict(zip(m["ks"], m["losses"]))
         lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.3f}" for k in shown)
                      + f" | {m['inf']:.3f} | {m['within'] or '–'} |")
-    return shown([
+    return shown_parts([
         ("figure", fig),
         ("markdown", caption("figure", f"Test loss from a zero state k characters back, at "
                              f"{result['positions']:,} positions of the test text; dotted: each "
@@ -101,7 +102,7 @@ def dynamic(result: dict | None, cal: dict | None = None) -> list:
                      for r in cal["references"] if r["name"].startswith("PPMd")), None)
     a, b = result["test"]
     rates = ", ".join(f"{r:g}" for r in result["rates"])
-    return shown([
+    return shown_parts([
         ("markdown", caption("table", f"Test loss (bits/char, characters {a:,} to {b:,}) of each "
                              "model as trained (static) and with one plain SGD step after each "
                              f"{result['segment']}-character segment it has predicted (dynamic; "
@@ -182,7 +183,7 @@ def gradients(result: dict | None, units: dict | None = None) -> list:
     if units is not None:
         quote = next((f.get("score") for f in units.get("features", [])
                       if f.get("feature") == "quote"), None)
-    return shown([
+    return shown_parts([
         ("figure", fig),
         ("markdown", caption("figure", "Mean norm of the gradient of the loss at one character "
                              "with respect to the state k characters before the one that "
@@ -335,7 +336,7 @@ def scaling(rows: list[dict] | None, path: str = "") -> list:
     measure = "test" if all(p["measure"] == "test" for p in points) else "validation"
     chars = sorted({p["chars"] for p in points})
     budget = " and ".join(f"{c:,}" for c in chars)
-    return shown([
+    return shown_parts([
         ("figure", fig),
         ("markdown", caption("figure", f"{measure.capitalize()} loss against parameters and "
                              f"against training time, {budget} training characters per run"
