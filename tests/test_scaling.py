@@ -41,6 +41,13 @@ def test_the_paragraph_says_what_the_numbers_show():
     text = shortfall.scaling_paragraph(shortfall.scaling_points(tie))
     assert "At about 25k parameters: vanilla (2.000), level with gru (2.000)." in text
     assert "One seed" not in text and "With more parameters" not in text
+    # a kind best at a middle size says so; one best at an end does not
+    middle = rows + [_row("vanilla", 100_000, 2.2), _row("gru", 100_000, 2.0),
+                     _row("lstm", 100_000, 2.2)]
+    text = shortfall.scaling_paragraph(shortfall.scaling_points(middle))
+    assert "Of the sizes tried, vanilla does best at 100k parameters (2.200): at this budget its " \
+        "largest model is not its best." in text
+    assert "gru does best" not in text and "lstm does best" not in text
     # a kind that gets worse with size is reported as it is
     worse = [_row("vanilla", 25_000, 2.0), _row("vanilla", 100_000, 2.1)]
     assert "vanilla from 2.000 to 2.100" in shortfall.scaling_paragraph(shortfall.scaling_points(worse))

@@ -108,7 +108,7 @@ def test_sampling_table():
     assert_numbers_are(cells["known words"], [95.12])
     assert_numbers_are(cells["distinct-2 words"], [0.61234])
     assert_numbers_are(cells["distinct-4 chars"], [0.4])
-    assert_numbers_are(cells["longest repeat"], [57])
+    assert_numbers_are(cells["longest repeat (characters)"], [57])
 
 
 def test_the_sampling_table_gives_mean_and_t_interval_per_setting_beam_and_book():
@@ -127,9 +127,9 @@ def test_the_sampling_table_gives_mean_and_t_interval_per_setting_beam_and_book(
     assert plain["known words"].startswith("65.6% ± ")  # percentage points after the ±
     assert_numbers_are(plain["distinct-2 words"], [0.94, half(samples["distinct_2_words"])])
     assert plain["distinct-4 chars"] == "0.700 ± 0.000"  # equal samples: a zero-width interval
-    assert_numbers_are(plain["longest repeat"], [14, half(samples["longest_repeat_len"])])
+    assert_numbers_are(plain["longest repeat (characters)"], [14, half(samples["longest_repeat_len"])])
     # beam search: its one decode, no interval; the book row last, as the sampled rows
-    assert searched["known words"] == "100.0%" and searched["longest repeat"] == "1,974 characters"
+    assert searched["known words"] == "100.0%" and searched["longest repeat (characters)"] == "1,974"
     assert real["setting"] == "book text (test chunk)"
     assert {k: v for k, v in real.items() if k != "setting"} == \
         {k: v for k, v in plain.items() if k != "setting"}

@@ -192,6 +192,7 @@ def plot_scaling(points: list[dict], axes=None):
     there are several. ``points``: :func:`charrnn.report.shortfall.scaling_points` (``kind``,
     ``n_params``, ``bits``, ``std``, ``time_s``). Returns the two Axes."""
     import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+    from matplotlib.ticker import NullFormatter  # noqa: PLC0415
 
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
@@ -204,6 +205,7 @@ def plot_scaling(points: list[dict], axes=None):
                         ms=4, lw=1.2, capsize=3, ls=("-", "--", "-.", ":")[i % 4], label=kind)
     for ax, label in zip(axes, ("parameters", "training time (s, one thread, this machine)")):
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # only the powers of ten: no overlapping labels
         ax.set_xlabel(label)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("test loss (bits per character)")

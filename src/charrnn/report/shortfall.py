@@ -292,6 +292,11 @@ def scaling_paragraph(points: list[dict]) -> str:
     text = []
     if growth:
         text.append("With more parameters, " + join_and(growth) + ".")
+    inner = [(k, min(ps, key=b)) for k, ps in by.items() if len(ps) > 2
+             and b(min(ps, key=b)) < min(b(ps[0]), b(ps[-1]))]
+    for k, p in inner:
+        text.append(f"Of the sizes tried, {k} does best at {_params(p['n_params'])} parameters "
+                    f"({b(p):.3f}): at this budget its largest model is not its best.")
     gains = {k: b(ps[0]) - b(ps[-1]) for k, ps in by.items() if len(ps) > 1}
     if len(gains) > 1 and len(set(gains.values())) > 1:
         most, least = max(gains, key=gains.get), min(gains, key=gains.get)

@@ -138,7 +138,7 @@ def checkpoints_markdown(run: dict, reference: dict | None = None) -> str:
 _SAMPLING_COLUMNS = (("known_word_fraction", "known words", ".1%", ""),
                      ("distinct_2_words", "distinct-2 words", ".3f", ""),
                      ("distinct_4_chars", "distinct-4 chars", ".3f", ""),
-                     ("longest_repeat_len", "longest repeat", "", " characters"))
+                     ("longest_repeat_len", "longest repeat (characters)", "", ""))
 
 
 def _sampling_cell(row: dict, key: str, spec: str, unit: str) -> str:
