@@ -260,9 +260,9 @@ def test_the_temperature_table_marks_t_1_and_gives_the_best_t():
 
     curve = {"temperatures": [0.5, 1.0, 1.25], "losses": [1.99663, 1.57191, 1.59630],
              "best_temperature": 1.03621, "best_loss": 1.57098}
-    head, _, row = temperature_markdown(curve).splitlines()
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    heads = [c.strip() for c in head.strip("|").split("|")]
-    assert heads[:4] == ["T", "0.5", "**1**", "1.25"] and heads[-1] == "best T = 1.036"
-    assert cells[2] == "**1.5719**"  # T = 1 in bold
-    assert_numbers_are(" ".join(cells[1:]), [1.99663, 1.57191, 1.59630, 1.57098])
+    head, _, *rows = temperature_markdown(curve).splitlines()
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert [c.strip() for c in head.strip("|").split("|")] == ["T", "test loss (nats/char)"]
+    assert [c[0] for c in cells] == ["0.5", "**1**", "1.25", "best: 1.036"]
+    assert cells[1][1] == "**1.5719**"  # T = 1 in bold
+    assert_numbers_are(" ".join(c[1] for c in cells), [1.99663, 1.57191, 1.59630, 1.57098])

@@ -361,12 +361,12 @@ def welch_markdown(tests: list[dict]) -> str:
 
 
 def temperature_markdown(curve: dict) -> str:
-    """The test loss against the temperature as a two-line table: the ``temperatures`` T and
-    their ``losses`` [nats/char] of a :func:`charrnn.studies.study.temperature_of_run` record,
-    T = 1 in bold, and a last column with the best T (3 decimals) and its ``best_loss``."""
+    """The test loss against the temperature, one row per T (a column would not fit the page):
+    the ``temperatures`` T and their ``losses`` [nats/char] of a
+    :func:`charrnn.studies.study.temperature_of_run` record, T = 1 in bold, and a last row with
+    the best T (3 decimals) and its ``best_loss``."""
     bold = lambda T, x: f"**{x}**" if T == 1 else x  # noqa: E731
-    head = " | ".join(bold(T, f"{T:g}") for T in curve["temperatures"])
-    losses = " | ".join(bold(T, f"{x:.4f}") for T, x in zip(curve["temperatures"], curve["losses"]))
-    return "\n".join([f"| T | {head} | best T = {curve['best_temperature']:.3f} |",
-                      "|---|" + "---:|" * (len(curve["temperatures"]) + 1),
-                      f"| test loss | {losses} | {curve['best_loss']:.4f} |"])
+    rows = [f"| {bold(T, f'{T:g}')} | {bold(T, f'{x:.4f}')} |"
+            for T, x in zip(curve["temperatures"], curve["losses"])]
+    return "\n".join(["| T | test loss (nats/char) |", "|---:|---:|", *rows,
+                      f"| best: {curve['best_temperature']:.3f} | {curve['best_loss']:.4f} |"])
