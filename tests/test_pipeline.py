@@ -26,7 +26,7 @@ def report(tmp_path_factory):
     args = ["make", "-C", str(ROOT), "report", f"DATA={data}", "N_UPDATES=300", "SEEDS=1 2",
             "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}", f"REPORTS={tmp / 'reports'}",
             "EXPERIMENT_CHARS=20000", "EXPERIMENTS=sequential B8 m256",
-            "BENCH_UPDATES=30", "BENCH_REPS=2"]
+            "BENCH_UPDATES=30", "BENCH_REPS=2", "SCALING=sweeps/smoke.yaml"]
     env = dict(os.environ, TQDM_DISABLE="1")
     first = subprocess.run(args, capture_output=True, text=True, env=env)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
@@ -63,7 +63,9 @@ def test_pdf_has_the_four_items_and_rendered_math(report):
     assert "vanilla m 256" in text and "LSTM h " in text and "GRU h " in text
     assert re.search(r"bits/char on the test text \((one seed|mean of \d seeds)\), against", text)
     assert "War and Peace" in text
-    for section in ("Reference points", "How much context each model uses"):
+    for section in ("Reference points", "How much context each model uses",
+                    "Learning while reading: dynamic evaluation", "How the gradients vanish",
+                    "How the models scale"):
         assert section in text, section
     assert "Figure 1." in text and "Table 1." in text  # numbered captions
     assert "handout model" in text and "holdout model" in text and "LSTM c_t" in text
@@ -121,7 +123,8 @@ def start_make(report, tmp, name):
     args = ["make", "-C", str(ROOT), "report", f"DATA={first_tmp / 'small.txt'}", "N_UPDATES=300",
             "SEEDS=1 2", "SAMPLE_EVERY=100", f"RUNS={tmp / 'runs'}",
             f"REPORTS={tmp / ('reports-' + name)}", "EXPERIMENT_CHARS=20000",
-            "EXPERIMENTS=sequential B8 m256", "BENCH_UPDATES=30", "BENCH_REPS=2"]
+            "EXPERIMENTS=sequential B8 m256", "BENCH_UPDATES=30", "BENCH_REPS=2",
+            "SCALING=sweeps/smoke.yaml"]
     env = dict(os.environ, TQDM_DISABLE="1")
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, start_new_session=True)
