@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,3 +22,19 @@ def book_path() -> Path:
     if path is None:
         pytest.skip("book not found in data/ or ../shared/data/")
     return path
+
+
+@pytest.fixture(scope="session")
+def greedy_decode():
+    """A greedy decoder written plainly (one-hot columns, argmax at every step), independent of
+    charrnn.model.sampling: ``greedy_decode(params, h0, x0, n)`` -> the n character indices."""
+    def decode(params, h0, x0, n):
+        b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
+        h, x, out = np.array(h0, dtype=float), x0, []
+        for _ in range(n):
+            h = np.tanh(W @ h + U[:, x] + b)
+            x = int(np.argmax(V @ h + c))
+            out.append(x)
+        return out
+
+    return decode

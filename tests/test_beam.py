@@ -48,17 +48,7 @@ def test_a_beam_of_all_prefixes_is_the_exhaustive_argmax(seed, K, m, n):
         assert score == pytest.approx(best_lp / n, abs=1e-12)
 
 
-def greedy_decode(params, h0, x0, n):
-    b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
-    h, x, out = np.array(h0, dtype=float), x0, []
-    for _ in range(n):
-        h = np.tanh(W @ h + U[:, x] + b)
-        x = int(np.argmax(V @ h + c))
-        out.append(x)
-    return out
-
-
-def test_a_beam_of_one_is_greedy_decoding():
+def test_a_beam_of_one_is_greedy_decoding(greedy_decode):
     for seed in range(4):
         params, h0 = tiny_model(seed, K=5, m=6)
         expected = greedy_decode(params, h0, 2, 40)
@@ -67,7 +57,7 @@ def test_a_beam_of_one_is_greedy_decoding():
         assert score == pytest.approx(total_log_prob(params, h0, 2, expected) / 40, abs=1e-12)
 
 
-def test_greedy_is_not_always_the_best():
+def test_greedy_is_not_always_the_best(greedy_decode):
     """Some of these models' exhaustive best is not the greedy sequence, and a wide beam finds it
     (so the exhaustive test above is not passed by greedy decoding alone)."""
     differ = 0

@@ -119,17 +119,7 @@ def test_probabilities_applies_top_p_after_temperature():
 # ----------------------------------------------------------------------------- synthesize
 
 
-def greedy_decode(params, h0, x0, n):
-    b, c, U, W, V = (params[k] for k in ("b", "c", "U", "W", "V"))
-    h, x, out = np.array(h0, dtype=float), x0, []
-    for _ in range(n):
-        h = np.tanh(W @ h + U[:, x] + b)
-        x = int(np.argmax(V @ h + c))
-        out.append(x)
-    return out
-
-
-def test_synthesize_tiny_temperature_is_greedy():
+def test_synthesize_tiny_temperature_is_greedy(greedy_decode):
     params = small_model(1)
     h0 = 0.3 * np.tanh(np.random.default_rng(2).standard_normal(M))
     expected = greedy_decode(params, h0, 3, 60)
