@@ -34,18 +34,20 @@ TEXT = ("Professor McGonagall looked sternly over her square spectacles at the c
         "'Transfiguration is some of the most complex magic you will learn,' she said.\n") * 25
 
 
+def _two_seeds(tmp, prefix: str, **settings) -> list:
+    """Runs of TEXT with seeds 1 and 2 (Adam preset, m = 8, the NumPy engine: no compilation
+    for a tiny run) and ``settings``, saved as run folders ``tmp/PREFIXseedS``."""
+    data = tmp / "text.txt"
+    data.write_text(TEXT, encoding="utf-8")
+    return [save_run(train(TEXT, TrainConfig.from_preset("adam", m=8, seed=seed, sample_every=100,
+                                                         engine="numpy", **settings)),
+                     tmp / f"{prefix}seed{seed}", data) for seed in (1, 2)]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two handout-style runs of the same text (seeds 1 and 2), saved as run folders."""
-    tmp = tmp_path_factory.mktemp("study")
-    data = tmp / "text.txt"
-    data.write_text(TEXT, encoding="utf-8")
-    dirs = []
-    for seed in (1, 2):
-        cfg = TrainConfig.from_preset("adam", m=8, n_updates=300, seed=seed, sample_every=100,
-                                      engine="numpy")  # no compilation for a tiny run
-        dirs.append(save_run(train(TEXT, cfg), tmp / f"seed{seed}", data))
-    return dirs
+    return _two_seeds(tmp_path_factory.mktemp("study"), "", n_updates=300)
 
 
 def _loss(d):
@@ -214,16 +216,8 @@ def test_a_changed_text_is_refused(runs, tmp_path):
 @pytest.fixture(scope="module")
 def heldout_runs(tmp_path_factory):
     """The same text trained with its last 1/20 held out (seeds 1 and 2): validation and test."""
-    tmp = tmp_path_factory.mktemp("heldout")
-    data = tmp / "text.txt"
-    data.write_text(TEXT, encoding="utf-8")
-    dirs = []
-    for seed in (1, 2):
-        cfg = TrainConfig.from_preset("adam", m=8, n_updates=200, seed=seed, sample_every=100,
-                                      holdout=1, test_fraction=0.5, eval_every=50,
-                                      engine="numpy")
-        dirs.append(save_run(train(TEXT, cfg), tmp / f"holdout-seed{seed}", data))
-    return dirs
+    return _two_seeds(tmp_path_factory.mktemp("heldout"), "holdout-", n_updates=200, holdout=1,
+                      test_fraction=0.5, eval_every=50)
 
 
 def test_the_temperature_curve_is_of_the_held_out_run_chosen_on_validation(runs, heldout_runs):
