@@ -24,6 +24,25 @@ __all__ = ["context", "context_paragraph", "dynamic", "dynamic_paragraph", "grad
            "gradients_paragraph", "power_of_ten", "scaling_points", "scaling", "scaling_paragraph"]
 
 
+#: The k (characters back) the context and gradient tables show.
+SOME_KS = (1, 4, 16, 64, 256)
+
+
+def _k_table(models: list[dict], key: str, spec: str, heads, cells, last: bool = False) -> list:
+    """The Markdown lines of a table with one row per model: its ``key`` values (formatted with
+    ``spec``) at the k of :data:`SOME_KS` among its ``ks`` (and the largest k with ``last``),
+    then the columns ``heads`` with ``cells(model)``."""
+    ks = models[0]["ks"]
+    picked = [k for k in ks if k in SOME_KS] + ([ks[-1]] if last and ks[-1] not in SOME_KS else [])
+    lines = ["| model | " + " | ".join([*(f"k = {k}" for k in picked), *heads]) + " |",
+             "|---|" + "---:|" * (len(picked) + len(heads))]
+    for m in models:
+        by = dict(zip(m["ks"], m[key]))
+        lines.append(f"| {m['name']} ({m['kind']}) | "
+                     + " | ".join([*(f"{by[k]:{spec}}" for k in picked), *cells(m)]) + " |")
+    return lines
+
+
 def context(result: dict | None) -> list:
     """How much context each model uses (``charrnn context --json``, ``result``): the figure,
     a table of the losses at a few k, and what they show; "not yet" without it."""
@@ -32,15 +51,8 @@ def context(result: dict | None) -> list:
     models = result["models"]
     fig = figure(8, 3.8)
     plot_context(models, fig.subplots())
-    ks = models[0]["ks"]
-    some = (1, 4, 16, 64, 256)
-    shown = [k for k in ks if k in some] + ([ks[-1]] if ks[-1] not in some else [])
-    lines = ["| model | " + " | ".join(f"k = {k}" for k in shown) + " | k = ∞ | within 0.01 |",
-             "|---|" + "---:|" * (len(shown) + 2)]
-    for m in models:
-        by = dict(zip(m["ks"], m["losses"]))
-        lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.3f}" for k in shown)
-                     + f" | {m['inf']:.3f} | {m['within'] or '–'} |")
+    lines = _k_table(models, "losses", ".3f", ("k = ∞", "within 0.01"),
+                     lambda m: (f"{m['inf']:.3f}", str(m["within"] or "–")), last=True)
     return shown_parts([
         ("figure", fig),
         ("markdown", caption("figure", f"Test loss from a zero state k characters back, at "
@@ -169,16 +181,9 @@ def gradients(result: dict | None, units: dict | None = None) -> list:
     models = result["models"]
     fig = figure(8, 3.8)
     plot_gradients(models, fig.subplots())
-    ks = models[0]["ks"]
-    shown = [k for k in ks if k in (1, 4, 16, 64, 256)]
-    lines = ["| model | " + " | ".join(f"k = {k}" for k in shown) + " | σ_max(W) | ρ(W) |",
-             "|---|" + "---:|" * (len(shown) + 2)]
-    for m in models:
-        by = dict(zip(m["ks"], m["norms"]))
-        spec = (f"{m['sigma_max']:.2f} | {m['spectral_radius']:.2f}" if "sigma_max" in m
-                else "– | –")
-        lines.append(f"| {m['name']} ({m['kind']}) | " + " | ".join(f"{by[k]:.1e}" for k in shown)
-                     + f" | {spec} |")
+    lines = _k_table(models, "norms", ".1e", ("σ_max(W)", "ρ(W)"),
+                     lambda m: (f"{m['sigma_max']:.2f}", f"{m['spectral_radius']:.2f}")
+                     if "sigma_max" in m else ("–", "–"))
     quote = None
     if units is not None:
         quote = next((f.get("score") for f in units.get("features", [])
