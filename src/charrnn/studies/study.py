@@ -144,18 +144,27 @@ def best_run_dir(run_dirs) -> tuple[Path, dict]:
     (:func:`charrnn.training.runs.check_seeds`: another text or other settings), or when a folder lacks
     ``config.json``, ``metrics.json``, its ``best_smooth_loss`` or ``seed``.
     """
+    found = _metrics(run_dirs, ("best_smooth_loss", "seed"), "no run folders given: the study "
+                     "needs at least one (one per seed)", "a training run")
+    check_seeds({d: _read_json(d / "config.json", "config.json") for d, _ in found})
+    return min(found, key=lambda dm: dm[1]["best_smooth_loss"])
+
+
+def _metrics(run_dirs, need, empty: str, what: str) -> list[tuple[Path, dict]]:
+    """``(folder, its metrics.json)`` for each of ``run_dirs``. Raises ``ValueError``: ``empty``
+    when there are none; naming the keys of ``need`` that a folder's ``metrics.json`` lacks (or
+    holds as null), as "not ``what``"; or for a missing or broken ``metrics.json``."""
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
-        raise ValueError("no run folders given: the study needs at least one (one per seed)")
+        raise ValueError(empty)
     found = []
     for d in dirs:
         metrics = _read_json(d / "metrics.json", "metrics.json")
-        missing = [k for k in ("best_smooth_loss", "seed") if k not in metrics]
+        missing = [k for k in need if metrics.get(k) is None]
         if missing:
-            raise ValueError(f"{d / 'metrics.json'} lacks {', '.join(missing)}: not a training run")
+            raise ValueError(f"{d / 'metrics.json'} lacks {', '.join(missing)}: not {what}")
         found.append((d, metrics))
-    check_seeds({d: _read_json(d / "config.json", "config.json") for d in dirs})
-    return min(found, key=lambda dm: dm[1]["best_smooth_loss"])
+    return found
 
 
 def test_start(config: dict, n_chars: int) -> int:
@@ -179,17 +188,9 @@ def best_heldout_dir(run_dirs) -> Path:
     with the lowest ``best_val_loss`` in its ``metrics.json`` (chosen on the validation text;
     ties: the first). Raises ``ValueError`` when ``run_dirs`` is empty or a folder lacks
     ``metrics.json`` or its ``best_val_loss``."""
-    dirs = [Path(d) for d in run_dirs]
-    if not dirs:
-        raise ValueError("no held-out run folders given")
-    losses = []
-    for d in dirs:
-        metrics = _read_json(d / "metrics.json", "metrics.json")
-        if metrics.get("best_val_loss") is None:
-            raise ValueError(f"{d / 'metrics.json'} has no best_val_loss: not a run with a "
-                             "held-out chunk")
-        losses.append(metrics["best_val_loss"])
-    return dirs[losses.index(min(losses))]
+    found = _metrics(run_dirs, ("best_val_loss",), "no held-out run folders given",
+                     "a run with a held-out chunk")
+    return min(found, key=lambda dm: dm[1]["best_val_loss"])[0]
 
 
 def temperature_of_run(run_dir, text: str | None = None) -> dict:
