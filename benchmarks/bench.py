@@ -68,7 +68,8 @@ def _runner_charrnn(engine: str, book, K, flat, params):
     def run(n):
         losses, smooth = np.empty(n), np.empty(n)
         starts, resets, _ = reader.next(n)
-        advance(state, book, cfg, starts, resets, np.full(n, cfg.eta), losses, smooth)
+        advance(state, book, cfg, starts, resets, np.full(n, cfg.eta), losses, smooth,
+                np.empty(n))
         return losses
 
     def sample():

@@ -95,6 +95,7 @@ def test_run_folder_round_trip(tmp_path):
     assert all(len(s["text"]) == cfg.sample_length for s in run["samples"])
     assert np.array_equal(run["history"]["update"], [1, *range(10, 121, 10)])
     np.testing.assert_array_equal(run["history"]["smooth_loss"], res.history["smooth_loss"])
+    np.testing.assert_array_equal(run["history"]["grad_norm"], res.history["grad_norm"])
     assert run["config"]["data"] == os.path.abspath("t.txt") and run["config"]["m"] == 12
     assert run["config"]["data_md5"] == res.text_md5 and run["config"]["data_chars"] == len(text)
     best = load_model(out / "best.npz")
@@ -102,3 +103,21 @@ def test_run_folder_round_trip(tmp_path):
     assert np.array_equal(best.params["W"], res.best_params["W"])
     assert json.loads((out / "best_sample.json").read_text())["text"] == res.final_sample
     assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_a_checkpoint_without_the_gradient_norm_record_is_refused(tmp_path):
+    from charrnn.training.checkpoint import load_checkpoint
+    from charrnn.training.train import Trainer
+
+    text = "the cat sat on the mat. " * 20
+    trainer = Trainer(text, TrainConfig(m=8, n_updates=20, sample_every=50))
+    trainer.run(checkpoint=tmp_path / "c.npz")
+    assert load_checkpoint(Trainer, tmp_path / "c.npz", text).grad_norm_max["update"] >= 1
+    with np.load(tmp_path / "c.npz") as z:
+        data = dict(z)
+    meta = json.loads(str(data["meta"]))
+    del meta["grad_norm_max"]  # as an older charrnn wrote it
+    data["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **data)
+    with pytest.raises(ValueError, match="older charrnn"):
+        load_checkpoint(Trainer, tmp_path / "old.npz", text)

@@ -25,6 +25,7 @@ def result_fingerprint(res):
     return {"flat": res.state.flat.copy(), "hist": {k: v.copy() for k, v in res.history.items()},
             "samples": res.samples, "final": res.final_sample, "best_flat": res.best.flat.copy(),
             "best": res.best.meta(),
+            "grad_norm_max": (res.metrics["max_grad_norm"], res.metrics["max_grad_norm_update"]),
             "best_hprev": np.array(res.best.hprev),
             "validation": [{k: v for k, v in r.items() if k != "train_time_s"}  # a timing
                            for r in res.validation],
@@ -40,7 +41,7 @@ def assert_same(a, b):
     assert np.array_equal(a["best_flat"], b["best_flat"])
     assert np.array_equal(a["best_hprev"], b["best_hprev"])
     assert a["best"] == b["best"] and a["validation"] == b["validation"]
-    assert a["smooth"] == b["smooth"]
+    assert a["smooth"] == b["smooth"] and a["grad_norm_max"] == b["grad_norm_max"]
     for k in a["opt"]:
         assert np.array_equal(a["opt"][k], b["opt"][k]), k
 

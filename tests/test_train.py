@@ -38,7 +38,8 @@ def reference_run(text, cfg):
                                cfg.sigma)
     opt = make_optimizer(cfg.optimizer, flat.size, cfg.eta, cfg.beta1, cfg.beta2, cfg.eps)
     e, hprev, epoch = 0, np.zeros(cfg.m), 1
-    out = {"loss": [], "smooth": [], "epoch": [], "flat_before": [], "hprev": [], "x0": []}
+    out = {"loss": [], "smooth": [], "epoch": [], "flat_before": [], "hprev": [], "x0": [],
+           "grad_norm": []}
     smooth = None
     for _ in range(cfg.n_updates):
         if e > n - s - 1:  # req. 13: epoch end, reset position and hidden state
@@ -46,6 +47,7 @@ def reference_run(text, cfg):
         x, y = book[e : e + s], book[e + 1 : e + s + 1]  # req. 12: targets are the next chars
         loss, grads, h_last = loss_and_grads(params, x, y, hprev, cfg.loss)
         g = np.concatenate([grads[k].ravel() for k in PARAM_NAMES])
+        out["grad_norm"].append(np.linalg.norm(g))  # before clipping
         if cfg.grad_clip is not None:
             g = np.clip(g, -cfg.grad_clip, cfg.grad_clip)
         smooth = loss if smooth is None else 0.999 * smooth + 0.001 * loss  # req. 14
@@ -78,6 +80,10 @@ def test_train_matches_handout_loop(preset, engine):
     np.testing.assert_allclose(res.history["loss"], ref["loss"], rtol=tol)
     np.testing.assert_allclose(res.history["smooth_loss"], ref["smooth"], rtol=tol)
     assert res.history["epoch"].tolist() == ref["epoch"]
+    np.testing.assert_allclose(res.history["grad_norm"], ref["grad_norm"], rtol=tol)
+    top = int(np.argmax(ref["grad_norm"]))
+    assert res.metrics["max_grad_norm_update"] == top + 1
+    assert res.metrics["max_grad_norm"] == pytest.approx(ref["grad_norm"][top], rel=tol)
     np.testing.assert_allclose(res.state.flat, ref["flat"], rtol=tol, atol=1e-13)
     assert res.state.hprev.shape == (1, cfg.m)  # one row per stream; B = 1 here
     np.testing.assert_allclose(res.state.hprev[0], ref["hprev_last"], rtol=tol, atol=1e-13)
@@ -122,12 +128,15 @@ def test_history_rows():
     res = train(HELLO, small_config(n_updates=45, log_every=10))
     h = res.history
     assert h["update"].tolist() == [1, 10, 20, 30, 40]
-    assert set(h) == {"update", "loss", "smooth_loss", "epoch"}
+    assert set(h) == {"update", "loss", "smooth_loss", "grad_norm", "epoch"}
     assert all(len(v) == 5 for v in h.values())
     assert h["update"].dtype == np.int64 and h["epoch"].dtype == np.int64
     full = train(HELLO, small_config(n_updates=45, log_every=1)).history
-    for col in ("loss", "smooth_loss", "epoch"):
+    for col in ("loss", "smooth_loss", "grad_norm", "epoch"):
         assert np.array_equal(h[col], full[col][h["update"] - 1])
+    # the run's largest gradient norm is over every update, not only the logged ones
+    assert res.metrics["max_grad_norm"] == full["grad_norm"].max()
+    assert res.metrics["max_grad_norm_update"] == int(np.argmax(full["grad_norm"])) + 1
     assert h["smooth_loss"][0] == h["loss"][0]  # smooth loss starts at the first loss
 
 

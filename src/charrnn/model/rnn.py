@@ -129,11 +129,14 @@ def stateful_pass(params, indices, h0=None, block: int = 4096):
     stateful pass of the package: validation, the hidden units and priming use it."""
     indices = np.asarray(indices)
     h = np.zeros(len(params["b"])) if h0 is None else np.array(h0, dtype=np.float64)
+    # W in float64 once: with a float32 W, W @ h would cast it at every step (the product is the
+    # same float64 one, bit for bit, about 3 times slower)
+    recur = {**params, "W": np.asarray(params["W"], dtype=np.float64)}
     for start in range(0, len(indices), block):
         A = input_term(params, indices[start : start + block])  # (n, m): U x_t + b
         H = np.empty(A.shape)
         for t in range(len(A)):
-            h = step(params, h, A[t])
+            h = step(recur, h, A[t])
             H[t] = h
         yield start, H
 

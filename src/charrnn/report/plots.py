@@ -186,6 +186,25 @@ def plot_gradients(models: list[dict], ax=None):
     return ax
 
 
+def plot_grad_norms(series: list[dict], ax=None):
+    """The gradient norm while training (``series``: ``seed``, ``update``, ``grad_norm`` arrays of
+    the logged updates of each run, :func:`charrnn.report.shortfall.grad_norm_facts`): one thin
+    line per seed, a line style each, the y axis logarithmic. Returns the Axes."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (matplotlib: only when a figure is drawn)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.2))
+    for i, s in enumerate(series):
+        ax.plot(s["update"], s["grad_norm"], lw=0.6, alpha=0.8, ls=("-", "--", ":", "-.")[i % 4],
+                label=f"seed {s['seed']}")
+    ax.set_yscale("log")
+    ax.set_xlabel("update")
+    ax.set_ylabel(r"$\|\nabla L\|_2$ (before any clipping)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return ax
+
+
 def plot_scaling(points: list[dict], axes=None):
     """Test bits/char against parameters (left) and against training time (right), one line per
     kind, both x axes logarithmic, error bars of one sample standard deviation over seeds where

@@ -13,15 +13,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from ..model.evaluate import BITS_PER_NAT
 from ..util.checks import join_and
 from .parts import figure, not_yet
 from .parts import shown as shown_parts
-from .plots import plot_context, plot_gradients, plot_scaling
+from .plots import plot_context, plot_grad_norms, plot_gradients, plot_scaling
 from .tables import caption
 
 __all__ = ["context", "context_paragraph", "dynamic", "dynamic_paragraph", "gradients",
-           "gradients_paragraph", "power_of_ten", "scaling_points", "scaling", "scaling_paragraph"]
+           "gradients_paragraph", "grad_norm_facts", "grad_norm_history", "grad_norm_paragraph", "power_of_ten", "scaling_points", "scaling", "scaling_paragraph"]
 
 
 #: The k (characters back) the context and gradient tables show.
@@ -255,6 +257,84 @@ def gradients_paragraph(models: list[dict], quote_auc: float | None = None, k_re
                         f"{quote_auc:.2f}).")
     return " ".join(text)
 
+
+
+def grad_norm_facts(runs: list[dict]) -> list[dict]:
+    """The findings record of the gradient norm while training, one dict per run of ``runs``
+    (:func:`charrnn.training.runs.load_run`'s dicts) that logged it: ``seed``, ``update`` and
+    ``grad_norm`` (the logged updates' norms, arrays), ``logged`` (how many), ``median`` (over
+    the logged updates), ``max`` and ``max_update`` (over every update, from ``metrics.json``),
+    ``clip`` (the run's element-wise clip bound, None when off) and ``optimizer``."""
+    facts = []
+    for r in runs:
+        h, m = r["history"], r["metrics"]
+        if "grad_norm" not in h or "max_grad_norm" not in m:
+            continue
+        g = np.asarray(h["grad_norm"], dtype=float)
+        facts.append({"seed": m["seed"], "update": np.asarray(h["update"]), "grad_norm": g,
+                      "logged": len(g), "median": float(np.median(g)),
+                      "max": float(m["max_grad_norm"]), "max_update": int(m["max_grad_norm_update"]),
+                      "clip": r["config"].get("grad_clip"),
+                      "optimizer": r["config"].get("optimizer", "")})
+    return facts
+
+
+def grad_norm_paragraph(facts: list[dict], clip_bound: float = 5.0) -> str:
+    """What the gradient norm did while training (``facts``: :func:`grad_norm_facts`): its median
+    (one seed, or the range of the seeds' medians), the largest norm of any update and how many
+    times the median that is; whether that counts as a spike (10 times the median or more); and,
+    when the runs trained without clipping and no norm reached ``clip_bound`` (the handout's
+    element-wise bound, the AdaGrad preset's), that such a clip would never have acted, since no entry of a vector is
+    larger than its norm. ``""`` without facts."""
+    if not facts:
+        return ""
+    med = sorted(f["median"] for f in facts)
+    top = max(facts, key=lambda f: f["max"])
+    ratio = top["max"] / top["median"]
+    n = len(facts)
+    clip = {f["clip"] for f in facts}
+    how = ("without clipping" if clip == {None} else
+           f"with an element-wise clip at {join_and(sorted(str(c) for c in clip if c))}"
+           + (" in some seeds" if None in clip else ""))
+    text = [f"While the handout model trained ({top['optimizer'] or 'its optimizer'}, {how}), "
+            "the norm of the whole gradient of a sequence's loss had a median of "
+            + (f"{med[0]:.3g} over its {facts[0]['logged']:,} logged updates" if n == 1 else
+               f"{med[0]:.3g} to {med[-1]:.3g} across the {n} seeds (over the logged updates)")
+            + f". The largest norm of any update was {top['max']:.3g}, at update "
+            f"{top['max_update']:,}" + (f" of seed {top['seed']}" if n > 1 else "")
+            + f": {ratio:.1f} times {'that seed' if n > 1 else 'the'} median."]
+    if ratio >= 10:
+        text.append("The gradient does spike, by an order of magnitude or more; Adam divides "
+                    "each step by a running root mean square of the gradient, which limits how far "
+                    "one spike moves the parameters." if top["optimizer"] == "adam" else
+                    "The gradient does spike, by an order of magnitude or more.")
+    else:
+        text.append("It never reached 10 times the median: the gradients did not explode.")
+    if clip == {None} and max(f["max"] for f in facts) < clip_bound:
+        text.append(f"No norm reached {clip_bound:g}, so the older handout's element-wise clip "
+                    f"at {clip_bound:g} would never have acted (no entry of a vector exceeds its "
+                    "norm).")
+    return " ".join(text)
+
+
+def grad_norm_history(runs: list[dict]) -> list:
+    """The gradient norm while training the handout model (``runs``, its seeds'
+    :func:`charrnn.training.runs.load_run` dicts): the figure and what it shows; "not yet" when
+    no run logged it."""
+    from ..training.config import TrainConfig  # noqa: PLC0415 (the handout's clip bound)
+
+    facts = grad_norm_facts(runs)
+    if not facts:
+        return [not_yet("no gradient norms in the handout runs' `history.csv`", "make report")]
+    fig = figure(8, 3.0)
+    plot_grad_norms(facts, fig.subplots())
+    every = int(np.median(np.diff(facts[0]["update"]))) if facts[0]["logged"] > 2 else 1
+    return shown_parts([
+        ("figure", fig),
+        ("markdown", caption("figure", "The L2 norm of the gradient of each logged update's "
+                             f"loss (every {every:,}th update) while training the handout model, "
+                             "before any clipping, one line per seed.")),
+        ("markdown", grad_norm_paragraph(facts, TrainConfig.from_preset("adagrad").grad_clip))])
 
 
 def scaling_points(rows: list[dict]) -> list[dict]:

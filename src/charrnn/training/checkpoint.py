@@ -187,6 +187,9 @@ def load_checkpoint(trainer_cls, path, text: str, n_updates: int | None = None):
     meta = data["meta"]
     if "flat" not in data or "config" not in meta:
         raise ValueError(f"{os.fspath(path)} is a model, not a training checkpoint")
+    if "grad_norm_max" not in meta:
+        raise ValueError(f"{os.fspath(path)} was written by an older charrnn (no gradient-norm "
+                         "record): train again, or resume with the charrnn that wrote it")
     check_vocab(Vocabulary(tuple(str(c) for c in data["vocab"])), Vocabulary.from_text(text))
     config = dict(meta["config"])
     if n_updates is not None:

@@ -248,7 +248,7 @@ if njit is not None:
     def _advance(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m,
                  g, gb, gc, gU, gW, gV, opt_kind, beta1, beta2, eps, ostate1, ostate2,
                  t_opt, clip, mean, best_smooth, best_flat, best_hprev, best_x0,
-                 best_update, loss_out, smooth_out):
+                 best_update, loss_out, smooth_out, gnorm_out):
         """``n`` updates; parameters rotate through three buffers, so that keeping the best
         model costs no copy per improvement: the optimizer writes the new parameters into a
         buffer that holds neither the current nor the best ones."""
@@ -280,6 +280,10 @@ if njit is not None:
             y = book[e + 1 : e + s + 1]
             loss = _seq_loss_grads(x, y, hprev, b, c, U, W, V, mean, gb, gc, gU, gW, gV,
                                    H, Hp, G, dA, hlast)
+            sq = 0.0  # the gradient's L2 norm, before clipping
+            for j in range(nparam):
+                sq += g[j] * g[j]
+            gnorm_out[it] = math.sqrt(sq)
             if clip > 0.0:
                 for j in range(nparam):
                     if g[j] > clip:
@@ -341,7 +345,7 @@ def loss_and_grads(params, x, y, h0, reduction: str = "mean"):
 
 
 def _run(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m, opt, clip, mean,
-         best, loss_out, smooth_out):
+         best, loss_out, smooth_out, gnorm_out):
     """Call the compiled loop on plain arrays; returns its scalars (see :func:`advance`)."""
     g = np.zeros_like(flat)
     gb, gc, gU, gW, gV = _views(g, K, m)
@@ -355,10 +359,10 @@ def _run(book, starts, resets, etas, s, update, smooth, hprev, flat, K, m, opt, 
                     flat, K, m, g, gb, gc, gU, gW, gV, kind, float(getattr(opt, "beta1", 0.0)),
                     float(getattr(opt, "beta2", 0.0)), float(opt.eps), s1, s2, opt.t,
                     float(clip or 0.0), mean, float(best.loss), best.flat, best.hprev,
-                    best.x0, best.update, loss_out, smooth_out)
+                    best.x0, best.update, loss_out, smooth_out, gnorm_out)
 
 
-def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out) -> None:
+def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out, gnorm_out) -> None:
     """Run ``len(starts)`` updates of ``state`` (a :class:`charrnn.training.state.TrainState`, B = 1)
     in compiled code: update i reads ``book[starts[i]:starts[i]+seq_length]``, from h = 0 when
     ``resets[i]``, with learning rate ``etas[i]`` (``starts``, ``resets`` of shape (n,) or
@@ -369,7 +373,8 @@ def advance(state, book, cfg, starts, resets, etas, loss_out, smooth_out) -> Non
     opt, best = state.optimizer, state.best_smooth
     out = _run(book, starts, resets, etas, cfg.seq_length, state.update,
                float(state.smooth_loss) if state.update else 0.0, state.hprev[0], state.flat,
-               K, cfg.m, opt, cfg.grad_clip, cfg.loss == "mean", best, loss_out, smooth_out)
+               K, cfg.m, opt, cfg.grad_clip, cfg.loss == "mean", best, loss_out, smooth_out,
+               gnorm_out)
     update, smooth, t_opt, best_smooth, best_x0, best_update = out
     state.update, opt.t = int(update), int(t_opt)
     state.smooth_loss = float(smooth)
@@ -396,5 +401,5 @@ def compile_engine() -> float:
                                loss=float("inf"))
         _run(book, np.array([0, 2]), np.array([True, False]), np.full(2, 1e-3), s, 0, 0.0,
              np.zeros(m), flat, K, m, make_optimizer(name, n, 1e-3), None, name == "adam", best,
-             np.empty(2), np.empty(2))
+             np.empty(2), np.empty(2), np.empty(2))
     return time.perf_counter() - t0

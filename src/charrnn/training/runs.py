@@ -6,7 +6,7 @@ The contract of a run folder:
   text's absolute path, ``data_md5``: the md5 of the text as read (UTF-8), ``data_chars``: its
   length in characters), written first, when the run starts; while training,
   ``checkpoint.npz`` (:mod:`charrnn.training.checkpoint`, everything needed to resume); at the end
-  ``best.npz`` (the best model), ``history.csv`` (update, loss, smooth_loss, epoch),
+  ``best.npz`` (the best model), ``history.csv`` (update, loss, smooth_loss, grad_norm, epoch),
   ``validation.csv`` (with a held-out chunk), ``samples.json`` (``[{"update": u, "text": ...}]``,
   update 0 = before the first update), ``best_sample.json`` (the final passage) and, last,
   ``metrics.json``. The executed notebook goes beside them when papermill runs notebook 02.
@@ -380,9 +380,10 @@ def save_run(result, out_dir, data_path=None) -> Path:
     h = result.history
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["update", "loss", "smooth_loss", "epoch"])
-    for u, l, s, e in zip(h["update"], h["loss"], h["smooth_loss"], h["epoch"]):
-        w.writerow([int(u), repr(float(l)), repr(float(s)), int(e)])
+    w.writerow(["update", "loss", "smooth_loss", "grad_norm", "epoch"])
+    for u, l, s, g, e in zip(h["update"], h["loss"], h["smooth_loss"], h["grad_norm"],
+                             h["epoch"]):
+        w.writerow([int(u), repr(float(l)), repr(float(s)), repr(float(g)), int(e)])
     write_text(out / "history.csv", buf.getvalue())
     if result.validation:
         buf = io.StringIO()

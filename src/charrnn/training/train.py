@@ -19,6 +19,7 @@ the end), checkpoints, and the history (update 1 and every ``log_every``-th upda
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import time
 
@@ -90,12 +91,14 @@ def split_heldout(n_chars: int, n_train: int, test_fraction: float) -> int:
 
 
 def advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts, resets,
-                  etas, loss_out: np.ndarray, smooth_out: np.ndarray) -> None:
+                  etas, loss_out: np.ndarray, smooth_out: np.ndarray,
+                  gnorm_out: np.ndarray) -> None:
     """Run ``len(starts)`` updates of ``state`` with the readable NumPy code.
 
     ``starts``, ``resets`` (n, B) from :class:`charrnn.training.orders.Reader`; ``etas`` (n,) learning
-    rates; writes each update's loss and smooth loss into ``loss_out``, ``smooth_out`` (n,) and
-    keeps ``state.best_smooth``. The compiled :func:`charrnn.training.engine.advance` has this contract.
+    rates; writes each update's loss, smooth loss and gradient norm (the L2 norm of the whole
+    gradient, before clipping) into ``loss_out``, ``smooth_out``, ``gnorm_out`` (n,) and keeps
+    ``state.best_smooth``. The compiled :func:`charrnn.training.engine.advance` has this contract.
     """
     offsets = np.arange(cfg.seq_length + 1)
     best = state.best_smooth
@@ -106,6 +109,8 @@ def advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts,
                                              state.hprev, cfg.loss)
         loss = float(loss)  # a Python float whatever the dtype (exact for float64)
         g = np.concatenate([grads[k].ravel() for k in PARAM_NAMES])
+        g64 = g.astype(np.float64, copy=False)
+        gnorm_out[i] = math.sqrt(float(np.dot(g64, g64)))
         clip_(g, cfg.grad_clip)
         smooth = loss if state.update == 0 else 0.999 * state.smooth_loss + 0.001 * loss
         state.smooth_loss = smooth
@@ -160,7 +165,9 @@ class Trainer:
         self.state = new_state(cfg, self.vocab.K, self.validating)
         self.sample_rng = np.random.default_rng([cfg.seed, 1])
         self.validation: list[dict] = []
-        self.hist = {"update": [], "loss": [], "smooth_loss": [], "epoch": []}
+        self.hist = {"update": [], "loss": [], "smooth_loss": [], "grad_norm": [], "epoch": []}
+        #: the largest gradient norm (before clipping) of any update so far, and that update
+        self.grad_norm_max = {"norm": 0.0, "update": 0}
         self.samples: list[dict] = []
         self.train_time = self.side_time = self.compile_time = 0.0
         self.stop_requested = False
@@ -190,7 +197,8 @@ class Trainer:
                 "sample_rng": self.sample_rng.bit_generator.state,
                 "best": {k: b.meta() for k, b in self._bests().items()},
                 "validation": self.validation, "samples": self.samples,
-                "history": self.hist, "train_time": self.train_time}
+                "history": self.hist, "grad_norm_max": self.grad_norm_max,
+                "train_time": self.train_time}
         arrays = {"flat": st.flat, "hprev_all": st.hprev}
         for k, b in self._bests().items():
             arrays[f"best_{k}_flat"], arrays[f"best_{k}_hprev"] = b.flat, b.hprev
@@ -213,6 +221,7 @@ class Trainer:
         self.sample_rng.bit_generator.state = meta["sample_rng"]
         self.validation, self.samples = meta["validation"], meta["samples"]
         self.hist = {k: list(v) for k, v in meta["history"].items()}
+        self.grad_norm_max = dict(meta["grad_norm_max"])
         self.train_time = float(meta["train_time"])
         self.last_checkpoint_update = st.update
 
@@ -253,7 +262,7 @@ class Trainer:
             best.hprev[...] = h0
             best.flat[...] = st.flat
 
-    def _log(self, u: int, losses, smooths, epochs) -> None:
+    def _log(self, u: int, losses, smooths, gnorms, epochs) -> None:
         """History rows for updates u + 1, ..., u + n: update 1 and every log_every-th."""
         for i in range(len(losses)):
             v = u + 1 + i
@@ -261,6 +270,7 @@ class Trainer:
                 self.hist["update"].append(v)
                 self.hist["loss"].append(float(losses[i]))
                 self.hist["smooth_loss"].append(float(smooths[i]))
+                self.hist["grad_norm"].append(float(gnorms[i]))
                 self.hist["epoch"].append(int(epochs[i]))
 
     # ------------------------------------------------------------------ training
@@ -333,19 +343,22 @@ class Trainer:
     def _chunk(self, advance, n: int) -> None:
         """Run the next ``n`` updates; raise :class:`TrainingDiverged` on a non-finite loss."""
         st, u = self.state, self.state.update
-        losses, smooths = np.empty(n), np.empty(n)
+        losses, smooths, gnorms = np.empty(n), np.empty(n), np.empty(n)
         reader_before = self.reader.state()
         starts, resets, epochs = self.reader.next(n)
         etas = learning_rates(self.cfg, u + 1, n)
         t0 = time.perf_counter()
-        advance(st, self.book, self.cfg, starts, resets, etas, losses, smooths)
+        advance(st, self.book, self.cfg, starts, resets, etas, losses, smooths, gnorms)
         self.train_time += time.perf_counter() - t0
         bad = ~np.isfinite(losses)
         if bad.any() or not np.all(np.isfinite(st.flat)):
             first = u + 1 + int(np.argmax(bad)) if bad.any() else u + n
             self.reader.load_state(reader_before)
             raise TrainingDiverged(first, self.last_checkpoint_update)
-        self._log(u, losses, smooths, epochs)
+        self._log(u, losses, smooths, gnorms, epochs)
+        top = int(np.argmax(gnorms))
+        if gnorms[top] > self.grad_norm_max["norm"]:
+            self.grad_norm_max = {"norm": float(gnorms[top]), "update": u + 1 + top}
 
     @contextlib.contextmanager
     def _signals(self, enabled: bool):
@@ -374,7 +387,7 @@ class Trainer:
         final = self.vocab.decode(synthesize(param_views(best.flat, self.vocab.K, cfg.m),
                                              best.hprev, best.x0, cfg.final_sample_length, rng,
                                              cfg.temperature, cfg.top_p))
-        history = {k: np.asarray(v, dtype=np.float64 if k in ("loss", "smooth_loss")
+        history = {k: np.asarray(v, dtype=np.float64 if k in ("loss", "smooth_loss", "grad_norm")
                                  else np.int64) for k, v in self.hist.items()}
         wall, s, B = self.train_time, cfg.seq_length, cfg.batch_size
         metrics = {
@@ -389,6 +402,8 @@ class Trainer:
             "sample_and_eval_time_s": self.side_time, "compile_time_s": self.compile_time,
             "seed": cfg.seed, "preset": cfg.preset, "engine": self.engine,
             "best_model": best.criterion,
+            "max_grad_norm": self.grad_norm_max["norm"],
+            "max_grad_norm_update": self.grad_norm_max["update"],
         }
         if self.validation:
             vbest = min(self.validation, key=lambda r: r["val_loss"])
