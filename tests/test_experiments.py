@@ -5,6 +5,7 @@ import pytest
 
 from charrnn.studies.experiments import (
     COMPARISONS,
+    N_EVALS,
     VARIANTS,
     comparisons,
     differences,
@@ -27,7 +28,7 @@ def test_every_variant_gets_the_same_character_budget_times_its_scale(name):
     assert cfg.n_updates == budget // per_update
     assert budget - per_update < cfg.n_updates * per_update <= budget
     assert cfg.dtype == ("float32" if cfg.batch_size > 1 else "float64")  # B = 1 stays float64
-    assert cfg.holdout == 1 and cfg.n_chunks == 20 and cfg.eval_every == cfg.n_updates // 20
+    assert cfg.holdout == 1 and cfg.n_chunks == 20 and cfg.eval_every == cfg.n_updates // N_EVALS
     assert cfg.warmup <= cfg.n_updates // 10
 
 

@@ -41,6 +41,20 @@ def test_a_value_of_the_wrong_type_is_refused_naming_it(value, kind, message):
         convert("p", value, kind)
 
 
+def test_notebook_04_defaults_are_the_experiment_command_s():
+    # make trains the variants with `charrnn experiment`, then notebook 04 reuses them: with other
+    # defaults it would train them again
+    from charrnn.cli import build_parser
+    from charrnn.studies.experiments import N_EVALS
+
+    nb = json.loads((ROOT / "notebooks" / "04_experiments.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    defaults = dict(re.findall(r"^(\w+): \w+ = (\S+)", "".join(cell["source"]), re.M))
+    args = build_parser().parse_args(["experiment", "B8"])
+    assert int(defaults["n_evals"]) == args.n_evals == N_EVALS
+    assert int(defaults["chars"]) == args.chars
+
+
 def test_check_parameters_converts_every_annotated_name_in_place():
     ns = {"__annotations__": {"force": bool, "m": int}, "force": "false", "m": 5, "other": "x"}
     assert check_parameters(ns) == {"force": False, "m": 5}

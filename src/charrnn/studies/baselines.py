@@ -41,7 +41,7 @@ from ..training.config import TrainConfig, learning_rates
 from ..training.orders import Reader
 from ..training.train import split_heldout, split_text
 from ..util.checks import check_choice, check_nonneg_int, check_positive_float, check_positive_int, is_number
-from .experiments import TEST_FRACTION
+from .experiments import N_EVALS, TEST_FRACTION
 from .gated import (
     KINDS,
     VANILLA_M,
@@ -88,7 +88,7 @@ class BaselineConfig:
     batch_size: int = 32  # B streams, each reading its own segment of the training text
     seq_length: int = 50  # characters per stream and update (truncated backprop through time)
     grad_clip: float = 5.0  # largest global gradient norm
-    n_evals: int = 10  # validation evaluations, every n_updates // n_evals updates (and the last)
+    n_evals: int = N_EVALS  # validation evaluations, every n_updates // n_evals updates (and the last)
     test_fraction: float = TEST_FRACTION  # held-out part kept as test text (scores the chosen model)
     device: str | None = None  # torch device; None: "cuda" when available, else "cpu"
     data_path: str | os.PathLike | None = None  # the text's file, recorded in config.json

@@ -20,7 +20,7 @@ from ..training.config import TrainConfig
 from ..training.runs import check_folder, load_run, run_config, save_run, start_run
 from ..training.train import Trainer
 
-__all__ = ["VARIANTS", "COMPARISONS", "SETTINGS", "GATED_SEEDS", "ALPHA", "variant_config",
+__all__ = ["VARIANTS", "COMPARISONS", "SETTINGS", "GATED_SEEDS", "N_EVALS", "ALPHA", "variant_config",
            "variant_seeds", "job_name", "run_variant", "load_variant", "summarize", "welch",
            "differences", "comparisons"]
 
@@ -80,6 +80,10 @@ SETTINGS = ("model", "order", "batch_size", "seq_length", "eta", "lr_schedule", 
 #: they are compared with.
 GATED_SEEDS = 3
 
+#: Validation evaluations per run of every compared model, vanilla and gated alike (the chosen
+#: model is the best of them on the validation text).
+N_EVALS = 10
+
 #: The held-out chunk's second half is the test text: validation (the first half) chooses each
 #: run's model, the test text scores it once (:class:`charrnn.training.config.TrainConfig`).
 TEST_FRACTION = 0.5
@@ -101,7 +105,7 @@ def job_name(name: str, seed: int) -> str:
     return f"{name}-seed{seed}"
 
 
-def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
+def variant_config(name: str, chars: int, n_evals: int = N_EVALS, seed: int = 1,
                    **extra) -> TrainConfig:
     """The TrainConfig of variant ``name`` for a common budget of ``chars`` training
     characters (times the variant's ``scale``), with about ``n_evals`` validation evaluations.
@@ -120,7 +124,7 @@ def variant_config(name: str, chars: int, n_evals: int = 20, seed: int = 1,
     return cfg.validate()
 
 
-def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: int = 20,
+def run_variant(name: str, text: str, data_path, out_dir, chars: int, n_evals: int = N_EVALS,
                 seed: int = 1, progress: bool | str = False, **extra) -> dict:
     """Train variant ``name`` with ``seed`` into ``out_dir/NAME-seedS`` (:func:`job_name`) and
     return the loaded run (see :func:`charrnn.training.runs.load_run`).

@@ -4,7 +4,7 @@ A spec (``sweeps/*.yaml``, read with ``yaml.safe_load``)::
 
     text: data/goblet_book.txt   # optional, from the current folder; default: as `charrnn train`
     chars: 4000000               # training characters of every run (or n_updates, vanilla only)
-    n_evals: 20                  # optional: validation evaluations per run
+    n_evals: 10                  # optional: validation evaluations per run (default N_EVALS)
     kind: vanilla                # vanilla (TrainConfig), lstm or gru (BaselineConfig)
     base: {batch_size: 8}        # settings of every run
     grid: {m: [64, 128], eta: [0.001, 0.002]}   # one job per point of the product
@@ -44,7 +44,7 @@ from ..util.checks import (
 )
 from ..util.files import check_regular_file
 from ..util.paths import default_text
-from .experiments import GATED_SEEDS, variant_config, variant_seeds
+from .experiments import GATED_SEEDS, N_EVALS, variant_config, variant_seeds
 from .experiments import job_name as variant_job_name
 
 __all__ = ["KINDS", "SPEC_KEYS", "Job", "load_spec", "plan", "experiment_jobs", "job_name",
@@ -224,7 +224,7 @@ def _vanilla_config(settings: dict, seed: int, chars, n_evals) -> TrainConfig:
     if s.pop("preset", "adam") != "adam":
         raise ValueError("a chars budget trains with the adam preset, as the experiments do; "
                          "give n_updates instead of chars for the adagrad preset")
-    return variant_config("sequential", chars, n_evals or 20, seed, **s)
+    return variant_config("sequential", chars, n_evals or N_EVALS, seed, **s)
 
 
 def plan(spec: dict, data=None, spec_path: str = "the sweep spec") -> tuple[list[Job], dict]:
@@ -276,7 +276,7 @@ def _job(kind, name, point, seed, settings, chars, n_evals, path, texts, checked
 
     if "keep" not in texts:
         texts["keep"] = read_text(path)
-    s = {"n_evals": n_evals or 10, "device": "cpu", **settings}
+    s = {"n_evals": n_evals or N_EVALS, "device": "cpu", **settings}
     s.update(kind=kind, chars=chars, seed=seed, data_path=str(path))
     key = json.dumps(dict(s, seed=None), sort_keys=True)
     if key not in checked:
@@ -285,7 +285,7 @@ def _job(kind, name, point, seed, settings, chars, n_evals, path, texts, checked
 
 
 def experiment_jobs(variants: list[str], baselines: list[str], chars: int, data,
-                    n_evals: int = 20, eta_factors: list[float] | None = None
+                    n_evals: int = N_EVALS, eta_factors: list[float] | None = None
                     ) -> tuple[list[Job], dict]:
     """The report's grid as sweep jobs (``make report SCHEDULER=...``): every (variant, seed) of
     ``variants`` (:data:`charrnn.studies.experiments.VARIANTS`) as ``charrnn experiment`` trains
