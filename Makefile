@@ -260,7 +260,7 @@ $(REPORTS)/units.json: $(word 1,$(RUN_DIRS))/metrics.json $(DATA) $(UNITS_SRC) |
 	$(PY) -m charrnn units --checkpoint $(word 1,$(RUN_DIRS))/best.npz --data $(DATA) --json $@
 
 # The sequential variant's folder is sequential/ or, with one folder per seed, sequential-seed1/.
-$(REPORTS)/units-holdout.json: $(EXPERIMENTS_DIR)/summary.json $(DATA) $(UNITS_SRC) | $(SETUP)
+$(REPORTS)/units-holdout.json: $(filter %/sequential-seed1/metrics.json,$(EXPERIMENT_RUNS)) $(DATA) $(UNITS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	ckpt=$(EXPERIMENTS_DIR)/sequential-seed1/best.npz; test -f $$ckpt || ckpt=$(EXPERIMENTS_DIR)/sequential/best.npz; \
 	  $(PY) -m charrnn units --checkpoint $$ckpt --data $(DATA) --json $@
@@ -281,7 +281,10 @@ CONTEXT_MODELS := handout=$(word 1,$(HELDOUT_DIRS))/best.npz \
   $(foreach v,m256cos best,$(if $(filter $(v),$(EXPERIMENTS)),$(v)=$(EXPERIMENTS_DIR)/$(v)-seed1/best.npz))
 STUDY_MODELS := $(CONTEXT_MODELS:%=--checkpoint %) \
   $(foreach b,$(filter %-seed1,$(BASELINE_JOBS)),--baseline $(firstword $(subst -, ,$(b)))=$(EXPERIMENTS_DIR)/$(b))
-STUDY_RUNS := $(word 1,$(HELDOUT_DIRS))/metrics.json $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) $(DATA)
+# They wait for these runs only (not for every experiment), so that make can start them early.
+STUDY_RUNS := $(word 1,$(HELDOUT_DIRS))/metrics.json \
+  $(foreach v,m256cos best,$(if $(filter $(v),$(EXPERIMENTS)),$(EXPERIMENTS_DIR)/$(v)-seed1/metrics.json)) \
+  $(filter %-seed1/metrics.json,$(BASELINE_RUNS)) $(DATA)
 $(REPORTS)/context.json: $(STUDY_RUNS) $(CONTEXT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
@@ -312,11 +315,14 @@ $(REPORTS)/.bench-settings: FORCE
 # The holdout model is the sequential variant: without it in EXPERIMENTS the report says "not yet".
 UNITS_HOLDOUT := $(if $(filter sequential,$(EXPERIMENTS)),$(REPORTS)/units-holdout.json)
 UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
-# make starts them in this order, two at a time: the longest jobs (the experiments, whose list
-# begins with the 10-minute model, and the baselines) first, so that none is left running alone.
-REPORT_INPUTS = $(REPORTS)/calibrate.json $(EXPERIMENTS_DIR)/summary.json $(SCALING_DIR)/results.json $(BASELINE_RUNS) $(GRADCHECK) \
-  $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) $(REPORTS)/sampling_study.json \
-  $(UNITS_JSONS) $(REPORTS)/context.json $(REPORTS)/dynamic.json $(REPORTS)/gradients.json
+# make starts them in this order, two at a time: the longest jobs first (the experiments, whose
+# list begins with the long run, the baselines, the studies of single models, of which dynamic
+# evaluation is the longest, and the scaling sweep), so that none is left running alone; the
+# handout runs, about a minute each, and the short jobs fill the end.
+REPORT_INPUTS = $(REPORTS)/calibrate.json $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) \
+  $(REPORTS)/dynamic.json $(REPORTS)/context.json $(REPORTS)/gradients.json $(SCALING_DIR)/results.json \
+  $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) \
+  $(REPORTS)/sampling_study.json $(UNITS_JSONS)
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
 $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) benchmarks/bench.py benchmarks/classic.py | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)

@@ -12,7 +12,6 @@ import sys
 from dataclasses import fields
 
 from . import commands
-from .studies.experiments import N_EVALS
 from .training.config import CHOICES, PRESET_FIELDS, TrainConfig, field_help
 
 __all__ = ["main", "build_parser", "add_config_flags"]
@@ -193,8 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--seed", type=int, default=1, help="seed (default 1)")
     ex.add_argument("--chars", type=int, default=2_000_000,
                     help="common budget of training characters (default 2000000)")
-    ex.add_argument("--n-evals", type=int, default=N_EVALS,
-                    help=f"validation evaluations (default {N_EVALS})")
+    ex.add_argument("--n-evals", type=int, default=None,
+                    help="validation evaluations per run (default: every compared run's, "
+                         "charrnn.studies.experiments.N_EVALS)")
     ex.add_argument("--data", default=None, help="the text (default as for train)")
     ex.add_argument("--out-dir", help="folder of the experiments' run folders")
     ex.add_argument("--progress-label", metavar="LABEL", default=None,

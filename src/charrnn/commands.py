@@ -567,7 +567,8 @@ def _units_of_baseline(args) -> int:
 
 def cmd_experiment(args) -> int:
     from .model.data import read_text
-    from .studies.experiments import GATED_SEEDS, VARIANTS, job_name, run_variant, variant_seeds
+    from .studies.experiments import (GATED_SEEDS, N_EVALS, VARIANTS, job_name, run_variant,
+                                      variant_seeds)
     from .training.train import TrainingInterrupted
     from .util.checks import check_choice, check_positive_int
 
@@ -597,7 +598,7 @@ def cmd_experiment(args) -> int:
         raise ValueError("--scheduler, --workers, --lr-factors and --baselines go with --all "
                          "\"VARIANTS\" (or --baselines with --jobs)")
     chars = check_positive_int("--chars", args.chars)
-    n_evals = check_positive_int("--n-evals", args.n_evals)
+    n_evals = check_positive_int("--n-evals", N_EVALS if args.n_evals is None else args.n_evals)
     args.data = text_path(args)
     text = read_text(args.data)
     try:
@@ -616,6 +617,7 @@ def cmd_experiment(args) -> int:
 def _experiment_sweep(args) -> int:
     """``charrnn experiment --all VARIANTS [--baselines KINDS]``: the report's grid through the
     sweep runner (:func:`charrnn.studies.sweep.experiment_jobs`)."""
+    from .studies.experiments import N_EVALS
     from .studies.sweep import experiment_jobs
     from .util.checks import check_positive_int
 
@@ -634,7 +636,8 @@ def _experiment_sweep(args) -> int:
             raise ValueError("--lr-factors is empty: give factors such as \"0.5 1 2\"")
     jobs, texts = experiment_jobs(args.all.split(), args.baselines.split(),
                                   check_positive_int("--chars", args.chars), text_path(args),
-                                  check_positive_int("--n-evals", args.n_evals), factors)
+                                  check_positive_int("--n-evals", N_EVALS if args.n_evals is None
+                                                     else args.n_evals), factors)
     rc, rows = _run_sweep(jobs, texts, args.out_dir, args)
     if factors and rows:
         from .studies.sweep import chosen_rates
