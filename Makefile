@@ -208,7 +208,7 @@ $(EXPERIMENTS_DIR)/summary.json: notebooks/04_experiments.ipynb $(EXPERIMENT_RUN
 
 # The public targets first make sure DATA exists (the default corpus may have to be built), then
 # run make again, so that the run names can include the text's md5.
-experiments: $(SETUP) $(DATA)  ## train the comparison variants (EXPERIMENT_CHARS each)
+experiments: $(SETUP) $(DATA)  ## train the comparison variants (budgets: EXPERIMENT_CHARS times each one's scale)
 	@$(SUBMAKE) $(EXPERIMENTS_DIR)/summary.json
 
 # Gated baselines (PyTorch LSTM and GRU of the vanilla m = 256 RNN's size) on the experiments'

@@ -148,3 +148,17 @@ def test_the_report_tests_only_its_one_change_pairs_and_names_what_differs():
     # every pair the report tests names variants it runs (or the gated rows)
     assert {v for p in COMPARISONS for v in p} <= set(VARIANTS) | {"LSTM", "GRU"}
     assert variant_seeds("sequential") == [1, 2, 3] and variant_seeds("best") == [1]
+
+
+def test_every_comparison_is_at_one_budget():
+    # a pair of rows the report tests differs in one factor, never in its training characters
+    scale = {name: v.get("scale", 1) for name, v in VARIANTS.items()}
+    scale.update(LSTM=1, GRU=1)  # the gated baselines train on the common budget
+    for a, b in COMPARISONS:
+        assert scale[a] == scale[b], (a, b)
+    for chars in (1_000_000, 2_000_000):
+        for a, b in COMPARISONS:
+            if a in VARIANTS and b in VARIANTS:
+                ca, cb = variant_config(a, chars), variant_config(b, chars)
+                assert abs(ca.n_updates * ca.batch_size * ca.seq_length
+                           - cb.n_updates * cb.batch_size * cb.seq_length) < 1600, (a, b)

@@ -428,6 +428,10 @@ def test_experiments_intro_names_budgets_seeds_and_float32():
     f32 = [t for t in sentences if "float32" in t]
     assert len(f32) == 1 and {v for v, ts in named.items() if f32[0] in ts} == {"B8", "best"}
     assert "seeds" not in prose.experiments_intro({"rows": rows[2:], "winner": "best"}, 20)
+    # budgets per comparison: each budget with its variants; one budget: no list
+    assert "(sequential and B8: 4 M; best: 22.4 M)" in first
+    one = prose.experiments_intro({"rows": rows[:2], "winner": "B8"}, 20)
+    assert "for about 4 M characters" in one and "per comparison" not in one
     # the split as the runs made it: validation chooses, test scores; without test: validation
     assert "first 50% is the validation text" in s and "the last 50% is the test text" in s
     quarter = [dict(r, test_fraction=0.25) for r in rows]
@@ -781,3 +785,14 @@ def test_the_temperature_paragraph_a_tie_in_the_loss_an_edge_and_a_model_that_sa
     assert "edge of the range searched" in edge and "above 1" in edge
     seen = findings.temperature_paragraph(_curve(1.0, trained_holdout=0))
     assert "trained on the test text too" in seen
+
+
+def test_why_sentences_compare_the_m100_variants_at_one_budget():
+    rows = [_row("sequential", 100, 1.50, 90, chars=1_000_000),
+            _row("chunks", 100, 1.52, 90, chars=1_000_000),
+            _row("B32", 100, 1.30, 10, chars=2_000_000)]  # better, but on twice the characters
+    why = prose.why_sentences({"rows": rows, "winner": "B32"})
+    assert "end within 0.020 nats of each other (best: sequential, 1.5000)" in why
+    same = [dict(r, chars=1_000_000) for r in rows]
+    assert "end within 0.220 nats of each other (best: B32, 1.3000)" in prose.why_sentences(
+        {"rows": same, "winner": "B32"})

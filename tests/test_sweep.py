@@ -115,7 +115,7 @@ def test_the_plan_is_the_product_in_order_with_the_experiments_budget(tmp_path, 
     jobs, texts = plan(load_spec(write(tmp_path / "s.yaml", spec)), text)
     assert [j.name for j in jobs] == [f"m{m}-eta{e}-seed{s}" for m in (8, 12)
                                       for e in ("0.001", "0.002") for s in (3, 1)]
-    want = variant_config("sequential", 20000, 4, 1, m=12, eta=0.002, batch_size=2).to_dict()
+    want = variant_config("sequential", 20000, 4, 1, scale=1, m=12, eta=0.002, batch_size=2).to_dict()
     assert jobs[-1].settings == want and jobs[-1].want["n_updates"] == 20000 // (2 * 25)
     assert jobs[-1].want["data_md5"] and jobs[-1].want["code"] and texts == {"keep": TEXT}
     # without chars: n_updates as given, the preset's settings
@@ -423,6 +423,9 @@ def test_the_learning_rate_selection_tries_each_model_s_rate_times_the_factors(t
         (f"gru-eta{DEFAULT_ETA['gru'] * 0.5:g}-seed1", 1, DEFAULT_ETA["gru"] * 0.5),
         (f"gru-eta{DEFAULT_ETA['gru'] * 2:g}-seed1", 1, DEFAULT_ETA["gru"] * 2)]
     assert [j.settings["eta"] for j in jobs] == [j.point["eta"] for j in jobs]  # trained with it
+    # every model's rate is chosen on the same characters, whatever its budget in the report
+    assert all(j.settings["n_updates"] * j.settings["batch_size"] * j.settings["seq_length"] > 3000
+               for j in jobs[:2])  # B8's scale (0.5) is not applied: 4000 // 200 = 20 updates
     outcome = run_sweep(jobs, texts, tmp_path / "lr", client=client)
     assert outcome.failed == []
     chosen = chosen_rates(outcome.rows)

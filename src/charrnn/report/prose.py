@@ -278,12 +278,16 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
     :func:`charrnn.studies.experiments.summarize`'s result (its rows' ``chars``, ``seeds`` and
     ``dtype``), ``n_evals`` the number of validation evaluations of a variant."""
     rows = summary["rows"]
-    common = min(r["chars"] for r in rows)
-    more = [f"{r['variant']} {r['chars'] / 1e6:.3g} M" for r in rows if r["chars"] > 1.5 * common]
+    budgets: dict[str, list[str]] = {}  # "2" (M characters, as printed) -> its variants
+    for r in sorted(rows, key=lambda r: r["chars"]):
+        budgets.setdefault(f"{r['chars'] / 1e6:.3g}", []).append(r["variant"])
     seeded = [r["variant"] for r in rows if len(r["seeds"]) > 1]
     f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
-    text = (f"Every variant trained on the text without its last 1/20 (held out) for about "
-            f"{common / 1e6:.3g} M characters" + (f" ({join_and(more)})" if more else "")
+    text = ("Every variant trained on the text without its last 1/20 (held out) "
+            + (f"for about {next(iter(budgets))} M characters" if len(budgets) == 1 else
+               "for a budget of training characters chosen per comparison, shared by the rows "
+               "that are compared (" + "; ".join(f"{join_and(vs)}: {c} M" for c, vs in
+                                                  budgets.items()) + ")")
             + (f". The held-out chunk's first {1 - rows[0]['test_fraction']:.0%} is the "
                f"validation text: evaluated {n_evals} times, it chose each run's model (the one "
                f"at its lowest validation loss); the last {rows[0]['test_fraction']:.0%} is the "
@@ -385,7 +389,8 @@ STEPS = ("m256", "m256s50", "m256cos")
 
 def why_sentences(summary: dict) -> str:
     """Why the winner wins, from :func:`charrnn.studies.experiments.summarize`'s ``summary["rows"]``:
-    how close the m = 100 variants are, how much faster B = 32 is than the handout's loop, and
+    how close the m = 100 variants are (those at the first one's budget), how much faster B = 32
+    is than the handout's loop, and
     what m = 256 and the longer, cosine-scheduled "best" variant add. Each sentence appears only
     when its variants are in the rows (and, for m = 256, when its loss, as printed, is below the
     m = 100 variants'); "faster" or "slower" is the ratio of the printed speeds (characters/s).
@@ -394,6 +399,8 @@ def why_sentences(summary: dict) -> str:
     by = {r["variant"]: r for r in rows}
     why = []
     small = [r for r in rows if r["m"] == 100]
+    if small:  # those at the first one's budget: a spread across budgets would mix two effects
+        small = [r for r in small if r.get("chars") == small[0].get("chars")]
     if len(small) == 1:
         b = small[0]
         why.append(f"With m = 100 only {b['variant']} ran ({b['loss']:.4f}).")
@@ -433,7 +440,8 @@ def why_sentences(summary: dict) -> str:
     if m256 and vs_b32 is not None and not (vs_b32["significant"] and vs_b32["a"] == "m256"):
         why.append(f"m = 256 with 32 streams reaches {m256['loss']:.4f}; against B32 (m = 100) "
                    f"the t-test finds no significant lead ({p_value(vs_b32['p'])}).")
-    elif m256 and small and order(b["loss"], m256["loss"], ".4f") < 0:
+    elif m256 and small and b.get("chars") == m256.get("chars") \
+            and order(b["loss"], m256["loss"], ".4f") < 0:
         why.append(f"{'That speed buys capacity' if faster else 'Capacity pays'}: m = 256 with 32 "
                    f"streams reaches {m256['loss']:.4f}.")
     steps = [by[v] for v in STEPS if v in by]

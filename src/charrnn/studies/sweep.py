@@ -224,7 +224,7 @@ def _vanilla_config(settings: dict, seed: int, chars, n_evals) -> TrainConfig:
     if s.pop("preset", "adam") != "adam":
         raise ValueError("a chars budget trains with the adam preset, as the experiments do; "
                          "give n_updates instead of chars for the adagrad preset")
-    return variant_config("sequential", chars, n_evals or N_EVALS, seed, **s)
+    return variant_config("sequential", chars, n_evals or N_EVALS, seed, scale=1, **s)
 
 
 def plan(spec: dict, data=None, spec_path: str = "the sweep spec") -> tuple[list[Job], dict]:
@@ -302,11 +302,13 @@ def experiment_jobs(variants: list[str], baselines: list[str], chars: int, data,
     factors = [check_positive_float("learning-rate factor", f) for f in eta_factors or []]
     _no_repeats("learning-rate factors", factors)
     jobs, texts = [], {}
+    scale = 1 if factors else None  # the learning rates are chosen on chars for every model
     for name in variants:
         base = variant_config(name, chars, n_evals, 1).eta
         for seed, eta in ([(1, base * f) for f in factors] if factors
                           else [(s, None) for s in variant_seeds(name)]):
-            cfg = variant_config(name, chars, n_evals, seed, **({"eta": eta} if eta else {}))
+            cfg = variant_config(name, chars, n_evals, seed, scale,
+                                 **({"eta": eta} if eta else {}))
             if cfg.newline not in texts:
                 texts[cfg.newline] = read_text(path, newline=cfg.newline)
             text = texts[cfg.newline]
