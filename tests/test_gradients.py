@@ -149,21 +149,22 @@ def test_the_gradient_norm_paragraph_says_what_the_numbers_show():
     facts = shortfall.grad_norm_facts([calm, spiky])
     assert [f["median"] for f in facts] == [0.1, 0.1] and facts[1]["max"] == 4.0
     text = shortfall.grad_norm_paragraph(facts)
-    assert "(adam, without clipping)" in text
-    assert "a median of 0.1 to 0.1 across the 2 seeds" in text
-    assert "The largest norm of any update was 4, at update 12,345 of seed 2: 40.0 times" in text
+    assert "(Adam, without clipping)" in text
+    assert "a median of 0.100 to 0.100 across the 2 seeds" in text
+    assert "The largest norm of any update was 4.00, at update 12,345 of seed 2: 40.0 times that" \
+        in text
     assert "does spike" in text and "Adam divides each step" in text
     assert "would never have acted" in text  # 4 < 5: no entry can exceed 5
     # one seed, no spike, a norm above the clip bound: nothing said about the clip
     big = _run(1, [6.0, 5.0, 7.0], 20.0, 2)
     text = shortfall.grad_norm_paragraph(shortfall.grad_norm_facts([big]))
-    assert "a median of 6 over its 3 logged updates" in text and "seed" not in text
+    assert "a median of 6.00 over its 3 logged updates" in text and "seed" not in text
     assert "3.3 times the median" in text and "did not explode" in text
     assert "never have acted" not in text and "does spike" not in text
     # a clipped run: the clip is named, and nothing is said about what it would have done
     clipped = _run(1, [0.1, 0.1], 0.2, 1, clip=5.0, optimizer="adagrad")
     text = shortfall.grad_norm_paragraph(shortfall.grad_norm_facts([clipped]))
-    assert "(adagrad, with an element-wise clip at 5.0)" in text and "never have acted" not in text
+    assert "(AdaGrad, with an element-wise clip at 5.0)" in text and "never have acted" not in text
     # runs that did not log the norm (an older charrnn): no facts, no sentence, a "not yet"
     old = {"history": {"update": np.array([1])}, "metrics": {"seed": 1}, "config": {}}
     assert shortfall.grad_norm_facts([old]) == [] and shortfall.grad_norm_paragraph([]) == ""

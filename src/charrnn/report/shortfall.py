@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..model.evaluate import BITS_PER_NAT
+from ..model.optim import AdaGrad, Adam
 from ..util.checks import join_and
 from .parts import figure, not_yet
 from .parts import shown as shown_parts
@@ -279,6 +280,11 @@ def grad_norm_facts(runs: list[dict]) -> list[dict]:
     return facts
 
 
+def _sig(x: float) -> str:
+    """``x`` to three significant digits, trailing zeros kept (2.80, 38.4, 0.0123, 120)."""
+    return f"{x:#.3g}".rstrip(".")
+
+
 def grad_norm_paragraph(facts: list[dict], clip_bound: float = 5.0) -> str:
     """What the gradient norm did while training (``facts``: :func:`grad_norm_facts`): its median
     (one seed, or the range of the seeds' medians), the largest norm of any update and how many
@@ -296,13 +302,17 @@ def grad_norm_paragraph(facts: list[dict], clip_bound: float = 5.0) -> str:
     how = ("without clipping" if clip == {None} else
            f"with an element-wise clip at {join_and(sorted(str(c) for c in clip if c))}"
            + (" in some seeds" if None in clip else ""))
-    text = [f"While the handout model trained ({top['optimizer'] or 'its optimizer'}, {how}), "
-            "the norm of the whole gradient of a sequence's loss had a median of "
-            + (f"{med[0]:.3g} over its {facts[0]['logged']:,} logged updates" if n == 1 else
-               f"{med[0]:.3g} to {med[-1]:.3g} across the {n} seeds (over the logged updates)")
-            + f". The largest norm of any update was {top['max']:.3g}, at update "
+    optimizer = {o.name: o.__name__ for o in (Adam, AdaGrad)}.get(top["optimizer"],
+                                                                   "its optimizer")
+    whose = "that seed's" if n > 1 else "the"
+    text = [f"While the handout model trained ({optimizer}, {how}), the norm of the whole "
+            "gradient of a sequence's loss had a median of "
+            + (f"{_sig(med[0])} over its {facts[0]['logged']:,} logged updates" if n == 1 else
+               f"{_sig(med[0])} to {_sig(med[-1])} across the {n} seeds (over the logged "
+               "updates)")
+            + f". The largest norm of any update was {_sig(top['max'])}, at update "
             f"{top['max_update']:,}" + (f" of seed {top['seed']}" if n > 1 else "")
-            + f": {ratio:.1f} times {'that seed' if n > 1 else 'the'} median."]
+            + f": {ratio:.1f} times {whose} median."]
     if ratio >= 10:
         text.append("The gradient does spike, by an order of magnitude or more; Adam divides "
                     "each step by a running root mean square of the gradient, which limits how far "
