@@ -44,7 +44,7 @@ PRESET ?= adam
 SEEDS ?= 1 2 3
 N_UPDATES ?= 150000
 SAMPLE_EVERY ?= 10000
-EXPERIMENT_CHARS ?= 1500000
+EXPERIMENT_CHARS ?= 2000000
 EXPERIMENTS ?= sequential random chunks B8 B32 m256 m256s50 m256cos best
 # The scaling sweep of the report: a reduced spec that fits its time; sweeps/scaling.yaml is the
 # full one (45 runs: a cluster's work, with SCHEDULER=tcp://HOST:8786).

@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(charrnn.studies.experiments.VARIANTS) into OUT_DIR/VARIANT-seedS, or reuse it")
     ex.add_argument("variant", nargs="?", help="the variant's name, e.g. B8")
     ex.add_argument("--seed", type=int, default=1, help="seed (default 1)")
-    ex.add_argument("--chars", type=int, default=1_500_000,
-                    help="common budget of training characters (default 1500000)")
+    ex.add_argument("--chars", type=int, default=2_000_000,
+                    help="common budget of training characters (default 2000000)")
     ex.add_argument("--n-evals", type=int, default=None,
                     help="validation evaluations per run (default: every compared run's, "
                          "charrnn.studies.experiments.N_EVALS)")
