@@ -430,6 +430,10 @@ def test_experiments_intro_names_budgets_seeds_and_float32():
     assert "seeds" not in prose.experiments_intro({"rows": rows[2:], "winner": "best"}, 20)
     # budgets per comparison: each budget with its variants; one budget: no list
     assert "(sequential and B8: 4 M; best: 22.4 M)" in first
+    # within a budget the rows keep their order, although their characters differ a little
+    odd = [dict(rows[0], chars=2_000_000), dict(rows[1], chars=1_999_200), rows[2]]
+    assert "(sequential and B8: 2 M; best: 22.4 M)" in prose.experiments_intro(
+        {"rows": odd, "winner": "best"}, 20)
     one = prose.experiments_intro({"rows": rows[:2], "winner": "B8"}, 20)
     assert "for about 4 M characters" in one and "per comparison" not in one
     # the split as the runs made it: validation chooses, test scores; without test: validation

@@ -278,9 +278,10 @@ def experiments_intro(summary: dict, n_evals: int) -> str:
     :func:`charrnn.studies.experiments.summarize`'s result (its rows' ``chars``, ``seeds`` and
     ``dtype``), ``n_evals`` the number of validation evaluations of a variant."""
     rows = summary["rows"]
-    budgets: dict[str, list[str]] = {}  # "2" (M characters, as printed) -> its variants
-    for r in sorted(rows, key=lambda r: r["chars"]):
+    budgets: dict[str, list[str]] = {}  # "2" (M characters, as printed) -> its variants, in order
+    for r in rows:
         budgets.setdefault(f"{r['chars'] / 1e6:.3g}", []).append(r["variant"])
+    budgets = dict(sorted(budgets.items(), key=lambda kv: float(kv[0])))
     seeded = [r["variant"] for r in rows if len(r["seeds"]) > 1]
     f32 = [r["variant"] for r in rows if r.get("dtype") == "float32"]
     text = ("Every variant trained on the text without its last 1/20 (held out) "
