@@ -33,7 +33,8 @@ def test_every_variant_gets_the_same_character_budget_times_its_scale(name):
 
 
 def test_small_budgets_scale_the_warmup_and_unknown_names_are_refused():
-    cfg = variant_config("best", 300_000 / VARIANTS["best"]["scale"])  # 187 updates: a warm-up of 200 would not fit
+    # 187 updates: a warm-up of 200 would not fit
+    cfg = variant_config("best", 300_000 / VARIANTS["best"]["scale"])
     assert cfg.n_updates == 187 and cfg.warmup == 18
     with pytest.raises(ValueError, match="unknown variant 'nope'"):
         variant_config("nope", 1000)

@@ -567,8 +567,7 @@ def _units_of_baseline(args) -> int:
 
 def cmd_experiment(args) -> int:
     from .model.data import read_text
-    from .studies.experiments import (GATED_SEEDS, N_EVALS, VARIANTS, job_name, run_variant,
-                                      variant_seeds)
+    from .studies.experiments import GATED_SEEDS, N_EVALS, VARIANTS, job_name, run_variant, variant_seeds
     from .training.train import TrainingInterrupted
     from .util.checks import check_choice, check_positive_int
 

@@ -24,7 +24,8 @@ from .plots import plot_context, plot_grad_norms, plot_gradients, plot_scaling
 from .tables import caption
 
 __all__ = ["context", "context_paragraph", "dynamic", "dynamic_paragraph", "gradients",
-           "gradients_paragraph", "grad_norm_facts", "grad_norm_history", "grad_norm_paragraph", "power_of_ten", "scaling_points", "scaling", "scaling_paragraph"]
+           "gradients_paragraph", "grad_norm_facts", "grad_norm_history", "grad_norm_paragraph",
+           "power_of_ten", "scaling_points", "scaling", "scaling_paragraph"]
 
 
 #: The k (characters back) the context and gradient tables show.
@@ -290,8 +291,8 @@ def grad_norm_paragraph(facts: list[dict], clip_bound: float = 5.0) -> str:
     (one seed, or the range of the seeds' medians), the largest norm of any update and how many
     times the median that is; whether that counts as a spike (10 times the median or more); and,
     when the runs trained without clipping and no norm reached ``clip_bound`` (the handout's
-    element-wise bound, the AdaGrad preset's), that such a clip would never have acted, since no entry of a vector is
-    larger than its norm. ``""`` without facts."""
+    element-wise bound, the AdaGrad preset's), that such a clip would never have acted, since no
+    entry of a vector is larger than its norm. ``""`` without facts."""
     if not facts:
         return ""
     med = sorted(f["median"] for f in facts)

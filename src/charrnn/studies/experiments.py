@@ -69,8 +69,8 @@ VARIANTS: dict[str, dict] = {
 #: The comparisons the report tests (Welch's t-test over seeds, :func:`comparisons`): pairs of
 #: rows that differ in one factor at the same budget (equal ``scale``; a test checks it), or in a
 #: factor and the settings that go with it (a mini-batch's larger learning rate);
-#: :func:`differences` names every setting that differs. "LSTM" and "GRU" are the gated baselines' rows (:mod:`charrnn.studies.baselines`),
-#: trained with m256cos's recipe.
+#: :func:`differences` names every setting that differs. "LSTM" and "GRU" are the gated
+#: baselines' rows (:mod:`charrnn.studies.baselines`), trained with m256cos's recipe.
 COMPARISONS: tuple[tuple[str, str], ...] = (
     ("sequential", "random"), ("sequential", "chunks"), ("random", "chunks"),
     ("sequential", "B8"),
