@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["plot_smooth_loss", "plot_smooth_by_position", "plot_validation", "plot_context",
-           "plot_gradients", "plot_scaling", "plot_saturation"]
+           "plot_gradients", "plot_grad_norms", "plot_scaling", "plot_saturation"]
+
+#: The line styles the figures cycle through (i % 4), so that lines on top of one another, and
+#: lines printed in grey, stay apart.
+LINE_STYLES = ("-", "--", ":", "-.")
 
 
 def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
@@ -20,7 +24,7 @@ def plot_smooth_loss(runs: list[dict], ax=None, reference: dict | None = None):
 
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
-    styles = ("-", "--", ":", "-.")  # seeds that lie on top of each other stay apart
+    styles = LINE_STYLES  # seeds that lie on top of each other stay apart
     for k, run in enumerate(runs):
         h = run["history"]
         label = f"seed {run['metrics']['seed']}" if len(runs) > 1 else "smooth loss"
@@ -96,7 +100,7 @@ def plot_smooth_by_position(run: dict, ax=None):
         if k == 0:  # the first epoch starts from the untrained model: leave out its first 5 %
             here &= place > 0.05 * per * seq / 1e6
         ax.plot(place[here], loss[here], lw=1.0, label=f"epoch {k + 1}",
-                ls=("-", "--", ":", "-.")[k % 4])
+                ls=LINE_STYLES[k % 4])
     best = m["best_update"]
     ax.plot([((best - 1) % per) * seq / 1e6], [m["best_smooth_loss"]], "o", color="C3", ms=5,
             label=f"best, update {best:,}")
@@ -131,7 +135,7 @@ def plot_validation(runs: list[dict], x: str = "chars", ax=None):
         xs = np.mean([r["validation"][x][:n] for r in group], axis=0) / (1e6 if x == "chars" else 1)
         seeds = f", {len(group)} seeds" if len(group) > 1 else ""
         line, = ax.plot(xs, ys.mean(axis=0), lw=1.3, marker=".", ms=3, label=f"{name}{seeds}",
-                        ls=("-", "--", ":", "-.")[len(groups_drawn) // 10 % 4])
+                        ls=LINE_STYLES[len(groups_drawn) // 10 % 4])
         groups_drawn.append(name)
         if len(group) > 1:
             sd = ys.std(axis=0, ddof=1)
@@ -154,7 +158,7 @@ def plot_context(models: list[dict], ax=None):
         _, ax = plt.subplots(figsize=(8, 4))
     for i, m in enumerate(models):
         line, = ax.plot(m["ks"], m["losses"], marker="o", ms=3, lw=1.2,
-                        ls=("-", "--", "-.", ":")[i % 4], label=f"{m['name']} ({m['kind']})")
+                        ls=LINE_STYLES[i % 4], label=f"{m['name']} ({m['kind']})")
         ax.axhline(m["inf"], color=line.get_color(), lw=0.8, ls=":")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("context: characters read from a zero state (k)")
@@ -175,7 +179,7 @@ def plot_gradients(models: list[dict], ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
     for i, m in enumerate(models):
-        ax.plot(m["ks"], m["norms"], marker="o", ms=3, lw=1.2, ls=("-", "--", "-.", ":")[i % 4],
+        ax.plot(m["ks"], m["norms"], marker="o", ms=3, lw=1.2, ls=LINE_STYLES[i % 4],
                 label=f"{m['name']} ({m['kind']})")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -195,7 +199,7 @@ def plot_grad_norms(series: list[dict], ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 3.2))
     for i, s in enumerate(series):
-        ax.plot(s["update"], s["grad_norm"], lw=0.6, alpha=0.8, ls=("-", "--", ":", "-.")[i % 4],
+        ax.plot(s["update"], s["grad_norm"], lw=0.6, alpha=0.8, ls=LINE_STYLES[i % 4],
                 label=f"seed {s['seed']}")
     ax.set_yscale("log")
     ax.set_xlabel("update")
@@ -221,7 +225,7 @@ def plot_scaling(points: list[dict], axes=None):
         err = [p["std"] or 0.0 for p in ps]
         for ax, x in zip(axes, ("n_params", "time_s")):
             ax.errorbar([p[x] for p in ps], [p["bits"] for p in ps], yerr=err, marker="os^D"[i % 4],
-                        ms=4, lw=1.2, capsize=3, ls=("-", "--", "-.", ":")[i % 4], label=kind)
+                        ms=4, lw=1.2, capsize=3, ls=LINE_STYLES[i % 4], label=kind)
     for ax, label in zip(axes, ("parameters", "training time (s, one thread, this machine)")):
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(NullFormatter())  # only the powers of ten: no overlapping labels
