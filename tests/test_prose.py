@@ -315,6 +315,12 @@ def test_winner_sentence():
     assert "15.0 minutes" in prose.winner_sentence(_summary(1.60, 1.58))
     short = {"rows": [_row("B8", 100, 1.7, 45)], "winner": "B8"}
     assert "45 seconds" in prose.winner_sentence(short)
+    # budgets per comparison: the long run's against the largest other budget (8 M against 2 M)
+    mixed = {"rows": [_row("B8", 100, 1.7, 9, chars=1_000_000), _row("m256", 256, 1.5, 25,
+                                                                     chars=2_000_000),
+                      _row("best", 256, 1.35, 97, chars=8_000_000, seeds=(1,))], "winner": "best"}
+    assert "with 4.0 times the training characters of any other variant" in \
+        prose.winner_sentence(mixed)
     short["rows"][0]["wall_time_s"] = 0.34  # a tiny budget: not "0 seconds"
     assert "0.3 seconds" in prose.winner_sentence(short)
 

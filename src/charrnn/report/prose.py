@@ -334,11 +334,13 @@ def _duration(seconds: float) -> str:
 def winner_sentence(summary: dict) -> str:
     """The winner of :func:`charrnn.studies.experiments.summarize`'s ``summary`` (its ``winner`` and
     ``rows``): its description, best validation loss and training time, and how many times the
-    common budget it had when that is more (as printed, one decimal)."""
+    training characters of any other variant it had when that is more (as printed, one
+    decimal; budgets are chosen per comparison, so there is no one common budget)."""
     rows = summary["rows"]
     w = next(r for r in rows if r["variant"] == summary["winner"])
-    times = w["chars"] / min(r["chars"] for r in rows)
-    more = (f", with {times:.1f} times the common budget of training characters"
+    others = [r["chars"] for r in rows if r is not w]
+    times = w["chars"] / max(others) if others else 1.0
+    more = (f", with {times:.1f} times the training characters of any other variant"
             if order(1, times, ".1f") > 0 else "")
     measure = "test loss" if w.get("measure") == "test" else "best validation loss"
     return (f"**Lowest loss: {w['variant']}** ({w['description']}), {measure} "
