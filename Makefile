@@ -32,9 +32,14 @@ ifeq ($(QUICK),1)
   BENCH_REPS ?= 1
   SCALING ?= sweeps/scaling-quick.yaml
   REPORTS ?= reports/quick
+  # the studies of single models on part of the held-out text (tied to QUICK's own REPORTS)
+  STUDY_LIMITS := --positions 200
+  GRADIENT_LIMITS := --positions 50
+  DYNAMIC_LIMITS := --chars 5000
   TITLE_NOTE ?= Quick report (make report QUICK=1): $(N_UPDATES) updates per handout seed, \
     $(EXPERIMENT_CHARS) training characters per experiment, a $(BENCH_UPDATES)-update benchmark, \
-    the scaling sweep $(SCALING). \
+    the scaling sweep $(SCALING), context and gradients at 200 and 50 test positions, dynamic \
+    evaluation on the first 5,000 characters of the validation and of the test text. \
     Every section is here, but its numbers are not those of the full report (make report).
 else ifneq ($(QUICK),)
   $(error QUICK="$(QUICK)" must be 1 (small budgets) or empty)
@@ -287,15 +292,15 @@ STUDY_RUNS := $(word 1,$(HELDOUT_DIRS))/metrics.json \
   $(filter %-seed1/metrics.json,$(BASELINE_RUNS)) $(DATA)
 $(REPORTS)/context.json: $(STUDY_RUNS) $(CONTEXT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
+	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) $(STUDY_LIMITS) --json $@
 
 $(REPORTS)/dynamic.json: $(STUDY_RUNS) $(DYNAMIC_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn dynamic --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
+	$(PY) -m charrnn dynamic --data $(abspath $(DATA)) $(STUDY_MODELS) $(DYNAMIC_LIMITS) --json $@
 
 $(REPORTS)/gradients.json: $(STUDY_RUNS) $(GRADIENTS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn gradients --data $(abspath $(DATA)) $(STUDY_MODELS) --json $@
+	$(PY) -m charrnn gradients --data $(abspath $(DATA)) $(STUDY_MODELS) $(GRADIENT_LIMITS) --json $@
 
 # The scaling sweep (SCALING) into its own folder per spec and text; one local worker (make runs
 # other jobs beside it), or the Dask cluster at SCHEDULER. A run of the same settings, text and

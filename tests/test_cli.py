@@ -189,3 +189,20 @@ def test_help():
     for cmd in ("train", "sample", "gradcheck", "evaluate", "pdf"):
         r = cli(cmd, "--help")
         assert r.returncode == 0 and "usage" in r.stdout
+
+
+def test_dynamic_reads_the_first_chars_of_each_text_when_told(trained):
+    d, text = trained[0], trained[1]
+    ck = d / "run" / "best.npz"
+    full = cli("dynamic", "--checkpoint", f"tiny={ck}", "--data", text, "--json", d / "dyn.json")
+    assert full.returncode == 0, full.stderr
+    part = cli("dynamic", "--checkpoint", f"tiny={ck}", "--data", text, "--chars", 10,
+               "--json", d / "dyn10.json")
+    assert part.returncode == 0, part.stderr
+    a, b = json.loads((d / "dyn.json").read_text()), json.loads((d / "dyn10.json").read_text())
+    assert a["validation"][1] == a["test"][0] and a["test"][1] == len(TEXT)  # all of each
+    assert b["validation"] == [a["validation"][0], a["validation"][0] + 10]
+    assert b["test"] == [a["test"][0], a["test"][0] + 10]
+    assert b["models"][0]["static"] != a["models"][0]["static"]  # another text was scored
+    bad = cli("dynamic", "--checkpoint", ck, "--data", text, "--chars", 0)
+    assert bad.returncode != 0 and "--chars" in bad.stderr and "Traceback" not in bad.stderr

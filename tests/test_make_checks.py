@@ -132,8 +132,15 @@ def test_quick_makes_small_budgets_and_says_so_on_the_title_page(tmp_path):
     assert "--n-updates 200 --reps 1" in out.stdout
     assert '-p title_note "Quick report (make report QUICK=1): 5000 updates per handout seed' \
         in out.stdout
+    # the studies of single models read part of the held-out text, and the title says so
+    lines = out.stdout.splitlines()
+    for cmd, limit in (("context", "--positions 200"), ("gradients", "--positions 50"),
+                       ("dynamic", "--chars 5000")):
+        assert any(f"charrnn {cmd} " in ln and limit in ln for ln in lines), cmd
+    assert "dynamic evaluation on the first 5,000 characters" in out.stdout
     full = make_n(tmp_path, goal=pdf)
     assert '-p title_note ""' in full.stdout and "-p n_updates 150000" in full.stdout
+    assert "--chars 5000" not in full.stdout and "--positions" not in full.stdout
     # a budget given beside QUICK wins; a QUICK the Makefile does not know is refused
     assert "-p n_updates 700" in make_n(tmp_path, "QUICK=1", "N_UPDATES=700", goal=pdf).stdout
     assert_stops(make_n(tmp_path, "QUICK=yes"), tmp_path, 'QUICK="yes" must be 1')

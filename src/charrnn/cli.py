@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an LSTM or GRU run folder (or NAME=DIR); may be given several times")
         sp.add_argument("--data", default=None, help="the text (default as for train)")
         sp.add_argument("--json", metavar="PATH", help=f"also write the {what} as JSON")
+    dy.add_argument("--chars", type=int, default=None, metavar="N", help="read only the first N "
+                    "characters of the validation text and of the test text (default: all of "
+                    "each; make report QUICK=1 sets it)")
     gr.add_argument("--positions", type=int, default=200, help="test positions averaged over, "
                     "drawn with a fixed seed (default 200)")
     dy.set_defaults(func=commands.cmd_dynamic)

@@ -428,19 +428,24 @@ def cmd_dynamic(args) -> int:
     from .model.evaluate import BITS_PER_NAT
     from .studies.calibrate import split
     from .studies.dynamic import RATES, SEGMENT, choose, gated_loss, vanilla_loss
+    from .util.checks import check_positive_int
     from .util.files import write_json
 
+    limit = None if args.chars is None else check_positive_int("--chars", args.chars)
     text, models = _study_models(args, "dynamic")
     val_start, test_start = split(len(text))
+    # the validation text [val_start, val_stop), the test text [test_start, test_stop)
+    val_stop = test_start if limit is None else min(test_start, val_start + limit)
+    test_stop = len(text) if limit is None else min(len(text), test_start + limit)
     out = []
     for name, kind, model in models:
         data = model.vocab.encode(text)
         loss_at = (partial(vanilla_loss, model.params) if kind == "vanilla"
                    else partial(gated_loss, model.model))
-        r = choose(loss_at, data[val_start:test_start], data[test_start:],
+        r = choose(loss_at, data[val_start:val_stop], data[test_start:test_stop],
                    note=lambda line: print(line, file=sys.stderr))
         out.append({"name": name, "kind": _label(kind, model), **r})
-    print(f"dynamic evaluation on the test text (characters {test_start:,} to {len(text):,}): "
+    print(f"dynamic evaluation on the test text (characters {test_start:,} to {test_stop:,}): "
           f"one SGD step per {SEGMENT} characters, the rate chosen on the validation text")
     print("model         static  dynamic  bits/char  eta")
     for m in out:
@@ -448,8 +453,8 @@ def cmd_dynamic(args) -> int:
               f"{m['static'] * BITS_PER_NAT:.3f} -> {m['dynamic'] * BITS_PER_NAT:.3f}  {m['eta']:g}")
     if args.json:
         write_json(args.json, {"data": os.path.abspath(args.data), "n_chars": len(text),
-                               "validation": [val_start, test_start],
-                               "test": [test_start, len(text)], "segment": SEGMENT,
+                               "validation": [val_start, val_stop],
+                               "test": [test_start, test_stop], "segment": SEGMENT,
                                "optimizer": "sgd", "rates": list(RATES), "models": out})
     return 0
 
