@@ -279,24 +279,29 @@ $(REPORTS)/calibrate.json: $(DATA) $(CALIBRATE_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn calibrate --data $(abspath $(DATA)) --json $@
 
-# How much context each model uses, how it does with dynamic evaluation, how its gradients
-# vanish: the first held-out handout run, m256cos and the long run (when EXPERIMENTS has them),
-# the first seed of each gated baseline.
-CONTEXT_MODELS := handout=$(word 1,$(HELDOUT_DIRS))/best.npz \
-  $(foreach v,m256cos best,$(if $(filter $(v),$(EXPERIMENTS)),$(v)=$(EXPERIMENTS_DIR)/$(v)-seed1/best.npz))
-STUDY_MODELS := $(CONTEXT_MODELS:%=--checkpoint %) \
+# How much context each model uses and how its gradients vanish: the first held-out handout run,
+# m256cos and the long run (when EXPERIMENTS has them), the first seed of each gated baseline.
+# Dynamic evaluation, the longest study, takes the handout model, the long run and the gated
+# models, not m256cos.
+# $(call study_models,VARIANTS): the --checkpoint and --baseline arguments; study_runs: their runs
+study_models = --checkpoint handout=$(word 1,$(HELDOUT_DIRS))/best.npz \
+  $(foreach v,$(1),$(if $(filter $(v),$(EXPERIMENTS)),--checkpoint $(v)=$(EXPERIMENTS_DIR)/$(v)-seed1/best.npz)) \
   $(foreach b,$(filter %-seed1,$(BASELINE_JOBS)),--baseline $(firstword $(subst -, ,$(b)))=$(EXPERIMENTS_DIR)/$(b))
 # They wait for these runs only (not for every experiment), so that make can start them early.
-STUDY_RUNS := $(word 1,$(HELDOUT_DIRS))/metrics.json \
-  $(foreach v,m256cos best,$(if $(filter $(v),$(EXPERIMENTS)),$(EXPERIMENTS_DIR)/$(v)-seed1/metrics.json)) \
+study_runs = $(word 1,$(HELDOUT_DIRS))/metrics.json \
+  $(foreach v,$(1),$(if $(filter $(v),$(EXPERIMENTS)),$(EXPERIMENTS_DIR)/$(v)-seed1/metrics.json)) \
   $(filter %-seed1/metrics.json,$(BASELINE_RUNS)) $(DATA)
+STUDY_MODELS := $(call study_models,m256cos best)
+STUDY_RUNS := $(call study_runs,m256cos best)
+DYNAMIC_MODELS := $(call study_models,best)
+DYNAMIC_RUNS := $(call study_runs,best)
 $(REPORTS)/context.json: $(STUDY_RUNS) $(CONTEXT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
 	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) $(STUDY_LIMITS) --json $@
 
-$(REPORTS)/dynamic.json: $(STUDY_RUNS) $(DYNAMIC_SRC) | $(SETUP)
+$(REPORTS)/dynamic.json: $(DYNAMIC_RUNS) $(DYNAMIC_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn dynamic --data $(abspath $(DATA)) $(STUDY_MODELS) $(DYNAMIC_LIMITS) --json $@
+	$(PY) -m charrnn dynamic --data $(abspath $(DATA)) $(DYNAMIC_MODELS) $(DYNAMIC_LIMITS) --json $@
 
 $(REPORTS)/gradients.json: $(STUDY_RUNS) $(GRADIENTS_SRC) | $(SETUP)
 	@mkdir -p $(@D)
@@ -319,25 +324,25 @@ $(REPORTS)/.bench-settings: FORCE
 # never runs beside another job; `make bench` alone runs only the benchmark.
 # The holdout model is the sequential variant: without it in EXPERIMENTS the report says "not yet".
 UNITS_HOLDOUT := $(if $(filter sequential,$(EXPERIMENTS)),$(REPORTS)/units-holdout.json)
-UNITS_JSONS := $(REPORTS)/units.json $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
-# make starts them in this order, two at a time: the longest jobs first (the experiments, whose
-# list begins with the long run, the baselines, the studies of single models, of which dynamic
-# evaluation is the longest, and the scaling sweep), so that none is left running alone; the
-# handout runs, about a minute each, and the short jobs fill the end.
-REPORT_INPUTS = $(REPORTS)/calibrate.json $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) \
-  $(REPORTS)/dynamic.json $(REPORTS)/context.json $(REPORTS)/gradients.json $(SCALING_DIR)/results.json \
-  $(GRADCHECK) $(RUN_DIRS:%=%/metrics.json) $(HELDOUT_DIRS:%=%/metrics.json) \
-  $(REPORTS)/sampling_study.json $(UNITS_JSONS)
+# make starts them in this order, two at a time, as their prerequisites are done: the first
+# held-out handout run (which the studies of single models need) beside the experiments, whose list
+# begins with the long run, then the baselines, the scaling sweep and those studies, of which
+# dynamic evaluation is the longest; the other handout runs, about a minute each, then the short
+# jobs fill the end, so that no job is left running alone.
+STUDY_FIRST := $(word 1,$(HELDOUT_DIRS:%=%/metrics.json))
+SHORT_JOBS = $(REPORTS)/calibrate.json $(GRADCHECK) $(UNITS_HOLDOUT) $(REPORTS)/units-lstm.json
+REPORT_INPUTS = $(STUDY_FIRST) $(EXPERIMENTS_DIR)/summary.json $(BASELINE_RUNS) \
+  $(SCALING_DIR)/results.json $(REPORTS)/dynamic.json $(REPORTS)/context.json $(REPORTS)/gradients.json \
+  $(RUN_DIRS:%=%/metrics.json) $(filter-out $(STUDY_FIRST),$(HELDOUT_DIRS:%=%/metrics.json)) \
+  $(SHORT_JOBS) $(REPORTS)/sampling_study.json $(REPORTS)/units.json
 BENCH_AFTER = $(if $(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),$(REPORT_INPUTS))
-# make starts a target only once all its prerequisites are done, and starts every training run
-# (the leaves) first: left alone, the studies of single models, which need a few of those runs,
-# would start after all the training and end the report one at a time. Within make report the
-# handout runs but the first held-out one (which dynamic evaluation needs) therefore wait
-# (order-only) for dynamic evaluation, the longest study, and the scaling sweep for the context
-# and gradient studies; the handout runs, a minute each, then fill the end.
+# make starts every target whose prerequisites are done, the training runs (the leaves) first:
+# left alone, the handout runs and the short jobs would start beside the experiments, and the
+# studies of single models, which need a few of the last runs, would end the report one at a
+# time. Within make report the handout runs but the first held-out one, and the short jobs,
+# therefore wait (order-only) for dynamic evaluation.
 ifneq ($(filter %report.pdf %report.ipynb,$(MAKECMDGOALS)),)
-$(RUN_DIRS:%=%/metrics.json) $(wordlist 2,$(words $(HELDOUT_DIRS)),$(HELDOUT_DIRS:%=%/metrics.json)): | $(REPORTS)/dynamic.json
-$(SCALING_DIR)/results.json: | $(REPORTS)/context.json $(REPORTS)/gradients.json
+$(RUN_DIRS:%=%/metrics.json) $(filter-out $(STUDY_FIRST),$(HELDOUT_DIRS:%=%/metrics.json)) $(SHORT_JOBS): | $(REPORTS)/dynamic.json
 endif
 $(REPORTS)/bench.json: $(REPORTS)/.bench-settings $(DATA) $(BENCH_SRC) benchmarks/bench.py benchmarks/classic.py | $(SETUP) $(BENCH_AFTER)
 	@mkdir -p $(@D)
