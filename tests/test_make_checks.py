@@ -168,3 +168,36 @@ def test_make_never_deletes_a_run_s_metrics_json(tmp_path):
     assert {"holdout", "n150000", "m256", "lstm", "gru", "sequential"} <= kinds, sorted(kinds)
     loose = [t for t, b in runs.items() if "Precious file" not in b]
     assert not loose, loose
+
+
+def test_make_report_keeps_the_handout_runs_and_short_jobs_for_the_end(tmp_path):
+    """make starts every leaf first; within make report the handout runs (but the first held-out
+    one, which the studies need) and the short jobs wait (order-only) for dynamic evaluation, so
+    that they fill the end and the studies and the scaling sweep do not run last."""
+    text = tmp_path / "text.txt"
+    text.write_text("hello world\n" * 10, encoding="utf-8")
+    reports = tmp_path / "reports"
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    out = subprocess.run(["make", "-pn", str(reports / "report.pdf"), f"RUNS={tmp_path / 'runs'}",
+                          f"REPORTS={reports}", f"DATA={text}"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    rules = {}
+    for line in out.stdout.splitlines():
+        target, sep, rest = line.partition(": ")
+        if sep and not line.startswith(("#", "\t")) and "%" not in target:
+            rules.setdefault(target, []).append(rest)
+    dynamic = str(reports / "dynamic.json")
+
+    def waits(target: str) -> bool:
+        return any("|" in r and dynamic in r.split("|", 1)[1] for r in rules.get(target, []))
+
+    runs = [t for t in rules if t.endswith("/metrics.json") and "-adam-n150000-" in t]
+    first = [t for t in runs if t.endswith("holdout-seed1/metrics.json")]
+    assert len(runs) == 6 and len(first) == 1, runs
+    assert not waits(first[0]) and all(waits(t) for t in runs if t != first[0])
+    for short in ("calibrate.json", "units-lstm.json", "units-holdout.json"):
+        assert waits(str(reports / short)), short
+    sweep = [t for t in rules if t.endswith("/results.json") and "sweep-scaling" in t]
+    waits_for = " ".join(r.split("|", 1)[1] for r in rules[sweep[0]] if "|" in r)
+    assert sweep and not any(s in waits_for for s in ("dynamic", "context", "gradients"))
