@@ -68,7 +68,7 @@ def test_each_section_of_the_shortfall_renders_its_artifact():
     rows, its sentence (a section that fails here would fail only in make report)."""
     context = {"positions": 10, "models": [{"name": "a", "kind": "vanilla m 4", "ks": [1, 2, 4],
                                             "losses": [3.0, 2.0, 1.9], "inf": 1.895, "within": 4}]}
-    dynamic = {"test": [10, 20], "segment": 25, "rates": [0.0, 0.01],
+    dynamic = {"validation": [4, 9], "test": [10, 20], "segment": 25, "rates": [0.0, 0.01],
                "models": [{"name": "a", "kind": "vanilla m 4", "static": 1.5, "dynamic": 1.4,
                            "eta": 0.01, "rates": [0.0, 0.01], "validation": [1.5, 1.45]}]}
     gradients = {"positions": 10, "models": [{"name": "a", "kind": "vanilla m 4", "ks": [1, 4, 16],
@@ -81,6 +81,7 @@ def test_each_section_of_the_shortfall_renders_its_artifact():
         text = "\n".join(p for k, p in parts if k == "markdown")
         assert row in text, text
         assert all(p for _, p in parts)
+    assert "validation text, characters 4 to 9)" in shortfall.dynamic(dynamic)[0][1]
     assert [k for k, _ in shortfall.context(context)][0] == "figure"
     assert [k for k, _ in shortfall.gradients(gradients)][0] == "figure"
     for section in (shortfall.context, shortfall.dynamic, shortfall.gradients):

@@ -117,12 +117,14 @@ def dynamic(result: dict | None, cal: dict | None = None) -> list:
         ppmd = next(({"name": "PPMd", "bits_per_char": r["bits_per_char"]}
                      for r in cal["references"] if r["name"].startswith("PPMd")), None)
     a, b = result["test"]
+    va, vb = result["validation"]
     rates = ", ".join(f"{r:g}" for r in result["rates"])
     return shown_parts([
         ("markdown", caption("table", f"Test loss (bits/char, characters {a:,} to {b:,}) of each "
                              "model as trained (static) and with one plain SGD step after each "
                              f"{result['segment']}-character segment it has predicted (dynamic; "
-                             f"rate η chosen among {rates} on the validation text).")),
+                             f"rate η chosen among {rates} on the validation text, characters "
+                             f"{va:,} to {vb:,}).")),
         ("markdown", "\n".join(lines)),
         ("markdown", dynamic_paragraph(models, ppmd))])
 
