@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 from charrnn.model.data import Vocabulary  # noqa: E402
 from charrnn.studies.baselines import DEFAULT_ETA, BaselineConfig, train_baseline  # noqa: E402
 from charrnn.studies.baselines_io import load_baseline, read_baseline  # noqa: E402
+from charrnn.studies.experiments import N_EVALS  # noqa: E402
 from charrnn.studies.gated import (  # noqa: E402
     CharGated,
     gated_params,
@@ -201,7 +202,7 @@ def test_config_json_holds_the_settings_and_what_follows_from_the_text():
         "holdout": 1, "n_chunks": 20, "n_train_chars": 2422, "test_fraction": 0.5,
         "optimizer": "adam", "eta": 1.6e-2,
         "lr_schedule": "cosine", "warmup": 0, "grad_clip": 5.0, "clip": "global norm",
-        "n_evals": 10, "device": "cpu", "data": "/d/t.txt",
+        "n_evals": N_EVALS, "device": "cpu", "data": "/d/t.txt",
         "data_md5": hashlib.md5(TEXT.encode()).hexdigest(), "vocab": "".join(sorted(set(TEXT)))}
     assert config == want and list(config) == list(want)  # the order is config.json's too
 
