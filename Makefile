@@ -33,13 +33,17 @@ ifeq ($(QUICK),1)
   SCALING ?= sweeps/scaling-quick.yaml
   REPORTS ?= reports/quick
   # the studies of single models on part of the held-out text (tied to QUICK's own REPORTS)
-  STUDY_LIMITS := --positions 200
-  GRADIENT_LIMITS := --positions 50
-  DYNAMIC_LIMITS := --chars 5000
+  CONTEXT_POSITIONS := 200
+  GRADIENT_POSITIONS := 50
+  DYNAMIC_CHARS := 5000
+  CONTEXT_LIMITS := --positions $(CONTEXT_POSITIONS)
+  GRADIENT_LIMITS := --positions $(GRADIENT_POSITIONS)
+  DYNAMIC_LIMITS := --chars $(DYNAMIC_CHARS)
   TITLE_NOTE ?= Quick report (make report QUICK=1): $(N_UPDATES) updates per handout seed, \
     $(EXPERIMENT_CHARS) training characters per experiment, a $(BENCH_UPDATES)-update benchmark, \
-    the scaling sweep $(SCALING), context and gradients at 200 and 50 test positions, dynamic \
-    evaluation on the first 5,000 characters of the validation and of the test text. \
+    the scaling sweep $(SCALING), context and gradients at $(CONTEXT_POSITIONS) and \
+    $(GRADIENT_POSITIONS) test positions, dynamic evaluation on the first $(DYNAMIC_CHARS) \
+    characters of the validation and of the test text. \
     Every section is here, but its numbers are not those of the full report (make report).
 else ifneq ($(QUICK),)
   $(error QUICK="$(QUICK)" must be 1 (small budgets) or empty)
@@ -297,7 +301,7 @@ DYNAMIC_MODELS := $(call study_models,best)
 DYNAMIC_RUNS := $(call study_runs,best)
 $(REPORTS)/context.json: $(STUDY_RUNS) $(CONTEXT_SRC) | $(SETUP)
 	@mkdir -p $(@D)
-	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) $(STUDY_LIMITS) --json $@
+	$(PY) -m charrnn context --data $(abspath $(DATA)) $(STUDY_MODELS) $(CONTEXT_LIMITS) --json $@
 
 $(REPORTS)/dynamic.json: $(DYNAMIC_RUNS) $(DYNAMIC_SRC) | $(SETUP)
 	@mkdir -p $(@D)

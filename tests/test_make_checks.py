@@ -137,7 +137,7 @@ def test_quick_makes_small_budgets_and_says_so_on_the_title_page(tmp_path):
     for cmd, limit in (("context", "--positions 200"), ("gradients", "--positions 50"),
                        ("dynamic", "--chars 5000")):
         assert any(f"charrnn {cmd} " in ln and limit in ln for ln in lines), cmd
-    assert "dynamic evaluation on the first 5,000 characters" in out.stdout
+    assert "dynamic evaluation on the first 5000 characters" in out.stdout
     full = make_n(tmp_path, goal=pdf)
     assert '-p title_note ""' in full.stdout and "-p n_updates 150000" in full.stdout
     assert "--chars 5000" not in full.stdout and "--positions" not in full.stdout
