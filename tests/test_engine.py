@@ -81,3 +81,23 @@ def test_train_imports_neither_torch_nor_dask(tmp_path):
             "print(sorted(m for m in ('dask', 'distributed', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 26_480, 26_483])
+def test_sum_of_squares_of_the_gradient_norm(n):
+    # the engine's eight partial sums (the gradient norm it logs) against a plain sum in
+    # extended precision, for lengths that are and are not multiples of 8
+    g = np.random.default_rng(n).standard_normal(n)
+    exact = float(np.sum(np.square(g.astype(np.longdouble))))
+    assert engine._sum_squares(g) == pytest.approx(exact, rel=1e-14)
+    assert engine._sum_squares(np.zeros(n)) == 0.0
+
+
+def test_auto_engine_does_not_import_numba_for_a_numpy_run():
+    # float32 or mini-batch runs go to the NumPy engine without numba's half-second import
+    code = ("import sys; from charrnn.training.config import TrainConfig; "
+            "from charrnn.training.train import resolve_engine; "
+            "c = TrainConfig.from_preset('adam', batch_size=8); "
+            "print(resolve_engine(c), 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["numpy", "False"]

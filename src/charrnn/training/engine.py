@@ -219,6 +219,27 @@ if njit is not None:
             hlast[i] = H[T - 1, i]
         return loss
 
+    @_cached_njit(error_model="numpy")
+    def _sum_squares(g):
+        """sum_j g_j^2 in eight interleaved partial sums, which the compiler can vectorize (a
+        single running sum cannot be reordered, and took 6% of an update's time)."""
+        n = g.shape[0]
+        n8 = n - n % 8
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        for j in range(0, n8, 8):
+            s0 += g[j] * g[j]
+            s1 += g[j + 1] * g[j + 1]
+            s2 += g[j + 2] * g[j + 2]
+            s3 += g[j + 3] * g[j + 3]
+            s4 += g[j + 4] * g[j + 4]
+            s5 += g[j + 5] * g[j + 5]
+            s6 += g[j + 6] * g[j + 6]
+            s7 += g[j + 7] * g[j + 7]
+        sq = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        for j in range(n8, n):
+            sq += g[j] * g[j]
+        return sq
+
     @_cached_njit(error_model="numpy", inline="never")
     def _optimizer_step(src, dst, g, ostate1, ostate2, opt_kind, eta, beta1, beta2, eps, t_opt):
         """One Adam (opt_kind 0) or AdaGrad (1) step: dst = src - update(g), out of place.
@@ -280,10 +301,7 @@ if njit is not None:
             y = book[e + 1 : e + s + 1]
             loss = _seq_loss_grads(x, y, hprev, b, c, U, W, V, mean, gb, gc, gU, gW, gV,
                                    H, Hp, G, dA, hlast)
-            sq = 0.0  # the gradient's L2 norm, before clipping
-            for j in range(nparam):
-                sq += g[j] * g[j]
-            gnorm_out[it] = math.sqrt(sq)
+            gnorm_out[it] = math.sqrt(_sum_squares(g))  # the gradient's L2 norm, before clipping
             if clip > 0.0:
                 for j in range(nparam):
                     if g[j] > clip:

@@ -69,10 +69,11 @@ def resolve_engine(cfg: TrainConfig) -> str:
     else NumPy."""
     if cfg.engine != "auto":
         return cfg.engine
+    if cfg.batch_size != 1 or cfg.dtype != "float64":
+        return "numpy"  # without importing numba (half a second), which could not run it
     from . import engine  # noqa: PLC0415 (numba: the compiled engine only when engine='numba')
 
-    return "numba" if cfg.batch_size == 1 and cfg.dtype == "float64" and engine.available() \
-        else "numpy"
+    return "numba" if engine.available() else "numpy"
 
 
 def split_text(n_chars: int, cfg: TrainConfig):
