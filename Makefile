@@ -64,7 +64,7 @@ REPORTS ?= reports
 # on its cluster instead of here
 SCHEDULER ?=
 
-BENCH_UPDATES ?= 500
+BENCH_UPDATES ?= 300
 BENCH_REPS ?= 3
 
 # Runs are named after the text's file name and the first 8 hex digits of its md5, so two
