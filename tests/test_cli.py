@@ -206,3 +206,17 @@ def test_dynamic_reads_the_first_chars_of_each_text_when_told(trained):
     assert b["models"][0]["static"] != a["models"][0]["static"]  # another text was scored
     bad = cli("dynamic", "--checkpoint", ck, "--data", text, "--chars", 0)
     assert bad.returncode != 0 and "--chars" in bad.stderr and "Traceback" not in bad.stderr
+    # --select-chars: the rate is chosen on the first N validation characters, the test text is
+    # read whole (the same static loss); --chars limits both further
+    sel = cli("dynamic", "--checkpoint", f"tiny={ck}", "--data", text, "--select-chars", 7,
+              "--json", d / "dyn7.json")
+    assert sel.returncode == 0, sel.stderr
+    c = json.loads((d / "dyn7.json").read_text())
+    assert c["validation"] == [a["validation"][0], a["validation"][0] + 7]
+    assert c["test"] == a["test"] and c["models"][0]["static"] == a["models"][0]["static"]
+    both = cli("dynamic", "--checkpoint", f"tiny={ck}", "--data", text, "--select-chars", 7,
+               "--chars", 5, "--json", d / "dyn75.json")
+    assert both.returncode == 0, both.stderr
+    assert json.loads((d / "dyn75.json").read_text())["validation"][1] == a["validation"][0] + 5
+    bad = cli("dynamic", "--checkpoint", ck, "--data", text, "--select-chars", 0)
+    assert bad.returncode != 0 and "--select-chars" in bad.stderr and "Traceback" not in bad.stderr

@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     dy.add_argument("--chars", type=int, default=None, metavar="N", help="read only the first N "
                     "characters of the validation text and of the test text (default: all of "
                     "each; make report QUICK=1 sets it)")
+    dy.add_argument("--select-chars", type=int, default=None, metavar="N", help="choose the "
+                    "rate on the first N characters of the validation text (default "
+                    "charrnn.studies.dynamic.SELECT_CHARS, 10,000; more than it has: all of it)")
     gr.add_argument("--positions", type=int, default=200, help="test positions averaged over, "
                     "drawn with a fixed seed (default 200)")
     dy.set_defaults(func=commands.cmd_dynamic)

@@ -427,15 +427,18 @@ def cmd_dynamic(args) -> int:
 
     from .model.evaluate import BITS_PER_NAT
     from .studies.calibrate import split
-    from .studies.dynamic import RATES, SEGMENT, choose, gated_loss, vanilla_loss
+    from .studies.dynamic import RATES, SEGMENT, SELECT_CHARS, choose, gated_loss, vanilla_loss
     from .util.checks import check_positive_int
     from .util.files import write_json
 
     limit = None if args.chars is None else check_positive_int("--chars", args.chars)
+    select = check_positive_int("--select-chars", SELECT_CHARS if args.select_chars is None
+                                else args.select_chars)
     text, models = _study_models(args, "dynamic")
     val_start, test_start = split(len(text))
-    # the validation text [val_start, val_stop), the test text [test_start, test_stop)
-    val_stop = test_start if limit is None else min(test_start, val_start + limit)
+    # the validation text [val_start, val_stop) the rate is chosen on, the test text
+    # [test_start, test_stop)
+    val_stop = min(test_start, val_start + select, val_start + (limit or select))
     test_stop = len(text) if limit is None else min(len(text), test_start + limit)
     out = []
     for name, kind, model in models:
