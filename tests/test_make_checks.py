@@ -201,22 +201,3 @@ def test_make_report_keeps_the_handout_runs_and_short_jobs_for_the_end(tmp_path)
     sweep = [t for t in rules if t.endswith("/results.json") and "sweep-scaling" in t]
     waits_for = " ".join(r.split("|", 1)[1] for r in rules[sweep[0]] if "|" in r)
     assert sweep and not any(s in waits_for for s in ("dynamic", "context", "gradients"))
-
-
-@pytest.mark.parametrize("n_updates", [150000, 7, 3])
-def test_held_out_handout_runs_are_evaluated_as_often_as_the_compared_models(tmp_path, n_updates):
-    """The held-out handout runs are evaluated on the validation text every N_UPDATES // N_EVALS
-    updates (at least every update), as every compared model is (variant_config)."""
-    import re
-
-    from charrnn.studies.experiments import N_EVALS
-
-    out = make_n(tmp_path, f"N_UPDATES={n_updates}", goal=str(tmp_path / "reports" / "report.pdf"))
-    assert out.returncode == 0, out.stderr
-    lines = [ln for ln in out.stdout.replace("\\\n", " ").splitlines()
-             if "charrnn train " in ln and "--holdout 1" in ln]
-    assert len(lines) == 3, out.stdout
-    expr = re.search(r"--eval-every (\$\(\(.*?\)\)) ", lines[0]).group(1)
-    every = int(subprocess.run(["bash", "-c", f"echo {expr}"], capture_output=True, text=True,
-                               check=True).stdout)
-    assert every == max(1, n_updates // N_EVALS), (expr, every)  # variant_config's rule
