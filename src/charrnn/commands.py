@@ -438,7 +438,7 @@ def cmd_dynamic(args) -> int:
     val_start, test_start = split(len(text))
     # the validation text [val_start, val_stop) the rate is chosen on, the test text
     # [test_start, test_stop)
-    val_stop = min(test_start, val_start + select, val_start + (limit or select))
+    val_stop = min(test_start, val_start + (select if limit is None else min(select, limit)))
     test_stop = len(text) if limit is None else min(len(text), test_start + limit)
     out = []
     for name, kind, model in models:
