@@ -803,6 +803,7 @@ def test_why_sentences_compare_the_m100_variants_at_one_budget():
             _row("B32", 100, 1.30, 10, chars=2_000_000)]  # better, but on twice the characters
     why = prose.why_sentences({"rows": rows, "winner": "B32"})
     assert "end within 0.020 nats of each other (best: sequential, 1.5000)" in why
+    assert "With m = 100 and 1,000,000 training characters the variants" in why  # not B32's
     same = [dict(r, chars=1_000_000) for r in rows]
     assert "end within 0.220 nats of each other (best: B32, 1.3000)" in prose.why_sentences(
         {"rows": same, "winner": "B32"})

@@ -408,10 +408,12 @@ def why_sentences(summary: dict) -> str:
         b = small[0]
         why.append(f"With m = 100 only {b['variant']} ran ({b['loss']:.4f}).")
     elif small:
+        # the budget they share, named: other m = 100 rows (B32) may have trained on more
+        at = f" and {small[0]['chars']:,} training characters" if small[0].get("chars") else ""
         b = min(small, key=lambda r: r["loss"])
         spread = max(r["loss"] for r in small) - b["loss"]
-        why.append(f"With m = 100 the variants end within {spread:.3f} nats of each other (best: "
-                   f"{b['variant']}, {b['loss']:.4f}).")
+        why.append(f"With m = 100{at} the variants end within {spread:.3f} nats of each other "
+                   f"(best: {b['variant']}, {b['loss']:.4f}).")
     tests = summary.get("comparisons")
     if tests is None and all("losses" in r for r in rows):
         tests = comparisons(rows)
