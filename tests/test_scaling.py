@@ -86,3 +86,14 @@ def test_each_section_of_the_shortfall_renders_its_artifact():
     assert [k for k, _ in shortfall.gradients(gradients)][0] == "figure"
     for section in (shortfall.context, shortfall.dynamic, shortfall.gradients):
         assert "Not yet" in section(None)[0][1]
+
+
+def test_a_kind_that_gets_worse_with_size_is_not_said_to_gain():
+    rows = [_row("vanilla", 25_000, 3.439), _row("vanilla", 400_000, 3.451),
+            _row("gru", 25_000, 3.427), _row("gru", 400_000, 2.666),
+            _row("lstm", 25_000, 2.874), _row("lstm", 400_000, 2.874)]
+    text = shortfall.scaling_paragraph(shortfall.scaling_points(rows))
+    assert ("The largest gain is gru's (0.761 bits/char), while vanilla's largest model is 0.012 "
+            "bits/char worse than its smallest.") in text and "-0.012" not in text
+    flat = shortfall.scaling_paragraph(shortfall.scaling_points(rows[2:]))
+    assert "while lstm's largest model scores as its smallest." in flat

@@ -398,8 +398,15 @@ def scaling_paragraph(points: list[dict]) -> str:
     gains = {k: b(ps[0]) - b(ps[-1]) for k, ps in by.items() if len(ps) > 1}
     if len(gains) > 1 and len(set(gains.values())) > 1:
         most, least = max(gains, key=gains.get), min(gains, key=gains.get)
-        text.append(f"The largest gain is {most}'s ({gains[most]:.3f} bits/char), the smallest "
-                    f"{least}'s ({gains[least]:.3f}).")
+        g = round(gains[least], 3)
+        if g > 0:
+            text.append(f"The largest gain is {most}'s ({gains[most]:.3f} bits/char), the "
+                        f"smallest {least}'s ({g:.3f}).")
+        else:  # a loss is no gain: say so, with a positive number
+            rest = ("scores as its smallest" if g == 0 else
+                    f"is {-g:.3f} bits/char worse than its smallest")
+            text.append(f"The largest gain is {most}'s ({gains[most]:.3f} bits/char), while "
+                        f"{least}'s largest model {rest}.")
 
     def ranking(i: int) -> str:
         at = sorted((by[k][i] for k in kinds), key=b)
