@@ -9,6 +9,7 @@ folders hold and return Markdown; none prints or reads a file. Losses in bits pe
 from __future__ import annotations
 
 from ..model.evaluate import BITS_PER_NAT
+from ..training.state import SMOOTH_DECAY, SMOOTH_WEIGHT
 from ..util.checks import join_and
 from .prose import change, order, significance_sentences
 from .tables import signed_unit
@@ -302,7 +303,8 @@ def best_model_paragraph(runs: list[dict]) -> str:
                 f"read{'' if len(runs) > 1 else 's'} from character {where} of {n:,} "
                 f"(update{'s' if len(runs) > 1 else ''} {updates}).")
     return text + (" The smooth loss averages the loss on the training text just read (a decay "
-                   "of 0.999 per update: about the last thousand sequences), so the handout's "
+                   f"of {SMOOTH_DECAY} per update: about the last {round(1 / SMOOTH_WEIGHT):,} "
+                   "sequences), so the handout's "
                    "\"best model\" is picked by how easy that passage is as much as by the model. "
                    "The held-out losses of the experiments below measure the model.")
 

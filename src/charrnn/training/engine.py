@@ -36,6 +36,7 @@ import numpy as np
 
 from ..model.optim import make_optimizer
 from ..model.rnn import PARAM_NAMES, param_views
+from .state import SMOOTH_DECAY, SMOOTH_WEIGHT
 
 __all__ = ["available", "require", "compile_engine", "advance", "loss_and_grads"]
 
@@ -311,7 +312,7 @@ if njit is not None:
             if update == 0:
                 smooth = loss
             else:
-                smooth = 0.999 * smooth + 0.001 * loss
+                smooth = SMOOTH_DECAY * smooth + SMOOTH_WEIGHT * loss
             if smooth < best_smooth:
                 best_smooth = smooth
                 best = cur

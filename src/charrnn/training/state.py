@@ -27,7 +27,12 @@ from ..model.optim import make_optimizer
 from ..model.rnn import init_params, param_views
 from .config import TrainConfig
 
-__all__ = ["Best", "TrainState", "TrainResult", "new_state"]
+__all__ = ["Best", "TrainState", "TrainResult", "new_state", "SMOOTH_DECAY", "SMOOTH_WEIGHT"]
+
+#: The handout's smooth loss, ``smooth_loss = SMOOTH_DECAY * smooth_loss + SMOOTH_WEIGHT * loss``
+#: (initialised with the first loss), in both engines. Two constants, because in float64
+#: ``1 - 0.999`` is not ``0.001``: the handout's sum, to the bit.
+SMOOTH_DECAY, SMOOTH_WEIGHT = 0.999, 0.001
 
 
 @dataclass

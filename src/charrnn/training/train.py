@@ -5,7 +5,8 @@ the positions the training order gives (:mod:`charrnn.training.orders`; the hand
 default), each from its stream's hidden state ``hprev`` (zeros at the start of an epoch or
 chunk); forward and backward (:mod:`charrnn.model.rnn`), optional element-wise clipping, optimizer step
 (:mod:`charrnn.model.optim`). ``smooth_loss = 0.999 smooth_loss + 0.001 loss``, initialised with the
-first loss. The best models are described in :mod:`charrnn.training.state`.
+first loss (:data:`charrnn.training.state.SMOOTH_DECAY`). The best models are described in
+:mod:`charrnn.training.state`.
 
 :meth:`Trainer.run` plans the run in chunks of updates, which an engine runs without returning
 to Python (:func:`advance_numpy` here, or the compiled copy in :mod:`charrnn.training.engine`); between
@@ -36,7 +37,7 @@ from ..util.progress import progress_display
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, check_sizes, learning_rates
 from .orders import Reader, split_chunks
-from .state import TrainResult, TrainState, new_state
+from .state import SMOOTH_DECAY, SMOOTH_WEIGHT, TrainResult, TrainState, new_state
 
 __all__ = ["Trainer", "TrainingInterrupted", "TrainingDiverged", "advance_numpy", "train",
            "split_text", "resolve_engine", "CHUNK"]
@@ -113,7 +114,8 @@ def advance_numpy(state: TrainState, book: np.ndarray, cfg: TrainConfig, starts,
         g64 = g.astype(np.float64, copy=False)
         gnorm_out[i] = math.sqrt(float(np.dot(g64, g64)))
         clip_(g, cfg.grad_clip)
-        smooth = loss if state.update == 0 else 0.999 * state.smooth_loss + 0.001 * loss
+        smooth = (loss if state.update == 0
+                  else SMOOTH_DECAY * state.smooth_loss + SMOOTH_WEIGHT * loss)
         state.smooth_loss = smooth
         if smooth < best.loss:
             best.loss, best.x0, best.update = smooth, int(win[0, 0]), state.update + 1
