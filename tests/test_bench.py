@@ -9,7 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bench import format_table, run_benchmark  # noqa: E402  (benchmarks/ is outside the package)
 
-from charrnn.report.tables import bench_markdown  # noqa: E402
+from charrnn.report.tables import bench_markdown, bench_note  # noqa: E402
 
 pytestmark = pytest.mark.slow  # five benchmark subprocesses, torch among them
 
@@ -46,6 +46,10 @@ def test_ratios_and_projections_are_consistent(bench):
     assert all(name in table for name in r)
     assert "numba compile" in table
     assert bench_markdown(bench).count("\n| ") == len(r)  # one row per implementation
+    # the machine and settings go to the caption (above the table), once, not after the table
+    note = bench_note(bench)
+    assert bench["machine"]["cpu"] in note and f"{bench['settings']['n_updates']:,} updates" in note
+    assert "Machine:" not in bench_markdown(bench)
 
 
 def test_bad_arguments_are_refused(tmp_path):

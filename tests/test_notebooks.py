@@ -90,7 +90,7 @@ def test_train_notebook_default_run_folder_and_report(tmp_path, text):
                       experiments_dir=str(tmp_path / "none"), bench_json=str(tmp_path / "missing.json"),
                       units_json=str(tmp_path / "u.json"), units_holdout_json=str(tmp_path / "uh.json"),
                       units_lstm_json=str(tmp_path / "ul.json"))
-    html = json.dumps(report["cells"])
+    html = json.dumps(report["cells"], ensure_ascii=False).replace("\u00a0", " ")
     assert "We believe the gradients are correct" in html
     assert "and then every 50 updates" in html and "after 150 updates" in html
     assert "| seed | best smooth loss |" in html and "mean ± std" not in html  # one seed

@@ -10,7 +10,7 @@ import numpy as np
 from ..studies.stats import mean_interval
 from ..studies.units import FEATURES
 
-__all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "fmt",
+__all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "bench_note", "fmt",
            "settings_markdown", "HANDOUT_SMOOTH_LOSS", "handout_reference", "checkpoints_markdown",
            "sampling_markdown", "sampling_caption", "signed_unit", "units_html", "units_controls_html",
            "features_legend", "baselines_markdown", "welch_markdown", "p_text", "caption", "heldout_markdown"]
@@ -64,7 +64,7 @@ def seeds_markdown(runs: list[dict]) -> str:
     if len(runs) > 1:
         best = np.array([r["metrics"]["best_smooth_loss"] for r in runs])
         final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
-        lines.append(f"| mean ± std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
+        lines.append(f"| mean\u00a0±\u00a0std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
                      f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
     return "\n".join(lines)
 
@@ -84,7 +84,7 @@ def heldout_markdown(runs: list[dict]) -> str:
         cols = [np.array([r["metrics"][k] for r in runs])
                 for k in ("best_smooth_loss", "best_val_loss", "test_loss")]
         a, b, c = (f"{x.mean():.4f}\u00a0±\u00a0{x.std(ddof=1):.4f}" for x in cols)
-        lines.append(f"| mean ± std | {a} | | {b} | | {c} |")
+        lines.append(f"| mean\u00a0±\u00a0std | {a} | | {b} | | {c} |")
     return "\n".join(lines)
 
 
@@ -204,7 +204,8 @@ BENCH_NAMES = {"classic": "classic per-step loop",
 
 
 def bench_markdown(bench: dict) -> str:
-    """The benchmark table of :func:`charrnn.bench.run_benchmark` as Markdown, with the machine."""
+    """The benchmark table of :func:`charrnn.bench.run_benchmark` as Markdown (its machine and
+    settings: :func:`bench_note`)."""
     lines = ["| implementation | updates/s | chars/s | × classic | 150k updates (projected) | 1,000 chars "
              "sampled | loss diff vs NumPy |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in bench["results"].items():
@@ -214,17 +215,21 @@ def bench_markdown(bench: dict) -> str:
         lines.append(f"| {BENCH_NAMES.get(name, name)} | {r['updates_per_s']:,.0f} | "
                      f"{r['chars_per_s']:,.0f} | {ratio} | {r['projected_150k_s']:,.0f} s | "
                      f"{r['sample_1000_s'] * 1e3:.0f} ms | {agree} |")
+    return "\n".join(lines)
+
+
+def bench_note(bench: dict) -> str:
+    """The machine and settings of a :func:`charrnn.bench.run_benchmark` result, one paragraph
+    for the benchmark table's caption (above the table, so that no page break parts them)."""
     m, st = bench["machine"], bench["settings"]
     comp = bench["results"].get("numba", {}).get("compile_s")
-    lines.append("")
-    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; {m['threads']}. m = {st['m']}, "
-                 f"seq_length = {st['seq_length']}" + (f", K = {st['K']}" if "K" in st else "")
-                 + f", float64 unless stated. Median of {st['reps']} repetitions of "
-                 f"{st['n_updates']:,} updates; the last column is the largest difference of the "
-                 f"first {st['n_check']} losses from the NumPy reference's, checked before timing."
-                 + (f" numba compilation (or loading its disk cache) took {comp:.1f} s, outside "
-                    "the timings." if comp is not None else ""))
-    return "\n".join(lines)
+    return (f"Machine: {m['cpu']}, {m['cores']} cores; {m['threads']}. m = {st['m']}, "
+            f"seq_length = {st['seq_length']}" + (f", K = {st['K']}" if "K" in st else "")
+            + f", float64 unless stated. Median of {st['reps']} repetitions of "
+            f"{st['n_updates']:,} updates; the last column is the largest difference of the "
+            f"first {st['n_check']} losses from the NumPy reference's, checked before timing."
+            + (f" numba compilation (or loading its disk cache) took {comp:.1f} s, outside "
+               "the timings." if comp is not None else ""))
 
 
 def signed_unit(row: dict) -> str:
