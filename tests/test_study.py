@@ -11,7 +11,7 @@ import pytest
 from charrnn.cli import main
 from charrnn.model.sampling import beam_search, synthesize
 from charrnn.report.tables import sampling_markdown
-from charrnn.studies.stats import mean_interval
+from charrnn.studies.stats import mean_interval, mean_std
 from charrnn.studies.study import (
     BEAM_SETTINGS,
     MEASURES,
@@ -119,6 +119,18 @@ def test_the_interval_is_the_t_interval_of_the_samples():
     assert mean_interval([0.7]) == (0.7, None)  # one sample: no interval
     with pytest.raises(ValueError, match="no values"):
         mean_interval([])
+
+
+def test_mean_std_is_the_mean_and_sample_standard_deviation():
+    xs = [1.8658, 1.8398, 1.8742, 1.8262]
+    mean, std = mean_std(x for x in xs)  # any iterable
+    assert mean == pytest.approx(statistics.fmean(xs), abs=1e-15)
+    assert std == pytest.approx(statistics.stdev(xs), rel=1e-12)  # ddof 1, not statistics.pstdev
+    assert std != pytest.approx(statistics.pstdev(xs), rel=1e-3)
+    assert mean_std([2.5, 2.5]) == (2.5, 0.0)  # no spread
+    assert mean_std([0.7]) == (0.7, None)  # one value: no spread to estimate
+    with pytest.raises(ValueError, match="no values"):
+        mean_std([])
 
 
 def test_book_passages_are_evenly_spaced_over_the_test_chunk():

@@ -20,6 +20,7 @@ from ..model.evaluate import BITS_PER_NAT
 from ..model.gradcheck import LOSS_DEFINITIONS
 from ..studies.baselines_io import read_baseline
 from ..studies.experiments import GATED_SEEDS, comparisons, job_name, load_variant, summarize
+from ..studies.stats import mean_std
 from ..util.checks import join_and
 from . import findings, prose, tables
 from .parts import figure as _figure
@@ -94,18 +95,18 @@ def gated_rows(runs: list[dict]) -> list[dict]:
     for name, group in by.items():
         test = all("test_loss" in r["metrics"] for r in group)
         losses = [r["metrics"]["test_loss" if test else "best_val_loss"] for r in group]
-        loss = float(np.mean(losses))
+        loss, loss_std = mean_std(losses)
         c, m = group[0]["config"], group[0]["metrics"]
         rows.append({"variant": name, "model": group[0]["model"], "n_params": m["n_params"],
                      "seeds": [r["seed"] for r in group], "losses": losses, "loss": loss,
-                     "loss_std": float(np.std(losses, ddof=1)) if len(losses) > 1 else 0.0,
+                     "loss_std": 0.0 if loss_std is None else loss_std,
                      "bits_per_char": loss * BITS_PER_NAT, "measure": "test" if test else "validation",
                      "order": "sequential", "batch_size": c["batch_size"],
                      "seq_length": c["seq_length"], "eta": c["eta"],
                      "lr_schedule": c["lr_schedule"], "dtype": "float32", "chars": m["chars"],
                      "vanilla_n_params": c["vanilla_n_params"],
-                     "wall_time_s": float(np.mean([r["metrics"]["wall_time_s"] for r in group])),
-                     "chars_per_s": float(np.mean([r["metrics"]["chars_per_s"] for r in group]))})
+                     "wall_time_s": mean_std(r["metrics"]["wall_time_s"] for r in group)[0],
+                     "chars_per_s": mean_std(r["metrics"]["chars_per_s"] for r in group)[0]})
     return rows
 
 

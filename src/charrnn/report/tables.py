@@ -5,9 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import PurePath
 
-import numpy as np
-
-from ..studies.stats import mean_interval
+from ..studies.stats import mean_interval, mean_std
 from ..studies.units import FEATURES
 
 __all__ = ["gradcheck_html", "sample_html", "seeds_markdown", "bench_markdown", "bench_note", "fmt",
@@ -62,10 +60,10 @@ def seeds_markdown(runs: list[dict]) -> str:
         lines.append(f"| {m['seed']} | {m['best_smooth_loss']:.4f} | {m['best_update']:,} | "
                      f"{m['final_smooth_loss']:.4f} | {m['updates_per_s']:,.0f} |")
     if len(runs) > 1:
-        best = np.array([r["metrics"]["best_smooth_loss"] for r in runs])
-        final = np.array([r["metrics"]["final_smooth_loss"] for r in runs])
-        lines.append(f"| mean\u00a0±\u00a0std | {best.mean():.4f} ± {best.std(ddof=1):.4f} | | "
-                     f"{final.mean():.4f} ± {final.std(ddof=1):.4f} | |")
+        best, final = (mean_std(r["metrics"][k] for r in runs)
+                       for k in ("best_smooth_loss", "final_smooth_loss"))
+        lines.append(f"| mean\u00a0±\u00a0std | {best[0]:.4f} ± {best[1]:.4f} | | "
+                     f"{final[0]:.4f} ± {final[1]:.4f} | |")
     return "\n".join(lines)
 
 
@@ -81,9 +79,8 @@ def heldout_markdown(runs: list[dict]) -> str:
         lines.append(f"| {m['seed']} | {m['best_smooth_loss']:.4f} | {m['best_update']:,} | "
                      f"{m['best_val_loss']:.4f} | {m['best_val_update']:,} | {m['test_loss']:.4f} |")
     if len(runs) > 1:
-        cols = [np.array([r["metrics"][k] for r in runs])
-                for k in ("best_smooth_loss", "best_val_loss", "test_loss")]
-        a, b, c = (f"{x.mean():.4f}\u00a0±\u00a0{x.std(ddof=1):.4f}" for x in cols)
+        a, b, c = ("{:.4f}\u00a0±\u00a0{:.4f}".format(*mean_std(r["metrics"][k] for r in runs))
+                   for k in ("best_smooth_loss", "best_val_loss", "test_loss"))
         lines.append(f"| mean\u00a0±\u00a0std | {a} | | {b} | | {c} |")
     return "\n".join(lines)
 

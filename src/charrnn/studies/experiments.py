@@ -19,6 +19,7 @@ from pathlib import Path
 from ..training.config import TrainConfig
 from ..training.runs import check_folder, load_run, run_config, save_run, start_run
 from ..training.train import Trainer
+from .stats import mean_std
 
 __all__ = ["VARIANTS", "COMPARISONS", "SETTINGS", "GATED_SEEDS", "N_EVALS", "ALPHA", "variant_config",
            "variant_seeds", "job_name", "run_variant", "load_variant", "summarize", "welch",
@@ -171,10 +172,9 @@ def load_variant(run_dir) -> dict:
 
 
 def _mean_std(xs: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
-    mean = sum(xs) / len(xs)
-    std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-    return mean, std
+    """:func:`charrnn.studies.stats.mean_std`, with a standard deviation of 0 for one value."""
+    mean, std = mean_std(xs)
+    return mean, 0.0 if std is None else std
 
 
 #: Significance level of :func:`welch`.

@@ -6,12 +6,27 @@ and sentences can use it without importing the studies that produce the numbers.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["CONFIDENCE", "mean_interval"]
+__all__ = ["CONFIDENCE", "mean_interval", "mean_std"]
 
 #: Confidence level of :func:`mean_interval`'s t-interval.
 CONFIDENCE = 0.95
+
+
+def mean_std(values) -> tuple[float, float | None]:
+    """``(mean, std)`` of ``values`` (S floats, e.g. one loss per seed): the mean and the sample
+    standard deviation (ddof 1), summed in order in Python floats; ``std`` is None for one value
+    (no spread to estimate). Raises ``ValueError`` for no values."""
+    xs = [float(x) for x in values]
+    if not xs:
+        raise ValueError("no values to average")
+    mean = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
 
 
 def mean_interval(values) -> tuple[float, float | None]:

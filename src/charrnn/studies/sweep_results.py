@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -32,6 +31,7 @@ from ..model.evaluate import BITS_PER_NAT
 from ..model.rnn import param_shapes
 from ..training.runs import read_config
 from ..util.files import write_json, write_text
+from .stats import mean_std
 from .sweep import Job, format_value
 
 __all__ = ["COLUMNS", "finished", "install", "remove_temporaries", "n_params", "result_row",
@@ -139,14 +139,6 @@ def read_results(out) -> list[dict]:
     return rows
 
 
-def _mean_std(xs: list[float]) -> tuple[float, float | None]:
-    """Mean and sample standard deviation (ddof 1; None for one value)."""
-    mean = sum(xs) / len(xs)
-    if len(xs) < 2:
-        return mean, None
-    return mean, math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
-
-
 def summarize(rows: list[dict]) -> list[dict]:
     """Rows grouped over seeds (same kind and settings, in first-seen order): ``settings``,
     ``n``, ``seeds`` and, for each of :data:`COLUMNS` from best_val_loss on that every row of the
@@ -162,7 +154,7 @@ def summarize(rows: list[dict]) -> list[dict]:
         for col in COLUMNS[3:]:
             xs = [r.get(col) for r in group]
             if all(isinstance(x, (int, float)) for x in xs):
-                g[f"{col}_mean"], g[f"{col}_std"] = _mean_std(xs)
+                g[f"{col}_mean"], g[f"{col}_std"] = mean_std(xs)
         out.append(g)
     return out
 
