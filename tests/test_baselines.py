@@ -179,6 +179,13 @@ def test_bad_input_is_refused():
         BaselineConfig("gru", 10_000, seed=-1).validate(len(TEXT))
     with pytest.raises(ValueError, match="text must be a str"):
         train_baseline(b"abc" * 1000, BaselineConfig("lstm", 10_000))
+    for bad in ("tpu", "gpu0", "meta", 0):  # not a device name, or not a CPU or CUDA one
+        with pytest.raises(ValueError, match="device must be a torch CPU or CUDA device"):
+            BaselineConfig("gru", 10_000, device=bad).validate(len(TEXT))
+    if not torch.cuda.is_available():  # a setting this machine cannot honour
+        with pytest.raises(ValueError, match="no CUDA device"):
+            BaselineConfig("gru", 10_000, device="cuda").validate(len(TEXT))
+    assert BaselineConfig("gru", 10_000, device="cpu").validate(len(TEXT)).device == "cpu"
 
 
 def test_validate_completes_the_settings():

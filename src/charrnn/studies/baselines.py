@@ -71,6 +71,20 @@ def _n_train(n_chars: int) -> int:
     return split_text(n_chars, TrainConfig(holdout=1, n_chunks=20))[0]
 
 
+def _check_device(device) -> None:
+    """Raise ``ValueError`` unless ``device`` (str) names a torch CPU or CUDA device that this
+    torch can use ("cpu", "cuda", "cuda:1")."""
+    try:
+        dev = torch.device(device) if isinstance(device, str) else None
+    except RuntimeError:
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be a torch CPU or CUDA device such as 'cpu' or 'cuda', "
+                         f"got {device!r}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: this torch has no CUDA device (use 'cpu' or None)")
+
+
 @dataclass(frozen=True)
 class BaselineConfig:
     """The settings of one baseline run, each field with its meaning: the one list of them
@@ -101,7 +115,8 @@ class BaselineConfig:
         Raises ``ValueError`` naming the first bad one: an unknown kind, a non-positive size,
         ``chars`` below one update (batch_size x seq_length), a training text too short for
         batch_size segments of seq_length + 1 characters, or a held-out chunk (the last 1/20 of
-        the text) shorter than seq_length + 1 characters.
+        the text) shorter than seq_length + 1 characters, or a ``device`` that is not a CPU or
+        CUDA device name, or is CUDA where this torch has none.
         """
         kind = check_choice("kind", self.kind, KINDS)
         chars, seed = check_positive_int("chars", self.chars), check_nonneg_int("seed", self.seed)
@@ -111,6 +126,8 @@ class BaselineConfig:
         eta = check_positive_float("eta", DEFAULT_ETA[kind] if self.eta is None else self.eta)
         grad_clip = check_positive_float("grad_clip", self.grad_clip)
         hidden = None if self.hidden is None else check_positive_int("hidden", self.hidden)
+        if self.device is not None:
+            _check_device(self.device)
         if chars // (B * s) < 1:
             raise ValueError(f"chars must be at least batch_size x seq_length = {B * s} (one "
                              f"update), got {chars}")
