@@ -1,6 +1,7 @@
 """Validation losses (charrnn.model.evaluate) against rnn.forward run by brute force, and the
 `evaluate` command against those functions."""
 
+import json
 import math
 import os
 import re
@@ -181,6 +182,33 @@ def test_evaluate_windowed_with_other_chunks(trained):
     part = book[round(len(book) * 3 / 4):]
     assert row[0] == "windowed" and row[4] == "the last 1/4 of the text"
     check_printed(row, windowed_loss(model.params, part, 25), len(part))
+
+
+def test_evaluate_validation_and_test_are_the_model_s_own_split(trained):
+    d = trained[0]
+    r = cli("train", "--data", d / "small.txt", "--n-updates", 40, "--m", 8, "--seq-length", 10,
+            "--holdout", 1, "--test-fraction", 0.5, "--eval-every", 20, "--out", d / "split")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads((d / "split" / "metrics.json").read_text())
+    rows = {}
+    for split in ("validation", "test"):
+        r = cli("evaluate", "--checkpoint", d / "split" / "best.npz", "--data", d / "small.txt",
+                "--split", split)
+        assert r.returncode == 0, r.stderr
+        (rows[split],) = parse(r.stdout)
+    # best.npz is the model validation chose: its validation loss, and the test loss the run reports
+    check_printed(rows["validation"], metrics["best_val_loss"], metrics["n_val_chars"])
+    check_printed(rows["test"], metrics["test_loss"], metrics["n_test_chars"])
+    start = metrics["test_start"]
+    assert rows["test"][4] == f"the test text, characters {start:,} to {len(TEXT):,}"
+    assert rows["validation"][4].endswith(f"to {start:,}")
+    # settings that cannot be honoured
+    r = cli("evaluate", "--checkpoint", d / "split" / "best.npz", "--data", d / "small.txt",
+            "--split", "test", "--n-chunks", 4)
+    one_line_error(r, "--n-chunks 4", "the model's own split (1 of 20 chunks held out)")
+    r = cli("evaluate", "--checkpoint", d / "run" / "best.npz", "--data", d / "small.txt",
+            "--split", "test")  # trained on the whole text
+    one_line_error(r, "--split test", "without a validation and a test part (holdout 0")
 
 
 def one_line_error(r, *fragments):

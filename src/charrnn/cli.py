@@ -94,9 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--checkpoint", required=True, help="a best.npz or checkpoint.npz written "
                     "by `train`")
     ev.add_argument("--data", required=True, help="the UTF-8 text (same vocabulary)")
-    ev.add_argument("--split", choices=["holdout", "all"], default="holdout",
-                    help="holdout: the last 1/N-CHUNKS of the text (default); all: all of it")
-    ev.add_argument("--n-chunks", type=int, default=20, help="N for --split holdout (default 20)")
+    ev.add_argument("--split", choices=["holdout", "validation", "test", "all"], default="holdout",
+                    help="holdout: the last 1/N-CHUNKS of the text (default); validation, test: "
+                    "the parts of the model's own held-out text (its run's --holdout and "
+                    "--test-fraction; test is what the report scores); all: all of it")
+    ev.add_argument("--n-chunks", type=int, default=None, help="N for --split holdout (default 20)")
     ev.add_argument("--mode", choices=["stateful", "windowed", "both"], default="stateful",
                     help="stateful: h carried over the whole part (default); windowed: "
                     "non-overlapping windows of --seq-length from h = 0")

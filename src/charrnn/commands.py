@@ -222,15 +222,28 @@ def cmd_evaluate(args) -> int:
     from .model.data import read_text
     from .model.evaluate import BITS_PER_NAT, stateful_loss, windowed_loss
     from .training.checkpoint import load_model
+    from .training.config import TrainConfig
     from .training.orders import split_chunks
+    from .training.train import split_heldout, split_text
     from .util.checks import check_positive_int
     from .util.files import check_regular_file
 
-    n_chunks = check_positive_int("--n-chunks", args.n_chunks)
+    n_chunks = None if args.n_chunks is None else check_positive_int("--n-chunks", args.n_chunks)
     seq_length = check_positive_int("--seq-length", args.seq_length)
     check_regular_file(args.data, "text file")  # a pipe or a device, before reading the model
     model = load_model(check_regular_file(args.checkpoint, "checkpoint"))
     trained = model.meta.get("config") or {}
+    own = args.split in ("validation", "test")  # the parts of the model's own held-out text
+    if own:
+        holdout, tf = trained.get("holdout", 0), trained.get("test_fraction", 0.0)
+        own_chunks = trained.get("n_chunks", 20)
+        if not holdout or not tf:
+            raise ValueError(f"--split {args.split}: this model was trained without a validation "
+                             f"and a test part (holdout {holdout}, test_fraction {tf:g}); use "
+                             "--split holdout or all")
+        if n_chunks is not None and n_chunks != own_chunks:
+            raise ValueError(f"--n-chunks {n_chunks}: --split {args.split} follows the model's own "
+                             f"split ({holdout} of {own_chunks} chunks held out); leave it out")
     text = read_text(args.data, newline=args.newline or trained.get("newline", "keep"))
     try:  # any text whose characters the model knows; a character it does not know is named
         book = model.vocab.encode(text)
@@ -238,7 +251,13 @@ def cmd_evaluate(args) -> int:
         raise ValueError(f"{args.data}: {err}; the model cannot predict it") from None
     if args.split == "all":
         part, what = book, "the whole text"
+    elif own:
+        n_train = split_text(len(book), TrainConfig(holdout=holdout, n_chunks=own_chunks))[0]
+        n_test = split_heldout(len(book), n_train, tf)
+        lo, hi = (n_train, n_test) if args.split == "validation" else (n_test, len(book))
+        part, what = book[lo:hi], f"the {args.split} text, characters {lo:,} to {hi:,}"
     else:
+        n_chunks = n_chunks or 20
         start = int(split_chunks(len(book), n_chunks)[-2])
         part, what = book[start:], f"the last 1/{n_chunks} of the text"
     modes = ["stateful", "windowed"] if args.mode == "both" else [args.mode]
