@@ -63,7 +63,7 @@ VARIANTS: dict[str, dict] = {
     "m256cos": dict(description="m256s50 with a cosine learning rate from 8e-3 (warm-up 200)",
                     overrides=dict(m=256, batch_size=32, seq_length=50, eta=8e-3, grad_clip=5.0,
                                    lr_schedule="cosine", warmup=200, dtype="float32"), seeds=3),
-    "best": dict(description="the long run: m256cos with 3 times the budget",
+    "best": dict(description="the long run, m256cos with 3 times the budget",
                  overrides=dict(m=256, batch_size=32, seq_length=50, eta=8e-3, grad_clip=5.0,
                                 lr_schedule="cosine", warmup=200, dtype="float32"),
                  seeds=1, scale=3),
