@@ -156,6 +156,9 @@ def test_split_is_the_vanilla_one():
     assert stateful_loss(r.model, r.vocab.encode(TEXT[n_test:])) == r.metrics["test_loss"]
     assert r.config["holdout"] == 1 and r.config["n_chunks"] == 20
     assert r.config["test_fraction"] == 0.5
+    # the numbers are this machine's: PyTorch's version and the CPU kernels it picked
+    assert r.metrics["torch_version"] == torch.__version__
+    assert r.metrics["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
 def test_bad_input_is_refused():

@@ -109,6 +109,11 @@ def test_a_baseline_without_the_m256_variant(tmp_path):
     assert_numbers_are(paragraph, [256, 1.9009, 120])
     assert [r["seed"] for r in runs] == [1] and "lstm" not in {p.name for p in tmp_path.iterdir()}
     assert "War and Peace" in literature
+    assert "kernels" not in head  # an older run: its PyTorch and CPU kernels are not recorded
+    metrics.update(torch_version="2.13.0", cpu_capability="AVX2")
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    head = sections.baselines(tmp_path)[0][1]
+    assert "PyTorch 2.13.0 on the CPU, with its AVX2 kernels" in head
 
 
 def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):

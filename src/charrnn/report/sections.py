@@ -182,7 +182,8 @@ def baselines(exp_dir) -> list:
     (:data:`GATED_PEERS`): the table (parameters, seeds, nats and bits per character, training
     characters and time), Welch's t-tests between them, what they show, and the literature."""
     exp_dir = Path(exp_dir)
-    gated = gated_rows(gated_runs(exp_dir))
+    runs = gated_runs(exp_dir)
+    gated = gated_rows(runs)
     if not gated:
         return [_not_yet(f"no LSTM or GRU run in `{exp_dir}`", "make baselines")]
     _, summary = _variants(exp_dir)
@@ -193,9 +194,15 @@ def baselines(exp_dir) -> list:
     rows = ([vanilla] if vanilla else []) + gated
     names = {r["variant"] for r in gated}
     tests = [t for t in comparisons(rows) if {t["a"], t["b"]} & names]
+    # one PyTorch and one CPU instruction set for every run (older runs do not record them)
+    caps = {(r["metrics"].get("torch_version"), r["metrics"].get("cpu_capability")) for r in runs}
+    ((version, cap),) = caps if len(caps) == 1 else {(None, None)}
+    kernels = (f" PyTorch {version} on the CPU, with its {cap} kernels: PyTorch picks them by the "
+               "CPU's instruction set, so on another machine the gated models' numbers can differ."
+               if version and cap else "")
     return _shown([("markdown", caption("table", "The gated baselines beside the vanilla RNN of "
                                         "their size, trained on the same split and budget "
-                                        "(mean ± standard deviation over the seeds).")),
+                                        "(mean ± standard deviation over the seeds)." + kernels)),
                    ("markdown", tables.baselines_markdown(rows)),
                    ("markdown", caption("table", "Welch's t-test between the gated baselines and "
                                         "the vanilla RNN, as in the experiments' table.")

@@ -318,5 +318,9 @@ def train_baseline(text: str, settings: BaselineConfig, threads: int | None = 1,
                "wall_time_s": train_time, "eval_time_s": eval_time,
                "chars_per_s": n * B * s / train_time if train_time > 0 else float("inf"),
                "updates_per_s": n / train_time if train_time > 0 else float("inf"),
-               "device": device, "torch_threads": threads, "seed": seed, "eta": eta, **scores}
+               "device": device, "torch_threads": threads, "torch_version": torch.__version__,
+               # PyTorch picks its CPU kernels by instruction set: the numbers are this machine's
+               "cpu_capability": (torch.backends.cpu.get_cpu_capability()
+                                  if str(device).startswith("cpu") else None),
+               "seed": seed, "eta": eta, **scores}
     return BaselineResult(model, vocab, config, metrics, validation)
