@@ -113,7 +113,7 @@ def test_a_baseline_without_the_m256_variant(tmp_path):
     metrics.update(torch_version="2.13.0", cpu_capability="AVX2")
     (d / "metrics.json").write_text(json.dumps(metrics))
     head = sections.baselines(tmp_path)[0][1]
-    assert "PyTorch 2.13.0 on the CPU, with its AVX2 kernels" in head
+    assert "PyTorch 2.13.0, AVX2 CPU kernels" in head
 
 
 def test_the_reference_points_sit_beside_the_report_s_models_sorted(tmp_path):

@@ -197,9 +197,8 @@ def baselines(exp_dir) -> list:
     # one PyTorch and one CPU instruction set for every run (older runs do not record them)
     caps = {(r["metrics"].get("torch_version"), r["metrics"].get("cpu_capability")) for r in runs}
     ((version, cap),) = caps if len(caps) == 1 else {(None, None)}
-    kernels = (f" PyTorch {version} on the CPU, with its {cap} kernels: PyTorch picks them by the "
-               "CPU's instruction set, so on another machine the gated models' numbers can differ."
-               if version and cap else "")
+    kernels = (f" PyTorch {version}, {cap} CPU kernels (chosen by the CPU's instruction set: "
+               "another machine's numbers can differ)." if version and cap else "")
     return _shown([("markdown", caption("table", "The gated baselines beside the vanilla RNN of "
                                         "their size, trained on the same split and budget "
                                         "(mean ± standard deviation over the seeds)." + kernels)),
