@@ -236,7 +236,7 @@ def cmd_evaluate(args) -> int:
     own = args.split in ("validation", "test")  # the parts of the model's own held-out text
     if own:
         holdout, tf = trained.get("holdout", 0), trained.get("test_fraction", 0.0)
-        own_chunks = trained.get("n_chunks", 20)
+        own_chunks = trained.get("n_chunks", TrainConfig.n_chunks)
         if not holdout or not tf:
             raise ValueError(f"--split {args.split}: this model was trained without a validation "
                              f"and a test part (holdout {holdout}, test_fraction {tf:g}); use "
@@ -257,7 +257,7 @@ def cmd_evaluate(args) -> int:
         lo, hi = (n_train, n_test) if args.split == "validation" else (n_test, len(book))
         part, what = book[lo:hi], f"the {args.split} text, characters {lo:,} to {hi:,}"
     else:
-        n_chunks = n_chunks or 20
+        n_chunks = n_chunks or TrainConfig.n_chunks  # the training split's default, 20
         start = int(split_chunks(len(book), n_chunks)[-2])
         part, what = book[start:], f"the last 1/{n_chunks} of the text"
     modes = ["stateful", "windowed"] if args.mode == "both" else [args.mode]
